@@ -1,0 +1,87 @@
+#pragma once
+// Store: etcd's v2 key space as a deterministic state machine.
+//
+// Ownership and threads: one Store per member, owned by the server's raft strand; not thread-safe.
+// Invariants: the index only grows; it grows by exactly one per successful write and per expired
+// node; failed writes change nothing (behaviour item 32). The store never reads a clock: every
+// time it needs (TTL rendering, expiry) comes from the command or the caller.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "discovery/store/command.pb.h"
+#include "discovery/store/error.h"
+#include "discovery/store/event.h"
+#include "discovery/store/stats.h"
+#include "discovery/store/watcher_hub.h"
+
+namespace discovery::store {
+
+template <class T>
+using StoreResult = common::Result<T, Error>;
+
+// One change to persist after an apply, in order. Put writes one node record under `key`;
+// EraseTree removes `key` and every key under `key + "/"`.
+struct Change {
+  enum class Kind { Put, EraseTree };
+  Kind kind;
+  std::string key;
+  pb::StoredNode node;  // Put only
+};
+
+class Store {
+ public:
+  Store();
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Applies one command. For a Write it returns the event (or the etcd error); for a Sync it
+  // returns the last expire event, or an Error-free empty optional when nothing expired.
+  // Every event (including each expire) is also delivered to matching watchers before return.
+  StoreResult<std::optional<Event>> apply(const pb::Command& command);
+
+  // Reads `key` as of now. `now` only computes ttl fields. Errors: KeyNotFound (cause = first
+  // missing path), NotDir (cause = the file's path) — as etcd's Get.
+  StoreResult<Event> get(std::string_view key, bool recursive, bool sorted, WallTime now);
+
+  // Registers a watch or answers it from history. See WatcherHub::watch. `since_index` 0 means
+  // "the next event".
+  StoreResult<WatchStart> watch(std::string_view key, bool recursive, bool stream,
+                                std::uint64_t since_index, WatcherHub::Sink sink);
+  void cancel_watch(WatchId id);
+
+  std::uint64_t index() const;
+
+  // Earliest expiration among stored nodes, if any (so the server knows when to propose Sync).
+  std::optional<WallTime> next_expiration() const;
+
+  // Changes made by the applies since the last call, in order, for the server to persist in one
+  // batch with index(). Clears the list.
+  std::vector<Change> take_changes();
+
+  // Rebuilds the key space from persisted records (any order) and the persisted index. Only on an
+  // empty store. Returns an error message for records that do not form a tree.
+  common::Result<void, std::string> restore(std::vector<std::pair<std::string, pb::StoredNode>> records,
+                                            std::uint64_t index);
+
+  // The whole key space and index as bytes; equal stores give equal bytes.
+  std::string snapshot() const;
+  common::Result<void, std::string> restore_snapshot(std::string_view bytes);
+
+  // Per-member counters (/v2/stats/store); not part of the replicated state.
+  Stats& stats();
+  const Stats& stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace discovery::store
