@@ -1,0 +1,78 @@
+#pragma once
+// Member: one discovery member's key space: the store, its durable copy, and the rule that no
+// answer leaves before the state it shows is synced.
+//
+// Ownership: created by main() and shared by every HTTP session. Threads: every method runs on the
+// single io thread that also runs the sessions, so the store needs no lock. The Syncer commits on
+// its own thread and reports back by posting to the io thread.
+//
+// Invariants: durable_index() <= store().index(); an answer computed when the store was at index
+// i is released only after durable_index() >= i (write acknowledgements and reads alike, so no
+// client ever sees a state that a crash could take back).
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/clock.h"
+#include "discovery/server/rocksdb_storage.h"
+#include "discovery/server/syncer.h"
+#include "discovery/store/store.h"
+
+namespace discovery::server {
+
+class Member {
+ public:
+  // `storage` must already hold whatever a previous run persisted; start() loads it.
+  Member(boost::asio::io_context& io, std::unique_ptr<RocksdbStorage> storage,
+         const common::Clock& clock);
+  ~Member();
+
+  // Restores the persisted key space and starts the expiry timer. Error: the stored records do
+  // not form a key space (the message says why).
+  common::Result<void, std::string> start();
+
+  // Applies one client write (its time and expiration already set) and completes once the result
+  // is durable.
+  boost::asio::awaitable<store::StoreResult<store::Event>> write(store::pb::Command command);
+
+  // Completes once everything up to `index` is synced (at once when it already is).
+  boost::asio::awaitable<void> wait_durable(std::uint64_t index);
+
+  store::Store& store() { return store_; }
+  std::uint64_t durable_index() const { return durable_index_; }
+  const common::Clock& clock() const { return clock_; }
+
+  // Stops the expiry timer; in-flight syncs finish in the destructor.
+  void stop();
+
+ private:
+  using Waiter = boost::asio::any_completion_handler<void()>;
+
+  void persist_changes();
+  void submit_open_batch();
+  void on_synced(std::uint64_t index);
+  boost::asio::awaitable<void> expire_loop();
+
+  boost::asio::io_context& io_;
+  const common::Clock& clock_;
+  store::Store store_;
+  std::unique_ptr<RocksdbStorage> storage_;
+  rocksdb::WriteBatch open_batch_;
+  std::uint64_t open_batch_index_ = 0;
+  bool sync_in_flight_ = false;
+  std::uint64_t durable_index_ = 0;
+  std::deque<std::pair<std::uint64_t, Waiter>> waiters_;  // ordered by index
+  boost::asio::steady_timer expire_timer_;
+  bool stopped_ = false;
+  std::unique_ptr<Syncer> syncer_;  // last: its thread stops first
+};
+
+}  // namespace discovery::server

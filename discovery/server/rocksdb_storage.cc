@@ -1,0 +1,107 @@
+#include "discovery/server/rocksdb_storage.h"
+
+#include <rocksdb/iterator.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+
+#include "common/check.h"
+
+namespace discovery::server {
+namespace {
+
+constexpr char kNodePrefix = 'k';
+constexpr std::string_view kIndexKey = "m:index";
+
+std::string node_key(std::string_view path) {
+  std::string key;
+  key.reserve(path.size() + 1);
+  key.push_back(kNodePrefix);
+  key.append(path);
+  return key;
+}
+
+std::string encode_index(std::uint64_t index) {
+  std::string bytes(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    bytes[static_cast<std::size_t>(i)] = static_cast<char>(index & 0xff);
+    index >>= 8;
+  }
+  return bytes;
+}
+
+std::uint64_t decode_index(std::string_view bytes) {
+  CHECK(bytes.size() == 8, "stored index has {} bytes, want 8", bytes.size());
+  std::uint64_t index = 0;
+  for (const char c : bytes) index = (index << 8) | static_cast<unsigned char>(c);
+  return index;
+}
+
+}  // namespace
+
+RocksdbStorage::RocksdbStorage(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
+RocksdbStorage::~RocksdbStorage() = default;
+
+common::Result<std::unique_ptr<RocksdbStorage>, std::string> RocksdbStorage::open(
+    const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return "cannot create " + dir.string() + ": " + ec.message();
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  // A small key space that is read whole at start: few background threads, modest buffers.
+  options.max_background_jobs = 2;
+  options.write_buffer_size = 32 << 20;
+  options.keep_log_file_num = 3;
+  options.max_manifest_file_size = 16 << 20;
+  rocksdb::DB* raw = nullptr;
+  const rocksdb::Status status = rocksdb::DB::Open(options, dir.string(), &raw);
+  if (!status.ok()) return "cannot open " + dir.string() + ": " + status.ToString();
+  return std::unique_ptr<RocksdbStorage>(new RocksdbStorage(std::unique_ptr<rocksdb::DB>(raw)));
+}
+
+RocksdbStorage::Loaded RocksdbStorage::load() const {
+  Loaded loaded;
+  std::string index_bytes;
+  const rocksdb::Status got = db_->Get(rocksdb::ReadOptions(), std::string(kIndexKey), &index_bytes);
+  CHECK(got.ok() || got.IsNotFound(), "reading the stored index: {}", got.ToString());
+  if (got.IsNotFound()) return loaded;
+  loaded.index = decode_index(index_bytes);
+
+  rocksdb::ReadOptions options;
+  options.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
+  const std::string first(1, kNodePrefix);
+  for (it->Seek(first); it->Valid() && it->key().starts_with(first); it->Next()) {
+    store::pb::StoredNode node;
+    CHECK(node.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())),
+          "corrupt node record {}", it->key().ToString());
+    loaded.records.emplace_back(std::string(it->key().data() + 1, it->key().size() - 1),
+                                std::move(node));
+  }
+  CHECK(it->status().ok(), "reading stored nodes: {}", it->status().ToString());
+  return loaded;
+}
+
+void RocksdbStorage::append(rocksdb::WriteBatch& batch, const std::vector<store::Change>& changes,
+                            std::uint64_t index) {
+  for (const store::Change& change : changes) {
+    const std::string key = node_key(change.key);
+    if (change.kind == store::Change::Kind::Put) {
+      CHECK(batch.Put(key, change.node.SerializeAsString()).ok(), "batch put {}", change.key);
+      continue;
+    }
+    // Descendants of "/a" are exactly the keys in ["/a/", "/a0"): '0' follows '/' in ASCII.
+    CHECK(batch.Delete(key).ok(), "batch delete {}", change.key);
+    CHECK(batch.DeleteRange(key + "/", key + "0").ok(), "batch delete range {}", change.key);
+  }
+  CHECK(batch.Put(std::string(kIndexKey), encode_index(index)).ok(), "batch put index");
+}
+
+void RocksdbStorage::commit(rocksdb::WriteBatch& batch) {
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  const rocksdb::Status status = db_->Write(options, &batch);
+  CHECK(status.ok(), "synced write failed: {}", status.ToString());
+}
+
+}  // namespace discovery::server

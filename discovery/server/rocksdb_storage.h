@@ -1,0 +1,56 @@
+#pragma once
+// RocksdbStorage: the member's durable key space in RocksDB under <data-dir>/member/keys.
+//
+// Layout: "k<path>" -> StoredNode bytes for every node but the root; "m:index" -> the store index as
+// 8 big-endian bytes. A batch of changes and the index it reaches are written in one atomic,
+// synced write, so a restart sees either all of an apply or none of it, and never an index that
+// its nodes do not reach.
+//
+// Threads: open/load on the main thread before serving; commit() may run on a dedicated sync
+// thread while the main thread builds the next batch (RocksDB writes are thread-safe). Any write
+// or read failure aborts the process: after a failed fsync we cannot know what is on disk.
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/result.h"
+#include "discovery/store/store.h"
+
+namespace discovery::server {
+
+class RocksdbStorage {
+ public:
+  struct Loaded {
+    std::vector<std::pair<std::string, store::pb::StoredNode>> records;  // sorted by key
+    std::uint64_t index = 0;
+  };
+
+  // Opens (creating when missing) the database in `dir`. Errors: the directory cannot be created
+  // or RocksDB refuses it (locked by another process, corrupt); the message says which.
+  static common::Result<std::unique_ptr<RocksdbStorage>, std::string> open(
+      const std::filesystem::path& dir);
+  ~RocksdbStorage();
+
+  // Reads every stored node and the index.
+  Loaded load() const;
+
+  // Adds `changes` to `batch` and records `index` as the index they reach. Pure over the batch.
+  static void append(rocksdb::WriteBatch& batch, const std::vector<store::Change>& changes,
+                     std::uint64_t index);
+
+  // Writes the batch atomically and syncs it. Returns only once it is durable.
+  void commit(rocksdb::WriteBatch& batch);
+
+ private:
+  explicit RocksdbStorage(std::unique_ptr<rocksdb::DB> db);
+  std::unique_ptr<rocksdb::DB> db_;
+};
+
+}  // namespace discovery::server
