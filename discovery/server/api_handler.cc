@@ -1,0 +1,231 @@
+#include "discovery/server/api_handler.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/channel.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include "discovery/server/member_id.h"
+
+namespace discovery::server {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using namespace boost::asio::experimental::awaitable_operators;
+
+namespace {
+
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+constexpr auto kWriteTimeout = std::chrono::seconds{60};
+
+// etcd gives each watcher a 100-event buffer and drops a watcher whose client falls further
+// behind, ending its answer; so do we, so that one slow reader cannot hold memory without bound.
+constexpr std::size_t kWatchQueueEvents = 100;
+
+// The etcd release and cluster version that /version reports: clients choose their API by them.
+constexpr std::string_view kServerVersion = "3.4.23";
+constexpr std::string_view kClusterVersion = "3.4.0";
+
+using EventChannel = asio::experimental::channel<void(boost::system::error_code, store::Event)>;
+
+std::vector<std::string> url_texts(const std::vector<Url>& urls) {
+  std::vector<std::string> texts;
+  texts.reserve(urls.size());
+  for (const Url& url : urls) texts.push_back(url.text);
+  return texts;
+}
+
+template <class Message>
+asio::awaitable<bool> write_message(beast::tcp_stream& stream, Message& message) {
+  stream.expires_after(kWriteTimeout);
+  const auto [ec, written] = co_await http::async_write(stream, message, kAwait);
+  stream.expires_never();
+  co_return !ec;
+}
+
+template <class Buffers>
+asio::awaitable<bool> write_raw(beast::tcp_stream& stream, const Buffers& buffers) {
+  stream.expires_after(kWriteTimeout);
+  const auto [ec, written] = co_await asio::async_write(stream, buffers, kAwait);
+  stream.expires_never();
+  co_return !ec;
+}
+
+}  // namespace
+
+ApiHandler::ApiHandler(const Config& config, Member& member, common::metrics::Registry& metrics)
+    : config_(config),
+      member_(member),
+      metrics_(metrics),
+      member_id_(config.member_id()),
+      cluster_id_(config.cluster_id()),
+      client_urls_(url_texts(config.advertise_client_urls)),
+      peer_urls_(url_texts(config.initial_advertise_peer_urls)),
+      start_time_(member.clock().wall_now()),
+      requests_(metrics.counter("discovery_http_requests_total", "HTTP requests received.")),
+      watch_streams_(metrics.counter("discovery_watch_requests_total", "Watch requests served.")) {}
+
+asio::awaitable<bool> ApiHandler::handle(beast::tcp_stream& stream, Request request) {
+  requests_.inc();
+  const common::WallTime now = member_.clock().wall_now();
+  api::Route route = api::route(request, cluster_id_, now);
+  api::Response response;
+  if (auto* ready = std::get_if<api::Response>(&route)) {
+    response = std::move(*ready);
+  } else {
+    const auto& routed = std::get<api::Routed>(route);
+    const api::ResponseMeta meta = api::response_meta(request, now);
+    if (routed.endpoint == api::Endpoint::Keys) {
+      auto parsed = api::parse_keys_request(request);
+      if (parsed && parsed->wait) co_return co_await watch(stream, *parsed, meta);
+      if (!parsed) {
+        response = api::keys_error_response(parsed.error(), cluster_id_, meta);
+      } else {
+        response = co_await keys(*parsed, meta);
+      }
+    } else {
+      response = serve(routed, meta);
+    }
+  }
+  const bool written = co_await write_message(stream, response);
+  co_return written && response.keep_alive();
+}
+
+asio::awaitable<api::Response> ApiHandler::keys(const api::KeysRequest& keys,
+                                                const api::ResponseMeta& meta) {
+  if (keys.is_write()) {
+    auto result =
+        co_await member_.write(api::make_write_command(keys, member_.clock().wall_now()));
+    if (!result) co_return api::keys_error_response(result.error(), cluster_id_, meta);
+    co_return api::keys_event_response(*result, keys.no_value_on_success, cluster_id_,
+                                       raft_position(), meta);
+  }
+  // A read may show writes whose sync is still under way; it leaves only after they are durable.
+  auto result = member_.store().get(keys.key, keys.recursive, keys.sorted,
+                                    member_.clock().wall_now());
+  co_await member_.wait_durable();
+  if (!result) co_return api::keys_error_response(result.error(), cluster_id_, meta);
+  co_return api::keys_event_response(*result, false, cluster_id_, raft_position(), meta);
+}
+
+asio::awaitable<bool> ApiHandler::watch(beast::tcp_stream& stream, const api::KeysRequest& keys,
+                                        const api::ResponseMeta& meta) {
+  watch_streams_.inc();
+  auto channel = std::make_shared<EventChannel>(stream.get_executor(), kWatchQueueEvents);
+  const bool streaming = keys.stream;
+  auto sink = [weak = std::weak_ptr<EventChannel>(channel), streaming](const store::Event& event) {
+    const std::shared_ptr<EventChannel> open = weak.lock();
+    if (!open || !open->is_open()) return false;
+    if (!open->try_send(boost::system::error_code{}, event)) {
+      open->close();  // the client is too slow: end its answer after what it has queued
+      return false;
+    }
+    return streaming;
+  };
+  auto started = member_.store().watch(keys.key, keys.recursive, keys.stream, keys.wait_index,
+                                       std::move(sink));
+  co_await member_.wait_durable();
+  if (!started) {
+    auto response = api::keys_error_response(started.error(), cluster_id_, meta);
+    co_return co_await write_message(stream, response) && response.keep_alive();
+  }
+  const store::WatchId id = started->id;
+  if (started->event) channel->try_send(boost::system::error_code{}, *started->event);
+
+  // etcd flushes the header as soon as the watcher is registered (behaviour item 28).
+  auto header = api::keys_watch_header(started->etcd_index, cluster_id_, raft_position(), meta);
+  http::response_serializer<http::empty_body> serializer(header);
+  stream.expires_after(kWriteTimeout);
+  auto [header_ec, header_bytes] = co_await http::async_write_header(stream, serializer, kAwait);
+  stream.expires_never();
+  bool healthy = !header_ec;
+  while (healthy) {
+    // Waiting for an event, a readable socket means the client closed (or broke the protocol by
+    // sending during a watch): either way the watch ends.
+    auto next = co_await (channel->async_receive(kAwait) ||
+                          stream.socket().async_wait(asio::socket_base::wait_read, kAwait));
+    if (next.index() == 1) {
+      healthy = false;
+      break;
+    }
+    auto [ec, event] = std::get<0>(std::move(next));
+    if (ec) break;  // closed: the watcher was dropped for falling behind
+    co_await member_.wait_durable();
+    std::string body = api::render_event(event);
+    healthy = co_await write_raw(stream, http::make_chunk(asio::buffer(body)));
+    if (!streaming) break;
+  }
+  if (id != 0) member_.store().cancel_watch(id);
+  channel->close();
+  if (!healthy) co_return false;
+  co_return co_await write_raw(stream, http::make_chunk_last()) && meta.keep_alive;
+}
+
+api::Response ApiHandler::serve(const api::Routed& routed, const api::ResponseMeta& meta) {
+  switch (routed.endpoint) {
+    case api::Endpoint::MembersList:
+      return api::members_response({self_member()}, cluster_id_, meta);
+    case api::Endpoint::MembersLeader:
+      return api::members_leader_response(self_member(), cluster_id_, meta);
+    case api::Endpoint::MemberAdd:
+    case api::Endpoint::MemberRemove:
+    case api::Endpoint::MemberUpdate:
+      return api::members_error_response(
+          500, "membership changes need a replicated cluster, which this member is not",
+          cluster_id_, meta);
+    case api::Endpoint::Machines:
+      return api::machines_response(client_urls_, meta);
+    case api::Endpoint::StatsSelf:
+      return api::stats_self_response(self_stats(), meta);
+    case api::Endpoint::StatsLeader:
+      return api::stats_leader_response(api::LeaderStats{.leader_id = member_id_}, meta);
+    case api::Endpoint::StatsStore:
+      return api::stats_store_response(member_.store().stats(), meta);
+    case api::Endpoint::Version:
+      return api::version_response(kServerVersion, kClusterVersion, meta);
+    case api::Endpoint::Health:
+      return api::health_response(true, meta);
+    case api::Endpoint::Metrics:
+      return api::finish(
+          api::GoResponse{.headers = {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}},
+                          .body = metrics_.render()},
+          meta);
+    default:
+      return api::plain_error_response(404, "404 page not found", "", meta);
+  }
+}
+
+api::Member ApiHandler::self_member() const {
+  return api::Member{.id = member_id_,
+                     .name = config_.name,
+                     .peer_urls = peer_urls_,
+                     .client_urls = client_urls_};
+}
+
+api::SelfStats ApiHandler::self_stats() const {
+  const common::WallTime now = member_.clock().wall_now();
+  return api::SelfStats{
+      .name = config_.name,
+      .id = member_id_,
+      .state = api::RaftRole::Leader,
+      .start_time = start_time_,
+      .leader_id = member_id_,
+      .leader_uptime_ns =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(now - start_time_).count(),
+      .leader_start_time = start_time_,
+  };
+}
+
+api::RaftPosition ApiHandler::raft_position() const {
+  // One member, no log yet: the raft index is the applied index, and the term is 2, the term a
+  // fresh single-member etcd serves in.
+  return api::RaftPosition{.index = member_.store().index(), .term = 2};
+}
+
+}  // namespace discovery::server

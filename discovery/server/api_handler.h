@@ -1,0 +1,56 @@
+#pragma once
+// ApiHandler: serves etcd's client API (keys, members, machines, stats, version, health,
+// metrics) for one member. api/ decides every byte of the answers; this class only fetches the
+// facts (store results, membership, stats) and writes the answers, including long-lived watch
+// streams.
+//
+// Ownership: owned by main() next to the Member it serves; both outlive every listener. Threads:
+// runs on the single io thread, like Member.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "discovery/api/keys_request.h"
+#include "discovery/api/render.h"
+#include "discovery/api/response.h"
+#include "discovery/api/route.h"
+#include "discovery/server/config.h"
+#include "discovery/server/http_listener.h"
+#include "discovery/server/member.h"
+
+namespace discovery::server {
+
+class ApiHandler final : public RequestHandler {
+ public:
+  ApiHandler(const Config& config, Member& member, common::metrics::Registry& metrics);
+
+  boost::asio::awaitable<bool> handle(boost::beast::tcp_stream& stream, Request request) override;
+
+ private:
+  boost::asio::awaitable<api::Response> keys(const api::KeysRequest& keys,
+                                             const api::ResponseMeta& meta);
+  boost::asio::awaitable<bool> watch(boost::beast::tcp_stream& stream,
+                                     const api::KeysRequest& keys, const api::ResponseMeta& meta);
+  api::Response serve(const api::Routed& routed, const api::ResponseMeta& meta);
+  api::Member self_member() const;
+  api::SelfStats self_stats() const;
+  api::RaftPosition raft_position() const;
+
+  const Config& config_;
+  Member& member_;
+  common::metrics::Registry& metrics_;
+  std::uint64_t member_id_;
+  std::uint64_t cluster_id_;
+  std::vector<std::string> client_urls_;
+  std::vector<std::string> peer_urls_;
+  common::WallTime start_time_;
+  common::metrics::Counter& requests_;
+  common::metrics::Counter& watch_streams_;
+};
+
+}  // namespace discovery::server
