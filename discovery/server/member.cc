@@ -55,13 +55,14 @@ void Member::stop() {
 asio::awaitable<store::StoreResult<store::Event>> Member::write(store::pb::Command command) {
   store::StoreResult<std::optional<store::Event>> applied = store_.apply(command);
   persist_changes();
-  co_await wait_durable(store_.index());
+  co_await wait_durable();
   if (!applied) co_return applied.error();
   CHECK(applied->has_value(), "a write produced no event");
   co_return std::move(**applied);
 }
 
-asio::awaitable<void> Member::wait_durable(std::uint64_t index) {
+asio::awaitable<void> Member::wait_durable() {
+  const std::uint64_t index = store_.index();
   if (index <= durable_index_) co_return;
   co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
       [this, index](auto handler) {

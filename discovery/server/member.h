@@ -43,8 +43,9 @@ class Member {
   // is durable.
   boost::asio::awaitable<store::StoreResult<store::Event>> write(store::pb::Command command);
 
-  // Completes once everything up to `index` is synced (at once when it already is).
-  boost::asio::awaitable<void> wait_durable(std::uint64_t index);
+  // Completes once everything applied so far is synced (at once when it already is). Waiting on
+  // the current index rather than a given one keeps the waiters ordered by index.
+  boost::asio::awaitable<void> wait_durable();
 
   store::Store& store() { return store_; }
   std::uint64_t durable_index() const { return durable_index_; }
