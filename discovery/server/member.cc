@@ -42,6 +42,7 @@ common::Result<void, std::string> Member::start() {
     return restored.error();
   }
   durable_index_ = store_.index();
+  open_batch_index_ = durable_index_;
   spdlog::info("restored {} nodes at index {}", count, durable_index_);
   asio::co_spawn(io_, expire_loop(), asio::detached);
   return {};
@@ -75,7 +76,8 @@ asio::awaitable<void> Member::wait_durable() {
 
 void Member::persist_changes() {
   std::vector<store::Change> changes = store_.take_changes();
-  if (changes.empty()) return;
+  // The index alone may move too (it is what makes waiters progress), so it decides, not changes.
+  if (changes.empty() && store_.index() == open_batch_index_) return;
   RocksdbStorage::append(open_batch_, changes, store_.index());
   open_batch_index_ = store_.index();
   if (!sync_in_flight_) submit_open_batch();
