@@ -6,6 +6,7 @@
 // node; failed writes change nothing (behaviour item 32). The store never reads a clock: every
 // time it needs (TTL rendering, expiry) comes from the command or the caller.
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -75,9 +76,17 @@ class Store {
   std::string snapshot() const;
   common::Result<void, std::string> restore_snapshot(std::string_view bytes);
 
-  // Per-member counters (/v2/stats/store); not part of the replicated state.
+  // Per-member counters (/v2/stats/store); not part of the replicated state. The watchers field
+  // is refreshed from the hub on every call.
   Stats& stats();
   const Stats& stats() const;
+
+  // Number of nodes, the root excluded.
+  std::size_t node_count() const;
+
+  // Full structural check of the tree, the expiration index and the history (aborts on a broken
+  // invariant). O(nodes): for tests and after restore, not for every apply.
+  void check_invariants() const;
 
  private:
   struct Impl;

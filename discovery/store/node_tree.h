@@ -1,0 +1,131 @@
+#pragma once
+// NodeTree: the v2 key space as a tree of nodes plus the index of nodes by expiration time.
+// Store builds its operations from these primitives; NodeTree knows no etcd actions, events or
+// watchers.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "discovery/store/error.h"
+#include "discovery/store/event.h"
+
+namespace discovery::store {
+
+// One file or directory. Keys are clean absolute paths ("/" is the root).
+struct Node {
+  std::string key;
+  Node* parent = nullptr;  // null only for the root
+  bool dir = false;
+  std::string value;  // files only
+  std::uint64_t created_index = 0;
+  std::uint64_t modified_index = 0;
+  std::int64_t expiration_ns = 0;  // Unix nanoseconds; 0 = permanent
+  // Children by name. The names are views into each child's own key, which never changes while
+  // the child is in the map.
+  std::map<std::string_view, std::unique_ptr<Node>, std::less<>> children;
+
+  std::string_view name() const;
+  // etcd hides a node whose own name starts with '_' from listings.
+  bool hidden() const { return name().starts_with('_'); }
+  bool permanent() const { return expiration_ns == 0; }
+};
+
+// Key helpers. They expect clean absolute keys.
+bool is_clean_key(std::string_view key);
+std::string_view parent_key(std::string_view key);  // "/" for a child of the root
+std::string join_key(std::string_view dir, std::string_view name);
+
+// etcd's ttl: ceil(seconds from now to expiration), with Go's truncating division, so an overdue
+// node has a ttl of 0 or below.
+std::int64_t ttl_seconds(std::int64_t expiration_ns, std::int64_t now_ns);
+WallTime wall_time_from_ns(std::int64_t unix_ns);
+
+// NodeTree owns every node.
+//
+// Ownership and threads: a member of Store::Impl; used only on the store's thread.
+// Invariants: every non-root node is in its parent's children under its own name; the parent is a
+// dir; a node is in the expiration index iff it is not permanent; node_count() counts all nodes
+// except the root.
+class NodeTree {
+ public:
+  NodeTree();
+  ~NodeTree();
+  NodeTree(const NodeTree&) = delete;
+  NodeTree& operator=(const NodeTree&) = delete;
+
+  Node& root() { return *root_; }
+  const Node& root() const { return *root_; }
+  std::size_t node_count() const { return node_count_; }
+  bool empty() const { return root_->children.empty(); }
+
+  // etcd's internalGet: the node at `key`, or KeyNotFound with the first missing path as cause,
+  // or NotDir with the path of the file found on the way as cause. Error indexes are left 0.
+  common::Result<Node*, Error> find(std::string_view key) const;
+
+  // The deepest existing dir on `dir_key` (a dir path, possibly "/") and the offset in dir_key
+  // where the missing part begins (dir_key.size() when everything exists). NotDir (cause = the
+  // file's path) when a component is a file.
+  struct DirWalk {
+    Node* deepest = nullptr;
+    std::size_t missing_from = 0;
+  };
+  common::Result<DirWalk, Error> walk_dirs(std::string_view dir_key) const;
+
+  // Creates the missing dirs of a successful walk_dirs, permanent, with both indexes = index,
+  // calling on_created for each from the top down. Returns the dir at dir_key.
+  Node* make_dirs(const DirWalk& walk, std::string_view dir_key, std::uint64_t index,
+                  const std::function<void(const Node&)>& on_created);
+
+  // Adds a new node under `parent` (which must be a dir without a child of that name).
+  Node* add(Node* parent, std::string key, bool dir, std::string value, std::uint64_t index,
+            std::int64_t expiration_ns);
+
+  // Changes a node's expiration and keeps the expiration index in step.
+  void set_expiration(Node* node, std::int64_t expiration_ns);
+
+  // Removes `node` and its subtree. on_removed sees every removed node, children before their
+  // dir, in key order, while it is still intact. `node` is destroyed on return.
+  void remove(Node* node, const std::function<void(const Node&)>& on_removed);
+
+  // The node that expires first (ties by key), or null.
+  Node* earliest_expiring() const;
+
+  // The client view of a node (etcd's Repr with recursive; children in key order, hidden ones
+  // left out).
+  NodeView view(const Node& node, bool recursive, std::int64_t now_ns) const;
+
+  // Every node but the root, in no particular order.
+  void for_each(const std::function<void(const Node&)>& visit) const;
+
+  // Removes every node but the root.
+  void clear();
+
+  // Restore support: attaches a node whose key sorts after every existing child of `parent`.
+  void attach_last(Node* parent, std::unique_ptr<Node> node);
+
+  // Full structural check (parents, names, expiration index, indexes <= max_index). Costly:
+  // tests and restore call it.
+  void check_invariants(std::uint64_t max_index) const;
+
+ private:
+  struct ExpiryOrder {
+    bool operator()(const Node* a, const Node* b) const;
+  };
+
+  void index_expiration(Node* node);
+  void unindex_expiration(Node* node);
+
+  std::unique_ptr<Node> root_;
+  std::set<Node*, ExpiryOrder> expiring_;
+  std::size_t node_count_ = 0;
+};
+
+}  // namespace discovery::store

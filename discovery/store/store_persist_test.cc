@@ -1,0 +1,266 @@
+// Persistence: take_changes() records, restore(), snapshots, and a randomized determinism test.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "discovery/store/store.h"
+#include "discovery/store/store_test_util.h"
+
+namespace discovery::store {
+namespace {
+
+using namespace testing;  // NOLINT(google-build-using-namespace)
+using Records = std::vector<std::pair<std::string, pb::StoredNode>>;
+
+// What the server keeps on disk: the records after applying every change in order.
+class Disk {
+ public:
+  void apply(const std::vector<Change>& changes) {
+    for (const Change& change : changes) {
+      if (change.kind == Change::Kind::Put) {
+        records_[change.key] = change.node;
+        continue;
+      }
+      records_.erase(change.key);
+      // Everything under key + "/": the keys from key + "/" up to key + "0" ('0' follows '/').
+      records_.erase(records_.lower_bound(change.key + "/"), records_.lower_bound(change.key + "0"));
+    }
+  }
+  Records records() const { return Records(records_.begin(), records_.end()); }
+
+ private:
+  std::map<std::string, pb::StoredNode> records_;
+};
+
+pb::StoredNode stored(bool dir, std::string value, std::uint64_t created, std::uint64_t modified,
+                      std::int64_t expiration = 0) {
+  pb::StoredNode node;
+  node.set_dir(dir);
+  node.set_value(std::move(value));
+  node.set_created_index(created);
+  node.set_modified_index(modified);
+  node.set_expiration_unix_ns(expiration);
+  return node;
+}
+
+TEST(StoreChanges, RecordWhatEachWriteDid) {
+  Store store;
+  ok(store, Put("/a/b").value("1").ttl(5));
+  auto changes = store.take_changes();
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0].key, "/a");
+  EXPECT_TRUE(changes[0].node.dir());
+  EXPECT_EQ(changes[1].key, "/a/b");
+  EXPECT_EQ(changes[1].node.value(), "1");
+  EXPECT_EQ(changes[1].node.expiration_unix_ns(), kT0 + 5 * kSecondNs);
+  EXPECT_TRUE(store.take_changes().empty());
+  fail(store, Put("/a").value("x"));
+  EXPECT_TRUE(store.take_changes().empty());  // failed writes change nothing
+  ok(store, Del("/a").recursive());
+  changes = store.take_changes();
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].kind, Change::Kind::EraseTree);
+}
+
+TEST(StoreRestore, RoundTripKeepsTtlsAndIndex) {
+  Store original;
+  ok(original, Put("/a/b").value("1").ttl(5));
+  ok(original, Put("/a/c").dir().ttl(9));
+  ok(original, Put("/z").value("z"));
+  ok(original, Put("/a/c").dir().prev_exist(true).ttl(20));
+  Disk disk;
+  disk.apply(original.take_changes());
+  Store restored;
+  ASSERT_TRUE(restored.restore(disk.records(), original.index()));
+  restored.check_invariants();
+  EXPECT_EQ(restored.snapshot(), original.snapshot());
+  EXPECT_EQ(get(restored, "/a/c").node, get(original, "/a/c").node);
+  // TTLs keep counting from the stored expiration.
+  auto expired = restored.apply(Sync(kT0 + 5 * kSecondNs));
+  ASSERT_TRUE(expired && *expired);
+  EXPECT_EQ((*expired)->node.key, "/a/b");
+  EXPECT_EQ((*expired)->index(), 5u);
+  // Events before the restore are gone: old watches are told so, the next index waits.
+  auto cleared = restored.watch("/a", true, false, 4, [](const Event&) { return true; });
+  ASSERT_FALSE(cleared);
+  EXPECT_EQ(cleared.error(), (Error{ErrorCode::EventIndexCleared,
+                                    "the requested history has been cleared [5/4]", 5}));
+  auto from_history = restored.watch("/a", true, false, 5, [](const Event&) { return true; });
+  ASSERT_TRUE(from_history && from_history->event);
+  EXPECT_EQ(from_history->event->action, Action::Expire);
+}
+
+TEST(StoreRestore, AnyOrderAndRejectsBrokenTrees) {
+  Records shuffled = {{"/d/f", stored(false, "v", 2, 2)}, {"/d", stored(true, "", 1, 1)}};
+  Store store;
+  ASSERT_TRUE(store.restore(shuffled, 2));
+  EXPECT_EQ(get(store, "/d/f").node.value, "v");
+  struct Case {
+    const char* name;
+    Records records;
+  };
+  const std::vector<Case> cases = {
+      {"missing parent", {{"/d/f", stored(false, "v", 1, 1)}}},
+      {"file parent", {{"/d", stored(false, "", 1, 1)}, {"/d/f", stored(false, "v", 1, 1)}}},
+      {"duplicate", {{"/d", stored(true, "", 1, 1)}, {"/d", stored(true, "", 1, 1)}}},
+      {"root", {{"/", stored(true, "", 1, 1)}}},
+      {"unclean", {{"/d/", stored(true, "", 1, 1)}}},
+      {"index too high", {{"/d", stored(true, "", 1, 3)}}},
+      {"dir value", {{"/d", stored(true, "x", 1, 1)}}},
+  };
+  for (const Case& c : cases) {
+    Store broken;
+    EXPECT_FALSE(broken.restore(c.records, 2)) << c.name;
+    EXPECT_EQ(broken.node_count(), 0u) << c.name;
+  }
+}
+
+TEST(StoreSnapshot, RoundTripAndCorruption) {
+  Store original;
+  ok(original, Put("/a!x").value("1"));
+  ok(original, Put("/a/b/c").value("2").ttl(7));
+  ok(original, Post("/q").dir());
+  const std::string bytes = original.snapshot();
+  Store copy;
+  ASSERT_TRUE(copy.restore_snapshot(bytes));
+  EXPECT_EQ(copy.snapshot(), bytes);
+  EXPECT_EQ(copy.index(), 3u);
+  for (std::size_t cut = 0; cut < bytes.size(); ++cut) {
+    Store truncated;
+    EXPECT_FALSE(truncated.restore_snapshot(std::string_view{bytes}.substr(0, cut))) << cut;
+  }
+  Store trailing;
+  EXPECT_FALSE(trailing.restore_snapshot(bytes + "x"));
+}
+
+// A random but reproducible write workload over a small key space, with TTLs and syncs.
+class Workload {
+ public:
+  explicit Workload(std::uint64_t seed) : random_(seed) {}
+
+  pb::Command next() {
+    now_ += pick(0, 3) * 200'000'000;
+    if (pick(0, 9) == 0) return Sync(now_);
+    W write = method();
+    write.now(now_);
+    if (pick(0, 3) == 0) write.dir();
+    if (pick(0, 1) == 0) write.value(values()[pick(0, 2)]);
+    if (pick(0, 3) == 0) write.prev_exist(pick(0, 1) == 0);
+    if (pick(0, 5) == 0) write.prev_value(values()[pick(0, 2)]);
+    if (pick(0, 5) == 0) write.prev_index(static_cast<std::uint64_t>(pick(1, 40)));
+    if (pick(0, 3) == 0) write.recursive();
+    if (pick(0, 2) == 0) write.ttl(pick(0, 4));
+    if (pick(0, 9) == 0) write.refresh();
+    return write;
+  }
+
+ private:
+  static const std::vector<std::string>& values() {
+    static const std::vector<std::string> kValues = {"x", "y", ""};
+    return kValues;
+  }
+  W method() {
+    const int roll = pick(0, 9);
+    const pb::Write::Method kind = roll < 6 ? pb::Write::PUT : roll < 8 ? pb::Write::DELETE
+                                                                        : pb::Write::POST;
+    return W{kind, key()};
+  }
+  std::string key() {
+    static const std::vector<std::string> kNames = {"a", "b", "_h", "c"};
+    std::string key;
+    const int depth = pick(0, 3);
+    for (int i = 0; i < depth; ++i) key += "/" + kNames[static_cast<std::size_t>(pick(0, 3))];
+    return key.empty() ? "/" : key;
+  }
+  int pick(int low, int high) { return std::uniform_int_distribution<int>{low, high}(random_); }
+
+  std::mt19937_64 random_;
+  std::int64_t now_ = kT0;
+};
+
+TEST(StoreRandomized, SameCommandsSameBytesAndRestoreReproduces) {
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    SCOPED_TRACE(::testing::Message() << "seed " << seed);
+    Workload workload{seed};
+    Store first, second;
+    Disk disk;
+    std::vector<Event> watched_first, watched_second;
+    ASSERT_TRUE(first.watch("/", true, true, 0, [&](const Event& e) {
+      watched_first.push_back(e);
+      return true;
+    }));
+    ASSERT_TRUE(second.watch("/", true, true, 0, [&](const Event& e) {
+      watched_second.push_back(e);
+      return true;
+    }));
+    for (int step = 0; step < 600; ++step) {
+      const pb::Command command = workload.next();
+      auto a = first.apply(command);
+      auto b = second.apply(command);
+      ASSERT_EQ(a.has_value(), b.has_value()) << command.DebugString();
+      if (a) {
+        ASSERT_EQ(*a, *b);
+      } else {
+        ASSERT_EQ(a.error(), b.error());
+      }
+      disk.apply(first.take_changes());
+      second.take_changes();
+      if (step % 100 == 99) {
+        first.check_invariants();
+        Store restored;
+        ASSERT_TRUE(restored.restore(disk.records(), first.index()));
+        restored.check_invariants();
+        ASSERT_EQ(restored.snapshot(), first.snapshot()) << "step " << step;
+        Store from_snapshot;
+        ASSERT_TRUE(from_snapshot.restore_snapshot(first.snapshot()));
+        ASSERT_EQ(from_snapshot.snapshot(), first.snapshot());
+      }
+    }
+    EXPECT_EQ(first.snapshot(), second.snapshot());
+    EXPECT_EQ(watched_first, watched_second);
+    EXPECT_GT(first.index(), 50u);
+  }
+}
+
+// Restore speed for a million records. Not run by default (no timing in tests); run with
+// --gtest_also_run_disabled_tests --gtest_filter='*Million*' to measure.
+TEST(StoreRestore, DISABLED_MillionRecords) {
+  Records records;
+  records.reserve(1'000'001);
+  records.emplace_back("/pxc-cluster", stored(true, "", 1, 1));
+  std::uint64_t index = 1;
+  for (int dir = 0; dir < 1000; ++dir) {
+    const std::string dir_key = "/pxc-cluster/node-" + std::to_string(100000 + dir);
+    ++index;
+    records.emplace_back(dir_key, stored(true, "", index, index, kT0 + 30 * kSecondNs));
+    for (int leaf = 0; leaf < 999; ++leaf) {
+      ++index;
+      records.emplace_back(dir_key + "/key-" + std::to_string(100000 + leaf),
+                           stored(false, "10.0.0.1", index, index));
+    }
+  }
+  Store store;
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(store.restore(std::move(records), index));
+  const auto took = std::chrono::steady_clock::now() - start;
+  std::printf("restored %zu nodes in %lld ms\n", store.node_count(),
+              static_cast<long long>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+  const auto snap_start = std::chrono::steady_clock::now();
+  const std::string bytes = store.snapshot();
+  Store copy;
+  ASSERT_TRUE(copy.restore_snapshot(bytes));
+  const auto snap_took = std::chrono::steady_clock::now() - snap_start;
+  std::printf("snapshot %zu bytes + restore_snapshot in %lld ms\n", bytes.size(),
+              static_cast<long long>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(snap_took).count()));
+}
+
+}  // namespace
+}  // namespace discovery::store
