@@ -168,17 +168,37 @@ std::string json_string(std::string_view s) {
 }
 
 std::string format_go_float(double f) {
+  // Go prints the shortest round-trip digits; in plain notation it pads them with zeros instead
+  // of printing the exact binary value (1.2345678901234568e20 -> "123456789012345680000"), so
+  // take the shortest scientific form and re-place its decimal point.
   std::array<char, 64> buf{};
+  const auto [end, ec] =
+      std::to_chars(buf.data(), buf.data() + buf.size(), f, std::chars_format::scientific);
+  const std::string sci(buf.data(), ec == std::errc{} ? end : buf.data());
+  const std::size_t e = sci.find('e');
+  const int exp10 = std::stoi(sci.substr(e + 1));
   const double a = std::fabs(f);
-  const bool exponent = a != 0 && (a < 1e-6 || a >= 1e21);
-  const auto fmt = exponent ? std::chars_format::scientific : std::chars_format::fixed;
-  const auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), f, fmt);
-  std::string out(buf.data(), ec == std::errc{} ? end : buf.data());
-  // Go writes at least two exponent digits and then drops the zero of "e-07"; C++ agrees on the
-  // two digits, so only that clean-up remains.
-  const std::size_t n = out.size();
-  if (exponent && n >= 4 && out[n - 4] == 'e' && out[n - 3] == '-' && out[n - 2] == '0') {
-    out.erase(n - 2, 1);
+  if (a != 0 && (a < 1e-6 || a >= 1e21)) {
+    // Go writes at least two exponent digits and then drops the zero of "e-07".
+    std::string out = sci;
+    const std::size_t n = out.size();
+    if (n >= 4 && out[n - 4] == 'e' && out[n - 3] == '-' && out[n - 2] == '0') out.erase(n - 2, 1);
+    return out;
+  }
+  std::string out = f < 0 ? "-" : "";
+  std::string digits;
+  for (std::size_t i = f < 0 ? 1 : 0; i < e; ++i) {
+    if (sci[i] != '.') digits += sci[i];
+  }
+  if (a == 0) return out + "0";
+  const int point = exp10 + 1;  // digits before the decimal point
+  if (point <= 0) {
+    out += "0." + std::string(static_cast<std::size_t>(-point), '0') + digits;
+  } else if (static_cast<std::size_t>(point) >= digits.size()) {
+    out += digits + std::string(static_cast<std::size_t>(point) - digits.size(), '0');
+  } else {
+    out += digits.substr(0, static_cast<std::size_t>(point)) + "." +
+           digits.substr(static_cast<std::size_t>(point));
   }
   return out;
 }
