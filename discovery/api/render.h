@@ -15,6 +15,7 @@
 #include "discovery/api/go_format.h"
 #include "discovery/store/error.h"
 #include "discovery/store/event.h"
+#include "discovery/store/stats.h"
 
 namespace discovery::api {
 
@@ -99,24 +100,8 @@ struct LeaderStats {
 std::string render_leader_stats(LeaderStats stats);
 
 // /v2/stats/store: the store's per-member counters, in etcd's field order.
-struct StoreStats {
-  std::uint64_t gets_success = 0;
-  std::uint64_t gets_fail = 0;
-  std::uint64_t sets_success = 0;
-  std::uint64_t sets_fail = 0;
-  std::uint64_t delete_success = 0;
-  std::uint64_t delete_fail = 0;
-  std::uint64_t update_success = 0;
-  std::uint64_t update_fail = 0;
-  std::uint64_t create_success = 0;
-  std::uint64_t create_fail = 0;
-  std::uint64_t compare_and_swap_success = 0;
-  std::uint64_t compare_and_swap_fail = 0;
-  std::uint64_t compare_and_delete_success = 0;
-  std::uint64_t compare_and_delete_fail = 0;
-  std::uint64_t expire_count = 0;
-  std::uint64_t watchers = 0;
-};
+// The store keeps these counters itself, in etcd's field order.
+using StoreStats = store::Stats;
 std::string render_store_stats(const StoreStats& stats);
 
 }  // namespace discovery::api

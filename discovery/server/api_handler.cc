@@ -184,18 +184,20 @@ api::Response ApiHandler::serve(const api::Routed& routed, const api::ResponseMe
     case api::Endpoint::StatsSelf:
       return api::stats_self_response(self_stats(), meta);
     case api::Endpoint::StatsLeader:
-      return api::stats_leader_response(api::LeaderStats{.leader_id = member_id_}, meta);
+      return api::stats_leader_response(api::LeaderStats{.leader_id = member_id_, .followers = {}},
+                                        meta);
     case api::Endpoint::StatsStore:
       return api::stats_store_response(member_.store().stats(), meta);
     case api::Endpoint::Version:
       return api::version_response(kServerVersion, kClusterVersion, meta);
     case api::Endpoint::Health:
       return api::health_response(true, meta);
-    case api::Endpoint::Metrics:
-      return api::finish(
-          api::GoResponse{.headers = {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}},
-                          .body = metrics_.render()},
-          meta);
+    case api::Endpoint::Metrics: {
+      api::GoResponse response;
+      response.headers = {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}};
+      response.body = metrics_.render();
+      return api::finish(std::move(response), meta);
+    }
     default:
       return api::plain_error_response(404, "404 page not found", "", meta);
   }

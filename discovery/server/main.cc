@@ -18,6 +18,7 @@
 #include "discovery/server/config.h"
 #include "discovery/server/http_listener.h"
 #include "discovery/server/member.h"
+#include "discovery/server/member_id.h"
 #include "discovery/server/rocksdb_storage.h"
 
 extern char** environ;
