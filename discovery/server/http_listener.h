@@ -11,6 +11,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -59,9 +60,18 @@ class HttpListener {
   boost::asio::ip::tcp::endpoint local_endpoint() const;
 
  private:
+  // What to do with a connection whose next request starts with a given line.
+  enum class LineVerdict { Serve, Close, Reset };
+
   HttpListener(boost::asio::ip::tcp::acceptor acceptor, RequestHandler& handler, HttpLimits limits);
   boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> session(boost::beast::tcp_stream stream);
+  // Reads until the buffer holds the request line (leaving it there for the parser).
+  boost::asio::awaitable<LineVerdict> read_request_line(boost::beast::tcp_stream& stream,
+                                                        boost::beast::flat_buffer& buffer);
+  static LineVerdict classify_request_line(std::string_view line, std::size_t line_bytes_max);
+  static boost::asio::awaitable<void> answer_read_error(boost::beast::tcp_stream& stream,
+                                                        boost::beast::error_code ec);
 
   boost::asio::ip::tcp::acceptor acceptor_;
   RequestHandler& handler_;

@@ -20,6 +20,7 @@
 #include "discovery/server/member.h"
 #include "discovery/server/member_id.h"
 #include "discovery/server/rocksdb_storage.h"
+#include "discovery/server/server_metrics.h"
 
 extern char** environ;
 
@@ -71,6 +72,7 @@ int serve(const Config& config) {
     spdlog::critical("cannot start: {}", member.error());
     return 1;
   }
+  register_member_metrics(metrics, **member, clock.wall_now());
   ApiHandler handler(config, **member, metrics);
   std::vector<std::unique_ptr<HttpListener>> listeners;
   for (const Url& url : config.listen_client_urls) {

@@ -49,6 +49,8 @@ class Member {
 
   store::Store& store() { return store_; }
   std::uint64_t durable_index() const { return durable_index_; }
+  std::uint64_t applied_index() const { return store_.index(); }
+  std::uint64_t watcher_count() const { return store_.stats().watchers; }
   const common::Clock& clock() const { return clock_; }
 
   // Stops the expiry timer; in-flight syncs finish in the destructor.
