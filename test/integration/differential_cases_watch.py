@@ -158,6 +158,7 @@ def watch_errors(c):
     w = c.watch(f"{p}/f/under?wait=true", "watch under a file")
     c.send("PUT", f"{p}/f", form={"value": "w"})
     c.send("DELETE", f"{p}/f")
-    w.event("fires on the file's delete, not on its set")
+    c.send("PUT", f"{p}/f/under", form={"value": "now"})
+    w.event("neither the file's set nor its delete fire; the key's own set does")
     w.close()
     c.req("DELETE", f"{p}?recursive=true")

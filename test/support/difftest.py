@@ -89,6 +89,10 @@ class Ctx:
     def render_response(self, resp, body_text):
         masked_raw = resp.body.decode("latin-1")
         body_masked = body_text is not None and body_text != masked_raw
+        if body_text is None or (resp.framing == "none" and resp.body == b""):
+            # HEAD and watch heads: the absent body would carry index values whenever the
+            # response carries a non-zero X-Etcd-Index, so its length is not comparable.
+            body_masked = resp.header("X-Etcd-Index") not in (None, "0")
         lines = [resp.status_line]
         for name, value in resp.headers:
             lines.append(f"{name}: {self.masker.header(name, value, body_masked)}")
