@@ -7,6 +7,7 @@ $PERTURB says:
   byte    the first '"createdIndex"' of each response becomes '"createdIndez"' (same length)
   header  drops the X-Raft-Term header line
   index   adds 1 to every X-Etcd-Index header value (an off-by-one index bug)
+  wipe    relays unchanged but deletes --data-dir before every start (loses every write)
   none    relays unchanged
 The child dies with this process (PR_SET_PDEATHSIG), so killing this PID stops both.
 """
@@ -14,6 +15,7 @@ The child dies with this process (PR_SET_PDEATHSIG), so killing this PID stops b
 import ctypes
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -65,6 +67,8 @@ def main():
     port = int(url.rsplit(":", 1)[1])
     inner = servers.free_port()
     args[args.index("--listen-client-urls") + 1] = f"http://127.0.0.1:{inner}"
+    if MODE == "wipe":
+        shutil.rmtree(args[args.index("--data-dir") + 1], ignore_errors=True)
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     child = subprocess.Popen([os.environ.get("PERTURB_BIN", "etcd")] + args,
                              preexec_fn=lambda: libc.prctl(1, signal.SIGKILL))
