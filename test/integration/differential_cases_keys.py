@@ -153,6 +153,21 @@ def index_headers(c):
     c.req("HEAD", f"{p}/zz", label="HEAD missing")
 
 
+@case("index_bookkeeping", items=(32,))
+def index_bookkeeping(c):
+    """The single-member parts of item 32: failed writes and reads consume no index."""
+    p = f"{K}/ib"
+    c.req("PUT", f"{p}/a", form={"value": "1"})
+    c.req("PUT", f"{p}/a?prevValue=zz", form={"value": "2"}, label="failed CAS")
+    c.req("PUT", f"{p}/a?prevExist=false", form={"value": "2"}, label="failed create")
+    c.req("DELETE", f"{p}/zz", label="failed delete")
+    c.req("PUT", f"{p}/a?ttl=bad", form={"value": "2"}, label="rejected parameters")
+    c.req("GET", f"{p}/a?quorum=true", label="quorum GET: etcd index unchanged")
+    c.req("GET", f"{p}/a?quorum=true&recursive=true&sorted=true", label="quorum GET again")
+    c.req("PUT", f"{p}/b", form={"value": "1"}, label="next write: index +1")
+    c.req("DELETE", f"{p}?recursive=true")
+
+
 @case("cors_and_options", items=(11,))
 def cors(c):
     c.req("OPTIONS", f"{K}/a")
@@ -208,7 +223,7 @@ def form_parsing(c):
     c.req("PUT", f"{p}/j", form="=x&value=v&novalue", label="odd pairs in body")
     c.req("POST", f"{p}/q?value=query", form={"value": "body"}, label="POST body wins")
     c.req("GET", f"{p}/a?recursive=true", form={"recursive": "bad"},
-          label="GET with form body: body parsed too")
+          label="GET with form body: body not parsed")
     c.req("DELETE", f"{p}?recursive=true")
 
 
