@@ -2,6 +2,7 @@
 """Differential test: the same scripted v2 requests against etcd 3.4 and the server under test.
 
 Usage: differential_test.py [--server BIN] [--reference BIN] [-k SUBSTRING] [--list] [-v]
+                            [--ignore-header-order]
   --server     server under test ($DISCOVERY_BIN, default build/bin/discovery)
   --reference  reference server ($REFERENCE_BIN, default etcd)
 Each side runs as a fresh single member on 127.0.0.1 with free ports. Every case prints PASS or
@@ -34,6 +35,8 @@ def parse_args():
     parser.add_argument("-k", dest="filter", default="", help="run cases whose name contains this")
     parser.add_argument("--list", action="store_true", help="list cases and exit")
     parser.add_argument("-v", action="store_true", help="print transcripts of passing cases too")
+    parser.add_argument("--ignore-header-order", action="store_true",
+                        help="compare header lines as a sorted set (default: in arrival order)")
     return parser.parse_args()
 
 
@@ -63,6 +66,7 @@ def start_both(ref_bin, test_bin):
 def main():
     args = parse_args()
     cases = [c for c in difftest.CASES if args.filter in c.name]
+    difftest.IGNORE_HEADER_ORDER = args.ignore_header_order
     if args.list:
         for c in cases:
             items = ",".join(str(i) for i in c.ref_items)

@@ -24,6 +24,9 @@ import servers  # noqa: E402
 STEP_TIMEOUT_SECONDS = 15
 _HEX_ID_RE = re.compile(r"\b[0-9a-f]{12,16}\b")
 _ERROR_INDEX_RE = re.compile(r"\[(\d+)\]$", re.M)
+_CAS_INDEX_RE = re.compile(r"\[(\d+) != (\d+)\]")
+_INORDER_LINE_RE = re.compile(r"/(\d{20})$", re.M)
+_EXEC_INDEX_RE = re.compile(r" (\d+)$", re.M)
 _EXTENDED_INDEX_RE = re.compile(r"^(Created-Index|Modified-Index|Index): (\d+)$", re.M)
 _EXTENDED_TTL_RE = re.compile(r"^TTL: (\d+)$", re.M)
 
@@ -54,9 +57,33 @@ class Side:
         timer.cancel()
         proc.kill()
         proc.wait()
-        return "exec-watch", self.mask("".join(out)), ""
+        return "exec-watch", self.mask("".join(out), exec_watch=True), ""
 
-    def mask(self, text):
+    def live(self, args, write, lines):
+        """Starts a watching etcdctl, waits until the server counts its watcher, makes `write`
+        (etcdctl args), then reads `lines` lines of the watcher's output."""
+        before = self.server.watchers()
+        proc = subprocess.Popen([self.etcdctl, "--endpoints", self.server.client_url, *args],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=self.env)
+        timer = threading.Timer(STEP_TIMEOUT_SECONDS, proc.kill)
+        timer.start()
+        try:
+            registered = self.server.wait_watchers(before + 1)
+            self.run(write)
+            out = [proc.stdout.readline() for _ in range(lines)]
+        finally:
+            timer.cancel()
+            proc.kill()
+            proc.wait()
+        return f"registered={registered}", self.mask("".join(out), exec_watch=True), ""
+
+    def mask(self, text, exec_watch=False):
+        text = _CAS_INDEX_RE.sub(lambda m: f"[{self.masker.index(m.group(1))} != "
+                                 f"{self.masker.index(m.group(2))}]", text)
+        text = _INORDER_LINE_RE.sub(lambda m: "/{" + self.masker.index(m.group(1)) + "}", text)
+        if exec_watch:
+            text = _EXEC_INDEX_RE.sub(lambda m: " " + self.masker.index(m.group(1)), text)
         text = _ERROR_INDEX_RE.sub(lambda m: f"[{self.masker.index(m.group(1))}]", text)
         text = _EXTENDED_INDEX_RE.sub(lambda m: f"{m.group(1)}: {self.masker.index(m.group(2))}",
                                       text)
@@ -69,6 +96,10 @@ class Side:
                               "extended", "get", "/ctl/a"], capture_output=True, text=True,
                              env=self.env).stdout
         return int(re.search(r"^Index: (\d+)$", out, re.M).group(1))
+
+
+# etcdctl's flag parser drops "--", after which exec-watch takes the LAST argument as the key.
+EXEC_ECHO = "echo $ETCD_WATCH_ACTION $ETCD_WATCH_KEY $ETCD_WATCH_VALUE $ETCD_WATCH_MODIFIED_INDEX"
 
 
 def steps():
@@ -105,8 +136,13 @@ def steps():
         ("watch -r --after-index", lambda s: s.run(
             ["watch", "-r", "--after-index", str(s.index() - 3), p])),
         ("exec-watch --after-index", lambda s: s.exec_watch(
-            ["exec-watch", "--after-index", str(s.index() - 2), f"{p}/a", "--", "sh", "-c",
-             "echo $ETCD_WATCH_ACTION $ETCD_WATCH_KEY $ETCD_WATCH_VALUE"], 1)),
+            ["exec-watch", "--after-index", str(s.index() - 2), "--", "sh", "-c", EXEC_ECHO,
+             f"{p}/a"], 1)),
+        ("watch (live)", lambda s: s.live(["watch", f"{p}/a"], ["set", f"{p}/a", "live"], 1)),
+        ("watch -r (live)", lambda s: s.live(["watch", "-r", p], ["mk", f"{p}/w/x", "y"], 1)),
+        ("exec-watch (live)", lambda s: s.live(
+            ["exec-watch", "--", "sh", "-c", EXEC_ECHO, f"{p}/a"],
+            ["update", f"{p}/a", "live2"], 1)),
         ("rm file", ["rm", f"{p}/b"]),
         ("rm dir without flag: 102", ["rm", f"{p}/d"]),
         ("rm --with-value wrong", ["rm", "--with-value", "zz", f"{p}/a"]),
@@ -155,7 +191,7 @@ def main():
     for (label, _), want, got in zip(steps(), results["ref"], results["test"]):
         if want == got:
             passed += 1
-            print(f"PASS {label}: exit {want[0]}")
+            print(f"PASS {label}: exit {want[0]} {(want[1] or want[2])[:100]!r}")
         else:
             failed += 1
             print(f"FAIL {label}\n  reference: {want!r}\n  under test: {got!r}")

@@ -100,6 +100,28 @@ def lock_cycle(s):
     return (got, held, second, after, other.is_acquired)
 
 
+def live_watch(s, recursive):
+    """client.watch() without an index blocks; start it, wait for the server to count the
+    watcher, then write, and return what the watch returned."""
+    out = {}
+    key = P if recursive else f"{P}/a"
+
+    def watch():
+        try:
+            out["result"] = s.client.watch(key, recursive=recursive, timeout=10)
+        except Exception as err:  # recorded as the outcome
+            out["result"] = err
+    before = s.server.watchers()
+    thread = threading.Thread(target=watch)
+    thread.start()
+    registered = s.server.wait_watchers(before + 1)
+    s.client.write(f"{P}/a", "live")
+    thread.join(timeout=15)
+    if isinstance(out.get("result"), Exception):
+        raise out["result"]
+    return out.get("result", f"no result (registered={registered})")
+
+
 def steps():
     c = lambda f: (lambda s: f(s.client))  # noqa: E731
     return [
@@ -134,6 +156,8 @@ def steps():
             f"{P}/a", index=cl.read(f"{P}/a").modifiedIndex, timeout=5))),
         ("watch recursive with index", c(lambda cl: cl.watch(
             P, index=cl.read(f"{P}/q", sorted=True).modifiedIndex, recursive=True, timeout=5))),
+        ("watch live", lambda s: live_watch(s, False)),
+        ("watch live recursive", lambda s: live_watch(s, True)),
         ("fill history", fill_history),
         ("watch cleared index", c(lambda cl: cl.watch(f"{P}/hist", index=1, timeout=5))),
         ("read wait cleared", c(lambda cl: cl.read(f"{P}/hist", wait=True, waitIndex=2,

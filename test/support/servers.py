@@ -5,6 +5,7 @@ one launcher serves both. Every server listens on 127.0.0.1 only, on ports picke
 with its data in a fresh directory under /tmp/difftest-*/. Processes are stopped by their PID only.
 """
 
+import json
 import os
 import shutil
 import signal
@@ -122,6 +123,21 @@ class Server:
             time.sleep(0.05)
         raise TimeoutError(f"{self.binary} not healthy within {deadline_seconds}s "
                            f"({last_error}); log {self.log_path}:\n{self.log_tail()}")
+
+    def watchers(self):
+        """The server's current watcher count (/v2/stats/store "watchers")."""
+        with urllib.request.urlopen(self.client_url + "/v2/stats/store", timeout=5) as resp:
+            return json.loads(resp.read())["watchers"]
+
+    def wait_watchers(self, count, deadline_seconds=START_DEADLINE_SECONDS):
+        """Polls until at least `count` watchers are registered (a client's watch is in place,
+        so a write made now must reach it). Returns False at the deadline."""
+        deadline = time.monotonic() + deadline_seconds
+        while time.monotonic() < deadline:
+            if self.watchers() >= count:
+                return True
+            time.sleep(0.02)
+        return False
 
     def log_tail(self, lines=30):
         try:
