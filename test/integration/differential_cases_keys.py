@@ -254,8 +254,6 @@ def ttl_params(c):
     for ttl in ("-1", "1.5", "abc", "18446744073709551616", "99999999999999999999", " 5", "+5",
                 "0x10", "5s"):
         c.req("PUT", f"{p}/a", form={"value": "v", "ttl": ttl}, label=f"ttl={ttl!r}")
-    c.req("PUT", f"{p}/a", form={"value": "v", "ttl": "18446744073709551615"},
-          label="ttl=max uint64")
     c.req("PUT", f"{p}/a", form={"value": "v", "ttl": "100"}, label="ttl=100")
     c.req("PUT", f"{p}/a", form={"value": "v", "ttl": ""}, label="ttl= removes ttl")
     c.req("GET", f"{p}/a")
@@ -268,6 +266,21 @@ def ttl_params(c):
     c.req("PUT", f"{p}/a?prevValue=", form={"value": "v"}, label="prevValue= empty: 201")
     c.req("DELETE", f"{p}/a?prevValue=", label="DELETE prevValue= empty")
     c.req("DELETE", f"{p}/a?prevIndex=abc", label="DELETE prevIndex NaN")
+    c.req("DELETE", f"{p}?recursive=true")
+
+
+@case("ttl_overflow", items=(7, 17))
+def ttl_overflow(c):
+    """Huge TTLs overflow etcd's time arithmetic: some keys expire at the next sweep with
+    "ttl":-1, others become permanent. Each expiring one is awaited so no expiry lands later."""
+    p = f"{K}/tov"
+    for ttl in ("18446744073709551615", "9223372036854775807", "9223372037", "9223372036",
+                "4294967296", "315360000"):
+        c.req("PUT", f"{p}/k{ttl}", form={"value": "v", "ttl": ttl}, label=f"ttl={ttl}")
+        resp = c.send("GET", f"{p}/k{ttl}")
+        if resp.status == 200 and b'"ttl":-' in resp.body:
+            c.wait_gone(f"{p}/k{ttl}")
+        c.req("GET", f"{p}/k{ttl}", label=f"ttl={ttl} afterwards")
     c.req("DELETE", f"{p}?recursive=true")
 
 
