@@ -62,7 +62,8 @@ class Side:
     def live(self, args, write, lines):
         """Starts a watching etcdctl, waits until the server counts its watcher, makes `write`
         (etcdctl args), then reads `lines` lines of the watcher's output."""
-        before = self.server.watchers()
+        self.server.wait_no_watchers()
+        before = 0
         proc = subprocess.Popen([self.etcdctl, "--endpoints", self.server.client_url, *args],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=self.env)

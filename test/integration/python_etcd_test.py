@@ -111,7 +111,8 @@ def live_watch(s, recursive):
             out["result"] = s.client.watch(key, recursive=recursive, timeout=10)
         except Exception as err:  # recorded as the outcome
             out["result"] = err
-    before = s.server.watchers()
+    s.server.wait_no_watchers()
+    before = 0
     thread = threading.Thread(target=watch)
     thread.start()
     registered = s.server.wait_watchers(before + 1)

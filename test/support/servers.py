@@ -139,6 +139,16 @@ class Server:
             time.sleep(0.02)
         return False
 
+    def wait_no_watchers(self, deadline_seconds=START_DEADLINE_SECONDS):
+        """Polls until the watcher count is 0: a killed client's watcher is only removed once
+        the server notices the closed connection. Returns False at the deadline."""
+        deadline = time.monotonic() + deadline_seconds
+        while time.monotonic() < deadline:
+            if self.watchers() == 0:
+                return True
+            time.sleep(0.02)
+        return False
+
     def log_tail(self, lines=30):
         try:
             with open(self.log_path, "rb") as log:
