@@ -420,8 +420,8 @@ def key_names(c):
     c.req("PUT", f"{p}//dbl", form={"value": "v"}, label="// PUT: 301 empty body")
     c.req("GET", f"{p}/./a", label="/./ GET: 301")
     c.req("GET", f"{p}/a/../a", label="/../ GET: 301")
-    c.req("GET", f"{p}/a%2F..%2Fa", label="encoded ../ is not cleaned")
-    c.req("GET", f"{p}/a/%2E%2E/a", label="encoded dots")
+    c.req("GET", f"{p}/a%2F..%2Fa", label="encoded ../ is decoded, then cleaned: 301")
+    c.req("GET", f"{p}/a/%2E%2E/a", label="encoded dots: 301")
     c.req("GET", f"{p}?sorted=true&recursive=true")
     c.req("DELETE", f"{p}?recursive=true")
 
