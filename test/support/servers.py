@@ -6,6 +6,7 @@ with its data in a fresh directory under /tmp/difftest-*/. Processes are stopped
 """
 
 import json
+import atexit
 import os
 import shutil
 import signal
@@ -57,6 +58,16 @@ def _is_zombie_or_gone(pid):
         return True
 
 
+_LIVE = []
+
+
+@atexit.register
+def _stop_leftovers():
+    """Safety net: a script that dies with an exception still stops every server it started."""
+    for server in list(_LIVE):
+        server.cleanup()
+
+
 class Server:
     """One single-member server process that this test started; owns its data dir and log file.
 
@@ -104,6 +115,8 @@ class Server:
         self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
         log.close()
+        if self not in _LIVE:
+            _LIVE.append(self)
         self.wait_healthy()
         return self
 
@@ -189,6 +202,8 @@ class Server:
 
     def cleanup(self):
         self.stop()
+        if self in _LIVE:
+            _LIVE.remove(self)
         if self._owns_root:
             shutil.rmtree(self.root, ignore_errors=True)
 
