@@ -54,10 +54,10 @@ using Check = std::optional<std::string> (*)(std::string_view text, const Value&
 
 // One row of a flag table. All views must outlive the parse (tables are static constants).
 struct FlagSpec {
-  std::string_view name;           // without dashes, e.g. "data-dir"
+  std::string_view name;  // without dashes, e.g. "data-dir"
   FlagType type = FlagType::kString;
-  std::string_view default_text;   // parsed with the same rules as a command-line value
-  std::string_view help;           // one line, for generated usage text
+  std::string_view default_text;  // parsed with the same rules as a command-line value
+  std::string_view help;          // one line, for generated usage text
   Check check = nullptr;
 };
 

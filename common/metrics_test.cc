@@ -45,8 +45,9 @@ TEST(MetricsTest, RendersStableExposition) {
   b.inc();
   EXPECT_EQ(&a, &registry.counter("discovery_http_requests_total", "HTTP requests by method.",
                                   {{"method", "GET"}}));
-  Histogram& h = registry.histogram("discovery_apply_duration_seconds", "Apply latency.\nSecond line \\ end.",
-                                    {0.001, 0.01, 0.1}, {{"member", "a\"b"}});
+  Histogram& h =
+      registry.histogram("discovery_apply_duration_seconds", "Apply latency.\nSecond line \\ end.",
+                         {0.001, 0.01, 0.1}, {{"member", "a\"b"}});
   h.observe(0.001);  // on a bound: counted in that bucket (le is inclusive)
   h.observe(0.05);
   h.observe(3);

@@ -80,9 +80,8 @@ UrlResult url_error(std::string message) {
 
 // The subset of Go's url.Parse + net.SplitHostPort that etcd's types.NewURLs relies on.
 UrlResult parse_url_trimmed(std::string_view in) {
-  if (std::any_of(in.begin(), in.end(), [](char c) {
-        return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
-      })) {
+  if (std::any_of(in.begin(), in.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
     return url_error(go_parse_error(in, "net/url: invalid control character in URL"));
   }
   Url url;
@@ -125,7 +124,8 @@ UrlResult parse_url_trimmed(std::string_view in) {
       fmt::format("URL address does not have the form \"host:port\": {}", in);
   if (authority.starts_with("[")) {
     const auto close = authority.find(']');
-    if (close + 1 >= authority.size() || authority[close + 1] != ':') return url_error(not_host_port);
+    if (close + 1 >= authority.size() || authority[close + 1] != ':')
+      return url_error(not_host_port);
     url.host = std::string(authority.substr(1, close - 1));
     url.port = std::string(authority.substr(close + 2));
   } else {
@@ -400,7 +400,8 @@ Result<Config, ConfigError> build_config(const FlagValues& v) {
   if (auto ok = check_timing(c); !ok) return ok.error();
   // etcd drops the default advertised client URL when only the listen URL is given.
   if (v.is_set("listen-client-urls") && !v.is_set("advertise-client-urls")) {
-    return invalid("--advertise-client-urls is required when --listen-client-urls is set explicitly");
+    return invalid(
+        "--advertise-client-urls is required when --listen-client-urls is set explicitly");
   }
   if (auto ok = check_ignored_values(v); !ok) return ok.error();
   for (const Url& url : c.listen_client_urls) {
