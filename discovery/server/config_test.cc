@@ -19,6 +19,7 @@ common::Result<Config, ConfigError> run(const Args& args, const Args& env = {}) 
 
 std::vector<std::string> texts(const std::vector<Url>& urls) {
   std::vector<std::string> out;
+  out.reserve(urls.size());
   for (const Url& url : urls) out.push_back(url.text);
   return out;
 }
