@@ -523,6 +523,19 @@ Result<void, std::string> verify_bootstrap(const Config& config) {
 
 std::string help_text() { return detail::render_help(); }
 
+#if defined(__x86_64__)
+constexpr std::string_view kArch = "amd64";
+#elif defined(__aarch64__)
+constexpr std::string_view kArch = "arm64";
+#else
+constexpr std::string_view kArch = "unknown";
+#endif
+#if defined(__clang__)
+constexpr std::string_view kCompiler = "clang " __clang_version__;
+#else
+constexpr std::string_view kCompiler = "GCC " __VERSION__;
+#endif
+
 std::string version_text() {
   // etcd's --version block, with our own version first. The etcd line names the release whose
   // API we serve, for tools that look for it.
@@ -531,8 +544,8 @@ std::string version_text() {
       "etcd Version: {}\n"
       "Git SHA: Not provided\n"
       "Compiler: {}\n"
-      "OS/Arch: linux/amd64\n",
-      DISCOVERY_VERSION, kEtcdVersion, __VERSION__);
+      "OS/Arch: linux/{}\n",
+      DISCOVERY_VERSION, kEtcdVersion, kCompiler, kArch);
 }
 
 }  // namespace discovery::server

@@ -351,6 +351,21 @@ void render_flag(std::string& out, const ConfigFlag& flag) {
   out += fmt::format("    {}{}\n", flag.spec.help, mark);
 }
 
+// The etcd 2 flags take one wrapped list instead of one entry each.
+void render_legacy(std::string& out) {
+  std::size_t column = 0;
+  for (const ConfigFlag& flag : config_flags()) {
+    if (flag.group != Group::kLegacy) continue;
+    if (column == 0 || column + flag.spec.name.size() > 90) {
+      out += column == 0 ? " " : "\n ";
+      column = 1;
+    }
+    out += fmt::format(" -{}", flag.spec.name);
+    column += flag.spec.name.size() + 2;
+  }
+  out += "\n    etcd 2 flags, accepted with a warning. [ignored]\n";
+}
+
 }  // namespace
 
 std::string render_usage() { return std::string(kUsageHeader); }
@@ -361,12 +376,7 @@ std::string render_help() {
     const auto group = static_cast<Group>(g);
     out += fmt::format("\n{}:\n", group_title(group));
     if (group == Group::kLegacy) {
-      std::string names;
-      for (const ConfigFlag& flag : config_flags()) {
-        if (flag.group != group) continue;
-        names += fmt::format("{}-{}", names.empty() ? "" : ", ", flag.spec.name);
-      }
-      out += fmt::format("  {}\n    etcd 2 flags, accepted with a warning [ignored].\n", names);
+      render_legacy(out);
       continue;
     }
     for (const ConfigFlag& flag : config_flags()) {
