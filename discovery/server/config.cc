@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <set>
@@ -422,6 +423,41 @@ bool env_has(std::span<const std::string> env, std::string_view key) {
   });
 }
 
+std::string prefixed(std::string_view name, const std::vector<std::string>& urls) {
+  std::string out;
+  for (const std::string& url : urls)
+    out += fmt::format("{}{}={}", out.empty() ? "" : ",", name, url);
+  return out;
+}
+
+// etcd's advertiseMatchesCluster for a new cluster, with the same two messages. etcd resolves
+// host names before giving up; this pure check compares the URL texts only.
+Result<void, std::string> check_advertise_matches(const std::string& name,
+                                                  const std::vector<Url>& cluster_urls,
+                                                  const std::vector<Url>& advertised_urls) {
+  std::set<std::string> cluster;
+  std::set<std::string> advertised;
+  for (const Url& url : cluster_urls) cluster.insert(url.text);
+  for (const Url& url : advertised_urls) advertised.insert(url.text);
+  std::vector<std::string> missing;
+  std::set_difference(cluster.begin(), cluster.end(), advertised.begin(), advertised.end(),
+                      std::back_inserter(missing));
+  if (!missing.empty()) {
+    return fmt::format("--initial-cluster has {} but missing from --initial-advertise-peer-urls={}",
+                       prefixed(name, missing), join_texts(advertised_urls));
+  }
+  std::set_difference(advertised.begin(), advertised.end(), cluster.begin(), cluster.end(),
+                      std::back_inserter(missing));
+  if (!missing.empty()) {
+    std::string joined;
+    for (const std::string& url : missing) joined += (joined.empty() ? "" : ",") + url;
+    const std::vector<std::string> all(advertised.begin(), advertised.end());
+    return fmt::format("--initial-advertise-peer-urls has {} but missing from --initial-cluster={}",
+                       joined, prefixed(name, all));
+  }
+  return {};
+}
+
 }  // namespace
 
 std::vector<std::string> Config::local_peer_urls() const {
@@ -503,13 +539,10 @@ Result<void, std::string> verify_bootstrap(const Config& config) {
     }
   }
   if (config.initial_cluster_state == ClusterState::kNew) {
-    // etcd resolves host names before comparing; this pure check compares the texts.
-    const std::string cluster_side = join_texts(local->peer_urls);
-    const std::string advertised = join_texts(config.initial_advertise_peer_urls);
-    if (cluster_side != advertised) {
-      return fmt::format(
-          "--initial-cluster has {}={} but missing from --initial-advertise-peer-urls={}",
-          config.name, cluster_side, advertised);
+    if (auto ok = check_advertise_matches(config.name, local->peer_urls,
+                                          config.initial_advertise_peer_urls);
+        !ok) {
+      return ok.error();
     }
   }
   if (duplicate) {
