@@ -276,15 +276,33 @@ std::string go_quote(std::string_view text) {
   for (const char c : text) {
     const auto u = static_cast<unsigned char>(c);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\a': out += "\\a"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\v': out += "\\v"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\a':
+        out += "\\a";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\v':
+        out += "\\v";
+        break;
       default:
         // Bytes from 0x80 are kept: Go keeps printable UTF-8 as is, and an approximation for
         // invalid UTF-8 is good enough in an error message.
@@ -432,13 +450,11 @@ Result<std::size_t, ParseError> Parser::parse_one(std::span<const std::string> a
   }
   if (auto ok = set(entry, text, Source::kCommandLine); !ok) {
     if (entry.spec->type == FlagType::kBool) {
-      return ParseError{ErrorKind::kCommandLine,
-                        fmt::format("invalid boolean value {} for -{}: {}", go_quote(text), name,
-                                    ok.error())};
+      return ParseError{ErrorKind::kCommandLine, fmt::format("invalid boolean value {} for -{}: {}",
+                                                             go_quote(text), name, ok.error())};
     }
-    return ParseError{ErrorKind::kCommandLine,
-                      fmt::format("invalid value {} for flag -{}: {}", go_quote(text), name,
-                                  ok.error())};
+    return ParseError{ErrorKind::kCommandLine, fmt::format("invalid value {} for flag -{}: {}",
+                                                           go_quote(text), name, ok.error())};
   }
   return consumed;
 }
@@ -486,9 +502,9 @@ Result<void, ParseError> Parser::apply_env(std::span<const std::string> env,
     if (var == vars.end() || var->second.empty()) continue;
     used.insert(key);
     if (auto ok = set(entry, var->second, Source::kEnvironment); !ok) {
-      return ParseError{ErrorKind::kEnvironment,
-                        fmt::format("invalid value {} for {}: {}", go_quote(var->second), key,
-                                    ok.error())};
+      return ParseError{
+          ErrorKind::kEnvironment,
+          fmt::format("invalid value {} for {}: {}", go_quote(var->second), key, ok.error())};
     }
     out_.env_used.push_back(key + "=" + var->second);
   }

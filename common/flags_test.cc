@@ -78,10 +78,10 @@ TEST(FlagsTest, GoSyntaxForms) {
 
 TEST(FlagsTest, BoolSpellingsAreGoParseBool) {
   const std::vector<std::pair<std::string, bool>> cases = {
-      {"--enable-v2", true},         {"--enable-v2=true", true},  {"-enable-v2=1", true},
-      {"--enable-v2=t", true},       {"--enable-v2=T", true},     {"--enable-v2=TRUE", true},
-      {"--enable-v2=True", true},    {"--enable-v2=false", false}, {"--enable-v2=0", false},
-      {"--enable-v2=f", false},      {"--enable-v2=F", false},    {"--enable-v2=FALSE", false},
+      {"--enable-v2", true},        {"--enable-v2=true", true},   {"-enable-v2=1", true},
+      {"--enable-v2=t", true},      {"--enable-v2=T", true},      {"--enable-v2=TRUE", true},
+      {"--enable-v2=True", true},   {"--enable-v2=false", false}, {"--enable-v2=0", false},
+      {"--enable-v2=f", false},     {"--enable-v2=F", false},     {"--enable-v2=FALSE", false},
       {"--enable-v2=False", false},
   };
   for (const auto& [arg, want] : cases) {
@@ -133,7 +133,8 @@ TEST(FlagsTest, IgnoredFlagWarns) {
   auto out = run({"-v", "--name", "x"});
   ASSERT_TRUE(out.has_value());
   EXPECT_EQ(out->values.get_string("name"), "x");
-  EXPECT_EQ(out->warnings, std::vector<std::string>{"flag \"-v\" is no longer supported - ignoring."});
+  EXPECT_EQ(out->warnings,
+            std::vector<std::string>{"flag \"-v\" is no longer supported - ignoring."});
 }
 
 TEST(FlagsTest, EnvironmentFillsUnsetFlags) {
@@ -192,12 +193,26 @@ TEST(FlagsTest, EnvVarName) {
 
 TEST(FlagsTest, ParseUintIsGoBaseZero) {
   const std::vector<std::pair<std::string, std::optional<std::uint64_t>>> cases = {
-      {"0", 0},          {"10", 10},       {"0x10", 16},      {"0X1f", 31},
-      {"010", 8},        {"0o17", 15},     {"0b101", 5},      {"1_000", 1000},
-      {"0x_1F", 31},     {"18446744073709551615", UINT64_MAX},
-      {"", std::nullopt}, {"_1", std::nullopt}, {"1_", std::nullopt}, {"1__0", std::nullopt},
-      {"08", std::nullopt}, {"0x", std::nullopt}, {"-1", std::nullopt}, {"+1", std::nullopt},
-      {"1.5", std::nullopt}, {" 1", std::nullopt},
+      {"0", 0},
+      {"10", 10},
+      {"0x10", 16},
+      {"0X1f", 31},
+      {"010", 8},
+      {"0o17", 15},
+      {"0b101", 5},
+      {"1_000", 1000},
+      {"0x_1F", 31},
+      {"18446744073709551615", UINT64_MAX},
+      {"", std::nullopt},
+      {"_1", std::nullopt},
+      {"1_", std::nullopt},
+      {"1__0", std::nullopt},
+      {"08", std::nullopt},
+      {"0x", std::nullopt},
+      {"-1", std::nullopt},
+      {"+1", std::nullopt},
+      {"1.5", std::nullopt},
+      {" 1", std::nullopt},
   };
   for (const auto& [text, want] : cases) {
     auto got = parse_uint(text);

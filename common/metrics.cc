@@ -15,8 +15,8 @@ bool valid_name(std::string_view name, bool allow_colon) {
   if (name.empty()) return false;
   for (std::size_t i = 0; i < name.size(); ++i) {
     const char c = name[i];
-    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-                        (allow_colon && c == ':');
+    const bool letter =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (allow_colon && c == ':');
     const bool digit = c >= '0' && c <= '9';
     if (!letter && !(digit && i > 0)) return false;
   }
@@ -52,7 +52,7 @@ std::string label_text(const Labels& labels) {
 
 // "name{labels} value" or "name value"; `extra` is appended inside the braces (for "le").
 void write_sample(std::string& out, std::string_view name, std::string_view labels,
-            std::string_view extra, std::string_view value) {
+                  std::string_view extra, std::string_view value) {
   out += name;
   if (!labels.empty() || !extra.empty()) {
     out += '{';
@@ -74,7 +74,8 @@ std::string format_value(double v) {
   // Shortest round-trip digits, then Go's 'g' rule for shortest output: exponent form when the
   // decimal exponent is below -4 or at least 6 (strconv.FormatFloat(v, 'g', -1, 64)).
   char buffer[64];
-  const auto result = std::to_chars(buffer, buffer + sizeof buffer, v, std::chars_format::scientific);
+  const auto result =
+      std::to_chars(buffer, buffer + sizeof buffer, v, std::chars_format::scientific);
   const std::string_view sci(buffer, static_cast<std::size_t>(result.ptr - buffer));
   const auto e = sci.find('e');
   std::string_view mantissa = sci.substr(0, e);
@@ -96,7 +97,8 @@ std::string format_value(double v) {
   const int point = exponent + 1;  // digits before the decimal point
   const int count = static_cast<int>(digits.size());
   if (point <= 0) return sign + "0." + std::string(static_cast<std::size_t>(-point), '0') + digits;
-  if (point >= count) return sign + digits + std::string(static_cast<std::size_t>(point - count), '0');
+  if (point >= count)
+    return sign + digits + std::string(static_cast<std::size_t>(point - count), '0');
   return sign + digits.substr(0, static_cast<std::size_t>(point)) + "." +
          digits.substr(static_cast<std::size_t>(point));
 }
@@ -209,7 +211,7 @@ void Registry::render_family(std::string& out, const std::string& name, const Fa
         cumulative += counts[i];
         const std::string le = i < bounds.size() ? format_value(bounds[i]) : "+Inf";
         write_sample(out, name + "_bucket", labels, fmt::format("le=\"{}\"", le),
-               format_value(static_cast<double>(cumulative)));
+                     format_value(static_cast<double>(cumulative)));
       }
       write_sample(out, name + "_sum", labels, "", format_value(s.histogram->sum()));
       write_sample(out, name + "_count", labels, "", format_value(static_cast<double>(cumulative)));

@@ -45,8 +45,9 @@ TEST(MetricsTest, RendersStableExposition) {
   b.inc();
   EXPECT_EQ(&a, &registry.counter("discovery_http_requests_total", "HTTP requests by method.",
                                   {{"method", "GET"}}));
-  Histogram& h = registry.histogram("discovery_apply_duration_seconds", "Apply latency.\nSecond line \\ end.",
-                                    {0.001, 0.01, 0.1}, {{"member", "a\"b"}});
+  Histogram& h =
+      registry.histogram("discovery_apply_duration_seconds", "Apply latency.\nSecond line \\ end.",
+                         {0.001, 0.01, 0.1}, {{"member", "a\"b"}});
   h.observe(0.001);  // on a bound: counted in that bucket (le is inclusive)
   h.observe(0.05);
   h.observe(3);
@@ -98,12 +99,14 @@ TEST(MetricsTest, ConcurrentUpdatesAreAllCounted) {
   Counter& c = registry.counter("c_total", "c");
   Gauge& g = registry.gauge("g", "g");
   Histogram& h = registry.histogram("h", "h", {1, 2});
-  constexpr int kThreads = 4;
-  constexpr int kPerThread = 10000;
+  constexpr std::uint64_t kThreads = 4;
+  constexpr std::uint64_t kPerThread = 10000;
+  constexpr std::uint64_t kTotal = kThreads * kPerThread;
   std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
+  threads.reserve(kThreads);
+  for (std::uint64_t t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
-      for (int i = 0; i < kPerThread; ++i) {
+      for (std::uint64_t i = 0; i < kPerThread; ++i) {
         c.inc();
         g.inc();
         h.observe(1.5);
@@ -111,10 +114,10 @@ TEST(MetricsTest, ConcurrentUpdatesAreAllCounted) {
     });
   }
   for (auto& t : threads) t.join();
-  EXPECT_EQ(c.value(), std::uint64_t{kThreads * kPerThread});
-  EXPECT_EQ(g.value(), double{kThreads * kPerThread});
-  EXPECT_EQ(h.bucket_counts(), (std::vector<std::uint64_t>{0, kThreads * kPerThread, 0}));
-  EXPECT_EQ(h.sum(), 1.5 * kThreads * kPerThread);
+  EXPECT_EQ(c.value(), kTotal);
+  EXPECT_EQ(g.value(), static_cast<double>(kTotal));
+  EXPECT_EQ(h.bucket_counts(), (std::vector<std::uint64_t>{0, kTotal, 0}));
+  EXPECT_EQ(h.sum(), 1.5 * static_cast<double>(kTotal));
 }
 
 TEST(MetricsDeathTest, MisuseIsABrokenInvariant) {

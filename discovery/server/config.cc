@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <set>
@@ -80,9 +81,8 @@ UrlResult url_error(std::string message) {
 
 // The subset of Go's url.Parse + net.SplitHostPort that etcd's types.NewURLs relies on.
 UrlResult parse_url_trimmed(std::string_view in) {
-  if (std::any_of(in.begin(), in.end(), [](char c) {
-        return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
-      })) {
+  if (std::any_of(in.begin(), in.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
     return url_error(go_parse_error(in, "net/url: invalid control character in URL"));
   }
   Url url;
@@ -125,7 +125,8 @@ UrlResult parse_url_trimmed(std::string_view in) {
       fmt::format("URL address does not have the form \"host:port\": {}", in);
   if (authority.starts_with("[")) {
     const auto close = authority.find(']');
-    if (close + 1 >= authority.size() || authority[close + 1] != ':') return url_error(not_host_port);
+    if (close + 1 >= authority.size() || authority[close + 1] != ':')
+      return url_error(not_host_port);
     url.host = std::string(authority.substr(1, close - 1));
     url.port = std::string(authority.substr(close + 2));
   } else {
@@ -400,7 +401,8 @@ Result<Config, ConfigError> build_config(const FlagValues& v) {
   if (auto ok = check_timing(c); !ok) return ok.error();
   // etcd drops the default advertised client URL when only the listen URL is given.
   if (v.is_set("listen-client-urls") && !v.is_set("advertise-client-urls")) {
-    return invalid("--advertise-client-urls is required when --listen-client-urls is set explicitly");
+    return invalid(
+        "--advertise-client-urls is required when --listen-client-urls is set explicitly");
   }
   if (auto ok = check_ignored_values(v); !ok) return ok.error();
   for (const Url& url : c.listen_client_urls) {
@@ -419,6 +421,41 @@ bool env_has(std::span<const std::string> env, std::string_view key) {
   return std::any_of(env.begin(), env.end(), [&](const std::string& kv) {
     return kv.size() > key.size() + 1 && kv.starts_with(key) && kv[key.size()] == '=';
   });
+}
+
+std::string prefixed(std::string_view name, const std::vector<std::string>& urls) {
+  std::string out;
+  for (const std::string& url : urls)
+    out += fmt::format("{}{}={}", out.empty() ? "" : ",", name, url);
+  return out;
+}
+
+// etcd's advertiseMatchesCluster for a new cluster, with the same two messages. etcd resolves
+// host names before giving up; this pure check compares the URL texts only.
+Result<void, std::string> check_advertise_matches(const std::string& name,
+                                                  const std::vector<Url>& cluster_urls,
+                                                  const std::vector<Url>& advertised_urls) {
+  std::set<std::string> cluster;
+  std::set<std::string> advertised;
+  for (const Url& url : cluster_urls) cluster.insert(url.text);
+  for (const Url& url : advertised_urls) advertised.insert(url.text);
+  std::vector<std::string> missing;
+  std::set_difference(cluster.begin(), cluster.end(), advertised.begin(), advertised.end(),
+                      std::back_inserter(missing));
+  if (!missing.empty()) {
+    return fmt::format("--initial-cluster has {} but missing from --initial-advertise-peer-urls={}",
+                       prefixed(name, missing), join_texts(advertised_urls));
+  }
+  std::set_difference(advertised.begin(), advertised.end(), cluster.begin(), cluster.end(),
+                      std::back_inserter(missing));
+  if (!missing.empty()) {
+    std::string joined;
+    for (const std::string& url : missing) joined += (joined.empty() ? "" : ",") + url;
+    const std::vector<std::string> all(advertised.begin(), advertised.end());
+    return fmt::format("--initial-advertise-peer-urls has {} but missing from --initial-cluster={}",
+                       joined, prefixed(name, all));
+  }
+  return {};
 }
 
 }  // namespace
@@ -502,13 +539,10 @@ Result<void, std::string> verify_bootstrap(const Config& config) {
     }
   }
   if (config.initial_cluster_state == ClusterState::kNew) {
-    // etcd resolves host names before comparing; this pure check compares the texts.
-    const std::string cluster_side = join_texts(local->peer_urls);
-    const std::string advertised = join_texts(config.initial_advertise_peer_urls);
-    if (cluster_side != advertised) {
-      return fmt::format(
-          "--initial-cluster has {}={} but missing from --initial-advertise-peer-urls={}",
-          config.name, cluster_side, advertised);
+    if (auto ok = check_advertise_matches(config.name, local->peer_urls,
+                                          config.initial_advertise_peer_urls);
+        !ok) {
+      return ok.error();
     }
   }
   if (duplicate) {
@@ -522,6 +556,19 @@ Result<void, std::string> verify_bootstrap(const Config& config) {
 
 std::string help_text() { return detail::render_help(); }
 
+#if defined(__x86_64__)
+constexpr std::string_view kArch = "amd64";
+#elif defined(__aarch64__)
+constexpr std::string_view kArch = "arm64";
+#else
+constexpr std::string_view kArch = "unknown";
+#endif
+#if defined(__clang__)
+constexpr std::string_view kCompiler = "clang " __clang_version__;
+#else
+constexpr std::string_view kCompiler = "GCC " __VERSION__;
+#endif
+
 std::string version_text() {
   // etcd's --version block, with our own version first. The etcd line names the release whose
   // API we serve, for tools that look for it.
@@ -530,8 +577,8 @@ std::string version_text() {
       "etcd Version: {}\n"
       "Git SHA: Not provided\n"
       "Compiler: {}\n"
-      "OS/Arch: linux/amd64\n",
-      DISCOVERY_VERSION, kEtcdVersion, __VERSION__);
+      "OS/Arch: linux/{}\n",
+      DISCOVERY_VERSION, kEtcdVersion, kCompiler, kArch);
 }
 
 }  // namespace discovery::server

@@ -96,7 +96,7 @@ struct Config {
   std::vector<std::string> host_whitelist{"*"};  // "*" allows all
 
   // Logging.
-  std::string logger = "capnslog";                // "zap" or "capnslog" (same output here)
+  std::string logger = "capnslog";                  // "zap" or "capnslog" (same output here)
   std::vector<std::string> log_outputs{"default"};  // "default", "stderr", "stdout" or paths
   std::string log_level = "info";  // debug, info, warn, error, panic, fatal; "debug" if --debug
   bool debug = false;

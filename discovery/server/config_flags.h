@@ -2,6 +2,7 @@
 // Internal to discovery_config: the table of every etcd 3.4 flag that discovery accepts, how it
 // is used, and the --help text rendered from it. Static constant data; thread-safe.
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,7 +40,7 @@ struct ConfigFlag {
   std::string_view shown_default;  // for --help when it differs from spec.default_text
 };
 
-const std::vector<ConfigFlag>& config_flags();
+std::span<const ConfigFlag> config_flags();
 // The parser's view of config_flags(), in the same order.
 const std::vector<common::flags::FlagSpec>& flag_specs();
 // The --help text.

@@ -19,6 +19,7 @@ common::Result<Config, ConfigError> run(const Args& args, const Args& env = {}) 
 
 std::vector<std::string> texts(const std::vector<Url>& urls) {
   std::vector<std::string> out;
+  out.reserve(urls.size());
   for (const Url& url : urls) out.push_back(url.text);
   return out;
 }
@@ -60,17 +61,25 @@ TEST(ConfigTest, NoFlagsIsEtcdsDefaultSingleMember) {
 TEST(ConfigTest, ThreeMemberManifestFlags) {
   const Args args = {
       "--name=m0",
-      "--data-dir", "/var/lib/discovery",
-      "--listen-client-urls", "http://0.0.0.0:2379",
-      "--advertise-client-urls", "http://m0.etcd:2379",
-      "--listen-peer-urls", "http://0.0.0.0:2380",
-      "--initial-advertise-peer-urls", "http://127.0.0.1:58599",
+      "--data-dir",
+      "/var/lib/discovery",
+      "--listen-client-urls",
+      "http://0.0.0.0:2379",
+      "--advertise-client-urls",
+      "http://m0.etcd:2379",
+      "--listen-peer-urls",
+      "http://0.0.0.0:2380",
+      "--initial-advertise-peer-urls",
+      "http://127.0.0.1:58599",
       "--initial-cluster",
       "m0=http://127.0.0.1:58599,m1=http://127.0.0.1:41771,m2=http://127.0.0.1:42401",
-      "--initial-cluster-token", "tok-xyz",
-      "--initial-cluster-state", "new",
+      "--initial-cluster-token",
+      "tok-xyz",
+      "--initial-cluster-state",
+      "new",
       "--enable-v2=true",
-      "--heartbeat-interval", "200",
+      "--heartbeat-interval",
+      "200",
       "--election-timeout=2000",
       "-snapshot-count=0x10",
       "--debug",
@@ -96,10 +105,10 @@ TEST(ConfigTest, ThreeMemberManifestFlags) {
 }
 
 TEST(ConfigTest, EnvironmentAsEtcd) {
-  auto c = run({"--name", "m1"},
-               {"ETCD_DATA_DIR=/data", "ETCD_INITIAL_CLUSTER=m1=http://127.0.0.1:2380",
-                "ETCD_INITIAL_ADVERTISE_PEER_URLS=http://127.0.0.1:2380", "ETCD_ENABLE_V2=true",
-                "ETCD_UNKNOWN_THING=1"});
+  auto c =
+      run({"--name", "m1"}, {"ETCD_DATA_DIR=/data", "ETCD_INITIAL_CLUSTER=m1=http://127.0.0.1:2380",
+                             "ETCD_INITIAL_ADVERTISE_PEER_URLS=http://127.0.0.1:2380",
+                             "ETCD_ENABLE_V2=true", "ETCD_UNKNOWN_THING=1"});
   ASSERT_TRUE(c.has_value()) << c.error().message;
   EXPECT_EQ(c->name, "m1");
   EXPECT_EQ(c->data_dir, "/data");
@@ -131,82 +140,137 @@ TEST(ConfigTest, ErrorsMatchEtcd) {
   using K = ConfigError::Kind;
   const std::vector<ErrorCase> cases = {
       {{"--foo"}, {}, K::kUsage, "flag provided but not defined: -foo"},
-      {{"--heartbeat-interval", "abc"}, {}, K::kUsage,
+      {{"--heartbeat-interval", "abc"},
+       {},
+       K::kUsage,
        "invalid value \"abc\" for flag -heartbeat-interval: parse error"},
-      {{"-heartbeat-interval=-5"}, {}, K::kUsage,
+      {{"-heartbeat-interval=-5"},
+       {},
+       K::kUsage,
        "invalid value \"-5\" for flag -heartbeat-interval: parse error"},
-      {{"--enable-v2=yes"}, {}, K::kUsage,
+      {{"--enable-v2=yes"},
+       {},
+       K::kUsage,
        "invalid boolean value \"yes\" for -enable-v2: parse error"},
       {{"--name"}, {}, K::kUsage, "flag needs an argument: -name"},
       {{"---name=x"}, {}, K::kUsage, "bad flag syntax: ---name=x"},
-      {{"--initial-cluster-state", "foo"}, {}, K::kUsage,
+      {{"--initial-cluster-state", "foo"},
+       {},
+       K::kUsage,
        "invalid value \"foo\" for flag -initial-cluster-state: invalid value"},
-      {{"--listen-client-urls=foo"}, {}, K::kUsage,
+      {{"--listen-client-urls=foo"},
+       {},
+       K::kUsage,
        "invalid value \"foo\" for flag -listen-client-urls: URL scheme must be http, https, unix, "
        "or unixs: foo"},
-      {{"--listen-client-urls=http://localhost:abc"}, {}, K::kUsage,
+      {{"--listen-client-urls=http://localhost:abc"},
+       {},
+       K::kUsage,
        "invalid value \"http://localhost:abc\" for flag -listen-client-urls: parse "
        "\"http://localhost:abc\": invalid port \":abc\" after host"},
-      {{"--listen-client-urls", "http://127.0.0.1:0/path"}, {}, K::kUsage,
+      {{"--listen-client-urls", "http://127.0.0.1:0/path"},
+       {},
+       K::kUsage,
        "invalid value \"http://127.0.0.1:0/path\" for flag -listen-client-urls: URL must not "
        "contain a path: http://127.0.0.1:0/path"},
-      {{"--listen-client-urls", "http://127.0.0.1"}, {}, K::kUsage,
+      {{"--listen-client-urls", "http://127.0.0.1"},
+       {},
+       K::kUsage,
        "invalid value \"http://127.0.0.1\" for flag -listen-client-urls: URL address does not "
        "have the form \"host:port\": http://127.0.0.1"},
-      {{"--max-concurrent-streams", "-1"}, {}, K::kUsage,
+      {{"--max-concurrent-streams", "-1"},
+       {},
+       K::kUsage,
        "invalid value \"-1\" for flag -max-concurrent-streams: strconv.ParseUint: parsing "
        "\"-1\": invalid syntax"},
-      {{"--snapshot-count", "99999999999999999999999"}, {}, K::kUsage,
+      {{"--snapshot-count", "99999999999999999999999"},
+       {},
+       K::kUsage,
        "invalid value \"99999999999999999999999\" for flag -snapshot-count: value out of range"},
-      {{"--heartbeat-interval", "500"}, {}, K::kInvalid,
+      {{"--heartbeat-interval", "500"},
+       {},
+       K::kInvalid,
        "--election-timeout[1000ms] should be at least as 5 times as --heartbeat-interval[500ms]"},
-      {{"--election-timeout", "50001"}, {}, K::kInvalid,
+      {{"--election-timeout", "50001"},
+       {},
+       K::kInvalid,
        "--election-timeout[50001ms] is too long, and should be set less than 50000ms"},
-      {{"--heartbeat-interval", "0"}, {}, K::kInvalid,
+      {{"--heartbeat-interval", "0"},
+       {},
+       K::kInvalid,
        "--heartbeat-interval must be >0 (set to 0ms)"},
       {{"x", "--foo"}, {}, K::kInvalid, "'x' is not a valid flag"},
       {{"--enable-v2", "false"}, {}, K::kInvalid, "'false' is not a valid flag"},
       {{"--", "--foo"}, {}, K::kInvalid, "'--foo' is not a valid flag"},
       {{"--listen-client-urls", "http://example.com:2379", "--advertise-client-urls",
         "http://example.com:2379"},
-       {}, K::kInvalid, "expected IP in URL for binding (http://example.com:2379)"},
-      {{"--advertise-client-urls", "http://:2379"}, {}, K::kInvalid,
+       {},
+       K::kInvalid,
+       "expected IP in URL for binding (http://example.com:2379)"},
+      {{"--advertise-client-urls", "http://:2379"},
+       {},
+       K::kInvalid,
        "--advertise-client-urls \"http://:2379\" must be \"host:port\" (unexpected empty host "
        "(http://:2379))"},
-      {{"--listen-client-urls", "http://127.0.0.1:1"}, {}, K::kInvalid,
+      {{"--listen-client-urls", "http://127.0.0.1:1"},
+       {},
+       K::kInvalid,
        "--advertise-client-urls is required when --listen-client-urls is set explicitly"},
-      {{}, {"ETCD_LISTEN_CLIENT_URLS=http://127.0.0.1:1"}, K::kInvalid,
+      {{},
+       {"ETCD_LISTEN_CLIENT_URLS=http://127.0.0.1:1"},
+       K::kInvalid,
        "--advertise-client-urls is required when --listen-client-urls is set explicitly"},
       {{"--logger", "bad"}, {}, K::kInvalid, "unknown logger option \"bad\""},
       {{"--auto-compaction-mode", "bad"}, {}, K::kInvalid, "unknown auto-compaction-mode \"bad\""},
-      {{"--initial-cluster", "foo"}, {}, K::kInvalid,
+      {{"--initial-cluster", "foo"},
+       {},
+       K::kInvalid,
        "error setting up initial cluster: URL scheme must be http, https, unix, or unixs: "},
-      {{"--initial-cluster", "default=foo"}, {}, K::kInvalid,
+      {{"--initial-cluster", "default=foo"},
+       {},
+       K::kInvalid,
        "error setting up initial cluster: URL scheme must be http, https, unix, or unixs: foo"},
-      {{"--snapshot-count", "7"}, {"ETCD_SNAPSHOT_COUNT=5"}, K::kInvalid,
+      {{"--snapshot-count", "7"},
+       {"ETCD_SNAPSHOT_COUNT=5"},
+       K::kInvalid,
        "conflicting environment variable \"ETCD_SNAPSHOT_COUNT\" is shadowed by corresponding "
        "command-line flag (either unset environment variable or disable flag)"},
-      {{}, {"ETCD_SNAPSHOT_COUNT=abc"}, K::kInvalid,
+      {{},
+       {"ETCD_SNAPSHOT_COUNT=abc"},
+       K::kInvalid,
        "invalid value \"abc\" for ETCD_SNAPSHOT_COUNT: parse error"},
-      {{}, {"ETCD_ENABLE_V2=yes"}, K::kInvalid,
+      {{},
+       {"ETCD_ENABLE_V2=yes"},
+       K::kInvalid,
        "invalid value \"yes\" for ETCD_ENABLE_V2: parse error"},
       // Not etcd behaviour: features discovery does not have are refused clearly.
-      {{"--config-file", "/etc/etcd.yaml"}, {}, K::kInvalid,
+      {{"--config-file", "/etc/etcd.yaml"},
+       {},
+       K::kInvalid,
        "--config-file (ETCD_CONFIG_FILE) is not supported; pass flags or ETCD_* environment "
        "variables instead"},
-      {{}, {"ETCD_CONFIG_FILE=/x"}, K::kInvalid,
+      {{},
+       {"ETCD_CONFIG_FILE=/x"},
+       K::kInvalid,
        "--config-file (ETCD_CONFIG_FILE) is not supported; pass flags or ETCD_* environment "
        "variables instead"},
-      {{"--discovery", "https://discovery.etcd.io/x"}, {}, K::kInvalid,
+      {{"--discovery", "https://discovery.etcd.io/x"},
+       {},
+       K::kInvalid,
        "--discovery and --discovery-srv are not supported; bootstrap with --initial-cluster"},
-      {{"--proxy", "on"}, {}, K::kInvalid,
+      {{"--proxy", "on"},
+       {},
+       K::kInvalid,
        "--proxy=on is not supported; discovery always runs as a member"},
-      {{"--log-level", "bad"}, {}, K::kUsage,
+      {{"--log-level", "bad"},
+       {},
+       K::kUsage,
        "invalid value \"bad\" for flag -log-level: unknown level \"bad\" (debug, info, warn, "
        "error, panic or fatal)"},
       {{"--listen-client-urls", "https://127.0.0.1:1", "--advertise-client-urls",
         "https://127.0.0.1:1"},
-       {}, K::kInvalid,
+       {},
+       K::kInvalid,
        "TLS key/cert (--cert-file, --key-file) must be provided for client url "
        "https://127.0.0.1:1 with HTTPS scheme"},
   };
@@ -296,15 +360,15 @@ TEST(ConfigTest, VerifyBootstrapAsEtcd) {
   EXPECT_EQ(verify_bootstrap(*mismatch).error(),
             "--initial-cluster has default=http://127.0.0.1:1 but missing from "
             "--initial-advertise-peer-urls=http://localhost:2380");
-  auto duplicate = run({"--initial-cluster",
-                        "default=http://localhost:2380,other=http://localhost:2380"});
+  auto duplicate =
+      run({"--initial-cluster", "default=http://localhost:2380,other=http://localhost:2380"});
   ASSERT_TRUE(duplicate.has_value());
   EXPECT_EQ(verify_bootstrap(*duplicate).error(),
             "initial cluster default=http://localhost:2380,other=http://localhost:2380 has "
             "duplicate url");
   // A joining member is not compared with its advertised URLs.
-  auto existing = run({"--initial-cluster", "default=http://127.0.0.1:1",
-                       "--initial-cluster-state", "existing"});
+  auto existing = run(
+      {"--initial-cluster", "default=http://127.0.0.1:1", "--initial-cluster-state", "existing"});
   ASSERT_TRUE(existing.has_value());
   EXPECT_TRUE(verify_bootstrap(*existing).has_value());
 }

@@ -30,7 +30,8 @@ std::uint64_t sha1_prefix64(const std::vector<std::uint8_t>& data) {
       w[t] = (std::uint32_t{msg[o]} << 24) | (std::uint32_t{msg[o + 1]} << 16) |
              (std::uint32_t{msg[o + 2]} << 8) | std::uint32_t{msg[o + 3]};
     }
-    for (std::size_t t = 16; t < 80; ++t) w[t] = rotl(w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16], 1);
+    for (std::size_t t = 16; t < 80; ++t)
+      w[t] = rotl(w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16], 1);
     auto [a, b, c, d, e] = h;
     for (std::size_t t = 0; t < 80; ++t) {
       std::uint32_t f = 0;
@@ -87,7 +88,8 @@ std::uint64_t compute_cluster_id(std::span<const std::uint64_t> member_ids) {
   std::sort(sorted.begin(), sorted.end());
   std::vector<std::uint8_t> input;
   for (const std::uint64_t id : sorted) {
-    for (int shift = 56; shift >= 0; shift -= 8) input.push_back(static_cast<std::uint8_t>(id >> shift));
+    for (int shift = 56; shift >= 0; shift -= 8)
+      input.push_back(static_cast<std::uint8_t>(id >> shift));
   }
   return sha1_prefix64(input);
 }

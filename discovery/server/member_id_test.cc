@@ -25,7 +25,9 @@ TEST(MemberIdTest, MatchesEtcd) {
       {{"http://127.0.0.1:41771"}, "tok-xyz", std::nullopt, "3412b03d0de0a832"},
       {{"http://127.0.0.1:42401"}, "tok-xyz", std::nullopt, "996d7a1545b1a69b"},
       // Two peer URLs given in reverse order: etcd sorts them before hashing.
-      {{"http://127.0.0.1:37289", "http://127.0.0.1:37045"}, "etcd-cluster", std::nullopt,
+      {{"http://127.0.0.1:37289", "http://127.0.0.1:37045"},
+       "etcd-cluster",
+       std::nullopt,
        "607f8a93baa4cfb"},
       // POST /v2/members {"peerURLs":["http://127.0.0.1:1"]} at Unix time 1795761392.
       {{"http://127.0.0.1:1"}, "", 1795761392, "fe764cf023d47778"},

@@ -1,0 +1,167 @@
+"""Turns responses into comparable text: index, time and id values masked, everything else kept.
+
+A Masker belongs to one (case, server) pair. Index values (X-Etcd-Index, modifiedIndex,
+createdIndex, index, the digits of in-order key names and the indexes inside error causes) become
+ordinals in order of first appearance (I1, I2, ...), so two servers agree when their indexes have
+the same equality pattern; order_signature() additionally states the numeric order and gaps. Raft
+index/term and ids are reduced to "present and well-formed"; times likewise; ttl values are
+collected and compared separately with a tolerance of 1 second.
+"""
+
+import hashlib
+import json
+import re
+
+BODY_TEXT_MAX = 64 * 1024
+
+_DATE_RE = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep"
+                      r"|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT$")
+_RFC3339NANO_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d*[1-9])?Z$")
+_MEMBER_ID_RE = re.compile(r"^[1-9a-f][0-9a-f]{0,15}$")
+_INDEX_FIELD_RE = re.compile(r'"(modifiedIndex|createdIndex|index)":(\d+)')
+_INORDER_KEY_RE = re.compile(r'(?<=/)(\d{20})(?=["/\]\) ]|$)')
+_EXPIRATION_RE = re.compile(r'"expiration":"([^"]*)"')
+_TTL_RE = re.compile(r'"ttl":(-?\d+)')
+_CAUSE_RE = re.compile(r'"cause":"((?:[^"\\]|\\.)*)"')
+_CAUSE_INDEXES_RE = re.compile(r"\[(\d+)/(\d+)\]|\[(\d+) != (\d+)\]|(?<= )\[(\d+)\]$")
+_ID_FIELD_RE = re.compile(r'"(id|leader)":"([^"]*)"')
+
+# Headers whose values are masked; every other header is compared by exact value.
+_INDEX_HEADERS = {"x-etcd-index"}
+_PRESENCE_NUMBER_HEADERS = {"x-raft-index", "x-raft-term"}
+
+
+class Masker:
+    """Per (case, server) masking state. Not thread-safe; one per server thread."""
+
+    def __init__(self, client_port=None, peer_port=None):
+        self.ordinals = {}
+        self.ttls = []
+        self.ports = {}
+        if client_port:
+            self.ports[str(client_port)] = "<CLIENT_PORT>"
+        if peer_port:
+            self.ports[str(peer_port)] = "<PEER_PORT>"
+
+    def index(self, text):
+        value = int(text)
+        if value == 0:
+            return "0"
+        if value not in self.ordinals:
+            self.ordinals[value] = len(self.ordinals) + 1
+        return f"I{self.ordinals[value]}"
+
+    def order_signature(self):
+        """Distinct indexes by numeric order, with gaps: 'I1 +1 I2 +3 I3'."""
+        values = sorted(self.ordinals)
+        parts = []
+        for pos, value in enumerate(values):
+            if pos:
+                parts.append(f"+{value - values[pos - 1]}")
+            parts.append(f"I{self.ordinals[value]}")
+        return " ".join(parts)
+
+    def _ttl(self, match):
+        self.ttls.append(int(match.group(1)))
+        return '"ttl":<TTL>'
+
+    def _cause(self, match):
+        def one(m):
+            if m.group(1) is not None:
+                return f"[{self.index(m.group(1))}/{self.index(m.group(2))}]"
+            if m.group(3) is not None:
+                return f"[{self.index(m.group(3))} != {self.index(m.group(4))}]"
+            return f"[{self.index(m.group(5))}]"
+        return '"cause":"' + _CAUSE_INDEXES_RE.sub(one, match.group(1)) + '"'
+
+    def text(self, text):
+        """Masks a body or output text (str; bytes decoded as latin-1 by the caller)."""
+        text = _CAUSE_RE.sub(self._cause, text)
+        text = _INDEX_FIELD_RE.sub(lambda m: f'"{m.group(1)}":{self.index(m.group(2))}', text)
+        text = _INORDER_KEY_RE.sub(lambda m: "{" + self.index(m.group(1)) + "}", text)
+        text = _EXPIRATION_RE.sub(
+            lambda m: '"expiration":"<TIME>"' if _RFC3339NANO_RE.match(m.group(1))
+            else f'"expiration":"<BAD TIME {m.group(1)}>"', text)
+        text = _TTL_RE.sub(self._ttl, text)
+        text = _ID_FIELD_RE.sub(
+            lambda m: f'"{m.group(1)}":"<ID>"' if _MEMBER_ID_RE.match(m.group(2))
+            else f'"{m.group(1)}":"<BAD ID {m.group(2)}>"', text)
+        for port, name in self.ports.items():
+            text = text.replace(f"127.0.0.1:{port}", f"127.0.0.1:{name}")
+        return text
+
+    def header(self, name, value, body_masked):
+        lname = name.lower()
+        if lname in _INDEX_HEADERS and value.isdigit():
+            return self.index(value)
+        if lname in _PRESENCE_NUMBER_HEADERS:
+            return "<N>" if value.isdigit() else f"<BAD {value}>"
+        if lname == "x-etcd-cluster-id":
+            return "<ID>" if _MEMBER_ID_RE.match(value) else f"<BAD ID {value}>"
+        if lname == "date":
+            return "<DATE>" if _DATE_RE.match(value) else f"<BAD DATE {value}>"
+        if lname == "content-length" and body_masked:
+            return "<LEN>"
+        return value
+
+
+class _Object(list):
+    """A JSON object as an ordered list of (name, value) pairs."""
+
+
+def shape(text):
+    """Masks every scalar of a JSON document to its type, keeping names, order and nesting.
+
+    Used for /v2/stats/*, whose values (counters, times, rates) are per node and per moment.
+    """
+    keep = {"name", "state"}
+
+    def walk(node, key=None):
+        if isinstance(node, _Object):
+            return "{" + ",".join(f"{json.dumps(k)}:{walk(v, k)}" for k, v in node) + "}"
+        if isinstance(node, list):
+            return "[" + ",".join(walk(v) for v in node) + "]"
+        if key in keep:
+            return json.dumps(node)
+        if isinstance(node, bool):
+            return "<bool>"
+        if isinstance(node, int):
+            return "<int>"
+        if isinstance(node, float):
+            return "<float>"
+        if isinstance(node, str):
+            return "<str>"
+        return json.dumps(node)
+
+    try:
+        doc = json.loads(text, object_pairs_hook=_Object)
+    except ValueError:
+        return text
+    return walk(doc) + ("\n" if text.endswith("\n") else "")
+
+
+def sort_nodes(text):
+    """Canonicalises a JSON body whose directory listings are in random (map) order."""
+    def walk(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value)
+            if isinstance(node.get("nodes"), list):
+                node["nodes"].sort(key=lambda n: n.get("key", ""))
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return text
+    walk(doc)
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False) + "\n<nodes sorted by test>"
+
+
+def render_body(body_masked):
+    """Display form of a masked body; bodies over 64 KiB are shown as length + digest."""
+    if len(body_masked) > BODY_TEXT_MAX:
+        digest = hashlib.sha256(body_masked.encode("latin-1")).hexdigest()
+        return f"<{len(body_masked)} bytes sha256 {digest}>"
+    return body_masked.encode("latin-1").decode("utf-8", "backslashreplace")
