@@ -49,7 +49,8 @@ std::int64_t ttl_seconds(std::int64_t expiration_ns, std::int64_t now_ns) {
 }
 
 WallTime wall_time_from_ns(std::int64_t unix_ns) {
-  return WallTime{std::chrono::duration_cast<WallTime::duration>(std::chrono::nanoseconds{unix_ns})};
+  return WallTime{
+      std::chrono::duration_cast<WallTime::duration>(std::chrono::nanoseconds{unix_ns})};
 }
 
 bool NodeTree::ExpiryOrder::operator()(const Node* a, const Node* b) const {
@@ -73,7 +74,8 @@ common::Result<Node*, Error> NodeTree::find(std::string_view key) const {
     if (!current->dir) return Error{.code = ErrorCode::NotDir, .cause = current->key, .index = 0};
     auto child = current->children.find(key.substr(begin, end - begin));
     if (child == current->children.end()) {
-      return Error{.code = ErrorCode::KeyNotFound, .cause = std::string{key.substr(0, end)}, .index = 0};
+      return Error{
+          .code = ErrorCode::KeyNotFound, .cause = std::string{key.substr(0, end)}, .index = 0};
     }
     current = child->second.get();
     begin = end + 1;
@@ -114,8 +116,8 @@ Node* NodeTree::make_dirs(const DirWalk& walk, std::string_view dir_key, std::ui
   return current;
 }
 
-Node* NodeTree::add(Node* parent, std::string key, bool dir, std::string value,
-                    std::uint64_t index, std::int64_t expiration_ns) {
+Node* NodeTree::add(Node* parent, std::string key, bool dir, std::string value, std::uint64_t index,
+                    std::int64_t expiration_ns) {
   CHECK(parent->dir, "add {} under file {}", key, parent->key);
   CHECK(parent_key(key) == parent->key, "add {} under {}", key, parent->key);
   auto node = std::make_unique<Node>();
@@ -226,8 +228,7 @@ void NodeTree::check_invariants(std::uint64_t max_index) const {
     const Node* current = stack.back();
     stack.pop_back();
     CHECK(current->dir || current->children.empty(), "file {} has children", current->key);
-    CHECK(current->created_index <= current->modified_index &&
-              current->modified_index <= max_index,
+    CHECK(current->created_index <= current->modified_index && current->modified_index <= max_index,
           "{}: indexes {} {} over {}", current->key, current->created_index,
           current->modified_index, max_index);
     CHECK(!current->dir || current->value.empty(), "dir {} has a value", current->key);

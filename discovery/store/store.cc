@@ -43,7 +43,8 @@ StoreResult<std::optional<Event>> Store::apply(const pb::Command& command) {
             "sync at {} ended at {}", before, s.index);
       return last;
     }
-    case pb::Command::OP_NOT_SET: break;
+    case pb::Command::OP_NOT_SET:
+      break;
   }
   CHECK(false, "command without an operation at index {}", before);
   return std::optional<Event>{};

@@ -69,8 +69,8 @@ class Store {
 
   // Rebuilds the key space from persisted records (any order) and the persisted index. Only on an
   // empty store. Returns an error message for records that do not form a tree.
-  common::Result<void, std::string> restore(std::vector<std::pair<std::string, pb::StoredNode>> records,
-                                            std::uint64_t index);
+  common::Result<void, std::string> restore(
+      std::vector<std::pair<std::string, pb::StoredNode>> records, std::uint64_t index);
 
   // The whole key space and index as bytes; equal stores give equal bytes.
   std::string snapshot() const;

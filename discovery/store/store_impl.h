@@ -28,9 +28,9 @@ struct Store::Impl {
 
   // etcd's internalCreate: a new node at key (or key/%020d for unique), its missing parent dirs,
   // and for `replace` the removal of an existing file there.
-  StoreResult<Event> create_node(const std::string& requested_key, bool dir,
-                                 std::string value, bool unique, bool replace,
-                                 std::int64_t expiration_ns, Action action, std::int64_t now_ns);
+  StoreResult<Event> create_node(const std::string& requested_key, bool dir, std::string value,
+                                 bool unique, bool replace, std::int64_t expiration_ns,
+                                 Action action, std::int64_t now_ns);
   // Removes `node` for a delete, compareAndDelete or expire `event`, telling the watchers of every
   // removed node, then records the erase.
   void remove_node(Node* node, const Event& event);

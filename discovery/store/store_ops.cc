@@ -1,10 +1,9 @@
-#include "discovery/store/store.h"
-
 #include <fmt/format.h>
 
 #include <utility>
 
 #include "common/check.h"
+#include "discovery/store/store.h"
 #include "discovery/store/store_impl.h"
 
 namespace discovery::store {
@@ -25,11 +24,15 @@ bool counts_as_success(Op op, const StoreResult<Event>& result) {
   const ErrorCode code = result.error().code;
   switch (op) {
     case Op::Delete:
-    case Op::CompareAndSwap: return code == ErrorCode::RootReadOnly;
-    case Op::Update: return code == ErrorCode::RootReadOnly || code == ErrorCode::NotFile;
-    case Op::CompareAndDelete: return code == ErrorCode::NotFile || code == ErrorCode::TestFailed;
+    case Op::CompareAndSwap:
+      return code == ErrorCode::RootReadOnly;
+    case Op::Update:
+      return code == ErrorCode::RootReadOnly || code == ErrorCode::NotFile;
+    case Op::CompareAndDelete:
+      return code == ErrorCode::NotFile || code == ErrorCode::TestFailed;
     case Op::Set:
-    case Op::Create: return false;
+    case Op::Create:
+      return false;
   }
   return false;
 }
@@ -37,17 +40,23 @@ bool counts_as_success(Op op, const StoreResult<Event>& result) {
 void count(Stats& stats, Op op, const StoreResult<Event>& result) {
   const bool success = counts_as_success(op, result);
   switch (op) {
-    case Op::Set: ++(success ? stats.sets_success : stats.sets_fail); break;
+    case Op::Set:
+      ++(success ? stats.sets_success : stats.sets_fail);
+      break;
     case Op::Create:
       ++(success ? stats.create_success : stats.create_fail);
       // etcd's create also counts a set failure when the parent path runs through a file.
       if (!success && result.error().code == ErrorCode::NotDir) ++stats.sets_fail;
       break;
-    case Op::Update: ++(success ? stats.update_success : stats.update_fail); break;
+    case Op::Update:
+      ++(success ? stats.update_success : stats.update_fail);
+      break;
     case Op::CompareAndSwap:
       ++(success ? stats.compare_and_swap_success : stats.compare_and_swap_fail);
       break;
-    case Op::Delete: ++(success ? stats.delete_success : stats.delete_fail); break;
+    case Op::Delete:
+      ++(success ? stats.delete_success : stats.delete_fail);
+      break;
     case Op::CompareAndDelete:
       ++(success ? stats.compare_and_delete_success : stats.compare_and_delete_fail);
       break;
@@ -125,7 +134,8 @@ StoreResult<Event> Store::Impl::apply_write(const pb::Write& write, std::int64_t
       op = compares ? Op::CompareAndDelete : Op::Delete;
       result = compares ? compare_and_delete(write, now_ns) : erase(write, now_ns);
       break;
-    default: CHECK(false, "write with method {}", static_cast<int>(write.method()));
+    default:
+      CHECK(false, "write with method {}", static_cast<int>(write.method()));
   }
   count(stats, op, result);
   return result;
@@ -155,7 +165,8 @@ StoreResult<Event> Store::Impl::create_node(const std::string& requested_key, bo
       tree.remove(old, nullptr);
     }
   }
-  Node* parent = tree.make_dirs(*walk, dir_key, next, [this](const Node& made) { record_put(made); });
+  Node* parent =
+      tree.make_dirs(*walk, dir_key, next, [this](const Node& made) { record_put(made); });
   if (dir) value.clear();
   Node* node = tree.add(parent, key, dir, std::move(value), next, expiration_ns);
   record_put(*node);
@@ -246,7 +257,8 @@ StoreResult<Event> Store::Impl::compare_and_swap(const pb::Write& write, std::in
 
 void Store::Impl::remove_node(Node* node, const Event& event) {
   Change change{.kind = Change::Kind::EraseTree, .key = node->key, .node = {}};
-  tree.remove(node, [this, &event](const Node& removed) { hub.notify_removed(event, removed.key); });
+  tree.remove(node,
+              [this, &event](const Node& removed) { hub.notify_removed(event, removed.key); });
   changes.push_back(std::move(change));
 }
 

@@ -134,7 +134,8 @@ std::string Store::snapshot() const {
   nodes.reserve(s.tree.node_count());
   s.tree.for_each([&nodes](const Node& node) { nodes.push_back(&node); });
   // Key order makes the bytes canonical and lets restore attach without searching.
-  std::sort(nodes.begin(), nodes.end(), [](const Node* a, const Node* b) { return a->key < b->key; });
+  std::sort(nodes.begin(), nodes.end(),
+            [](const Node* a, const Node* b) { return a->key < b->key; });
   std::string out{kSnapshotMagic};
   put_varint(out, s.index);
   put_varint(out, nodes.size());

@@ -29,7 +29,8 @@ class Disk {
       }
       records_.erase(change.key);
       // Everything under key + "/": the keys from key + "/" up to key + "0" ('0' follows '/').
-      records_.erase(records_.lower_bound(change.key + "/"), records_.lower_bound(change.key + "0"));
+      records_.erase(records_.lower_bound(change.key + "/"),
+                     records_.lower_bound(change.key + "0"));
     }
   }
   Records records() const { return Records(records_.begin(), records_.end()); }
@@ -145,14 +146,14 @@ class Workload {
   explicit Workload(std::uint64_t seed) : random_(seed) {}
 
   pb::Command next() {
-    now_ += pick(0, 3) * 200'000'000;
+    now_ += static_cast<std::int64_t>(pick(0, 3)) * 200'000'000;
     if (pick(0, 9) == 0) return Sync(now_);
     W write = method();
     write.now(now_);
     if (pick(0, 3) == 0) write.dir();
-    if (pick(0, 1) == 0) write.value(values()[pick(0, 2)]);
+    if (pick(0, 1) == 0) write.value(values()[static_cast<std::size_t>(pick(0, 2))]);
     if (pick(0, 3) == 0) write.prev_exist(pick(0, 1) == 0);
-    if (pick(0, 5) == 0) write.prev_value(values()[pick(0, 2)]);
+    if (pick(0, 5) == 0) write.prev_value(values()[static_cast<std::size_t>(pick(0, 2))]);
     if (pick(0, 5) == 0) write.prev_index(static_cast<std::uint64_t>(pick(1, 40)));
     if (pick(0, 3) == 0) write.recursive();
     if (pick(0, 2) == 0) write.ttl(pick(0, 4));
@@ -167,8 +168,9 @@ class Workload {
   }
   W method() {
     const int roll = pick(0, 9);
-    const pb::Write::Method kind = roll < 6 ? pb::Write::PUT : roll < 8 ? pb::Write::DELETE
-                                                                        : pb::Write::POST;
+    const pb::Write::Method kind = roll < 6   ? pb::Write::PUT
+                                   : roll < 8 ? pb::Write::DELETE
+                                              : pb::Write::POST;
     return W{kind, key()};
   }
   std::string key() {
@@ -249,11 +251,15 @@ TEST(StoreRestore, DISABLED_MillionRecords) {
   const auto start = std::chrono::steady_clock::now();
   ASSERT_TRUE(store.restore(std::move(records), index));
   const auto took = std::chrono::steady_clock::now() - start;
-  std::printf("restored %zu nodes in %lld ms\n", store.node_count(),
-              static_cast<long long>(
-                  std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+  std::printf(
+      "restored %zu nodes in %lld ms\n", store.node_count(),
+      static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
   const auto snap_start = std::chrono::steady_clock::now();
   const std::string bytes = store.snapshot();
+  std::printf("snapshot alone %lld ms\n",
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         std::chrono::steady_clock::now() - snap_start)
+                                         .count()));
   Store copy;
   ASSERT_TRUE(copy.restore_snapshot(bytes));
   const auto snap_took = std::chrono::steady_clock::now() - snap_start;

@@ -200,16 +200,16 @@ TEST(StoreHidden, ExcludedFromListingsButReadable) {
 // etcd 3.4.23 through /v2/stats/store).
 TEST(StoreStats, CountsAsEtcdDoes) {
   Store store;
-  ok(store, Put("/f").value("v"));     // set ok
-  ok(store, Put("/d").dir());          // set ok
-  fail(store, Put("/d").value("x"));   // set fail
-  fail(store, Post("/f").value("x"));  // create fail + set fail (parent is a file)
-  fail(store, Put("/f").prev_exist(false));   // create fail
-  ok(store, Post("/q").value("x"));           // create ok
-  fail(store, Del("/"));                      // delete "success"
-  fail(store, Del("/m"));                     // delete fail
-  ok(store, Del("/q").recursive());           // delete ok
-  fail(store, Put("/").prev_exist(true));     // update "success"
+  ok(store, Put("/f").value("v"));                     // set ok
+  ok(store, Put("/d").dir());                          // set ok
+  fail(store, Put("/d").value("x"));                   // set fail
+  fail(store, Post("/f").value("x"));                  // create fail + set fail (parent is a file)
+  fail(store, Put("/f").prev_exist(false));            // create fail
+  ok(store, Post("/q").value("x"));                    // create ok
+  fail(store, Del("/"));                               // delete "success"
+  fail(store, Del("/m"));                              // delete fail
+  ok(store, Del("/q").recursive());                    // delete ok
+  fail(store, Put("/").prev_exist(true));              // update "success"
   fail(store, Put("/d").value("x").prev_exist(true));  // update "success"
   fail(store, Put("/m").prev_exist(true));             // update fail
   ok(store, Put("/f").value("w").prev_exist(true));    // update ok

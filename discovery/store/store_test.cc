@@ -149,7 +149,8 @@ TEST(StoreUpdate, DirTtlKeepsStoredModifiedIndex) {
 TEST(StoreUpdate, Refusals) {
   Store store;
   ok(store, Put("/d").dir());
-  EXPECT_EQ(fail(store, Put("/d").value("x").prev_exist(true)), (Error{ErrorCode::NotFile, "/d", 1}));
+  EXPECT_EQ(fail(store, Put("/d").value("x").prev_exist(true)),
+            (Error{ErrorCode::NotFile, "/d", 1}));
   EXPECT_EQ(fail(store, Put("/m").value("x").prev_exist(true)),
             (Error{ErrorCode::KeyNotFound, "/m", 1}));
   EXPECT_EQ(fail(store, Put("/").value("x").prev_exist(true)),
@@ -165,11 +166,14 @@ TEST(StoreCompareAndSwap, FailureCauses) {
   const std::vector<Case> cases = {
       {"value", Put("/k").value("n").prev_value("a"), {ErrorCode::TestFailed, "[a != cur]", 1}},
       {"index", Put("/k").value("n").prev_index(2), {ErrorCode::TestFailed, "[2 != 1]", 1}},
-      {"both", Put("/k").value("n").prev_value("a").prev_index(2),
+      {"both",
+       Put("/k").value("n").prev_value("a").prev_index(2),
        {ErrorCode::TestFailed, "[a != cur] [2 != 1]", 1}},
-      {"value matches", Put("/k").value("n").prev_value("cur").prev_index(9),
+      {"value matches",
+       Put("/k").value("n").prev_value("cur").prev_index(9),
        {ErrorCode::TestFailed, "[9 != 1]", 1}},
-      {"prevExist with index", Put("/k").value("n").prev_exist(true).prev_index(7),
+      {"prevExist with index",
+       Put("/k").value("n").prev_exist(true).prev_index(7),
        {ErrorCode::TestFailed, "[7 != 1]", 1}},
       {"missing", Put("/m").value("n").prev_value("a"), {ErrorCode::KeyNotFound, "/m", 1}},
       {"root", Put("/").value("n").prev_value("a"), {ErrorCode::RootReadOnly, "/", 1}},
@@ -181,7 +185,8 @@ TEST(StoreCompareAndSwap, FailureCauses) {
   }
   Store store;
   ok(store, Put("/d").dir());
-  EXPECT_EQ(fail(store, Put("/d").value("n").prev_value("a")), (Error{ErrorCode::NotFile, "/d", 1}));
+  EXPECT_EQ(fail(store, Put("/d").value("n").prev_value("a")),
+            (Error{ErrorCode::NotFile, "/d", 1}));
 }
 
 TEST(StoreCompareAndSwap, Success) {

@@ -29,21 +29,48 @@ class W {
     command_.mutable_write()->set_method(method);
     command_.mutable_write()->set_key(std::move(key));
   }
-  W& value(std::string v) { write().set_value(std::move(v)); return *this; }
-  W& dir() { write().set_dir(true); return *this; }
-  W& prev_exist(bool v) { write().set_prev_exist(v); return *this; }
-  W& prev_value(std::string v) { write().set_prev_value(std::move(v)); return *this; }
-  W& prev_index(std::uint64_t v) { write().set_prev_index(v); return *this; }
-  W& recursive() { write().set_recursive(true); return *this; }
-  W& refresh() { write().set_refresh(true); return *this; }
+  W& value(std::string v) {
+    write().set_value(std::move(v));
+    return *this;
+  }
+  W& dir() {
+    write().set_dir(true);
+    return *this;
+  }
+  W& prev_exist(bool v) {
+    write().set_prev_exist(v);
+    return *this;
+  }
+  W& prev_value(std::string v) {
+    write().set_prev_value(std::move(v));
+    return *this;
+  }
+  W& prev_index(std::uint64_t v) {
+    write().set_prev_index(v);
+    return *this;
+  }
+  W& recursive() {
+    write().set_recursive(true);
+    return *this;
+  }
+  W& refresh() {
+    write().set_refresh(true);
+    return *this;
+  }
   // Sets the command time; call before ttl().
-  W& now(std::int64_t unix_ns) { command_.set_time_unix_ns(unix_ns); return *this; }
+  W& now(std::int64_t unix_ns) {
+    command_.set_time_unix_ns(unix_ns);
+    return *this;
+  }
   // Expiration = command time + seconds, as the API computes it.
   W& ttl(std::int64_t seconds) {
     write().set_expiration_unix_ns(command_.time_unix_ns() + seconds * kSecondNs);
     return *this;
   }
-  W& expiration(std::int64_t unix_ns) { write().set_expiration_unix_ns(unix_ns); return *this; }
+  W& expiration(std::int64_t unix_ns) {
+    write().set_expiration_unix_ns(unix_ns);
+    return *this;
+  }
   operator pb::Command() const { return command_; }  // NOLINT(google-explicit-constructor)
 
  private:

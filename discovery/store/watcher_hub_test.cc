@@ -151,9 +151,9 @@ TEST(Watch, FutureSinceIndexWaits) {
 
 TEST(WatchHistory, AnswersFirstMatchAtOnce) {
   Store store;
-  ok(store, Put("/a").value("1"));    // 1
-  ok(store, Put("/b/c").value("2"));  // 2
-  ok(store, Put("/a").value("3"));    // 3
+  ok(store, Put("/a").value("1"));     // 1
+  ok(store, Put("/b/c").value("2"));   // 2
+  ok(store, Put("/a").value("3"));     // 3
   ok(store, Put("/h/_x").value("4"));  // 4
   struct Case {
     const char* key;
@@ -162,8 +162,12 @@ TEST(WatchHistory, AnswersFirstMatchAtOnce) {
     std::uint64_t want;  // 0: registered instead
   };
   const std::vector<Case> cases = {
-      {"/a", false, 1, 1}, {"/a", false, 2, 3}, {"/b", false, 1, 0}, {"/b", true, 1, 2},
-      {"/", true, 3, 3},   {"/a", false, 5, 0},
+      {"/a", false, 1, 1},
+      {"/a", false, 2, 3},
+      {"/b", false, 1, 0},
+      {"/b", true, 1, 2},
+      {"/", true, 3, 3},
+      {"/a", false, 5, 0},
       // The history scan, unlike live watchers, does not skip hidden keys (etcd 3.4.23).
       {"/h", true, 4, 4},
   };
@@ -211,9 +215,8 @@ TEST(WatchHistory, KeepsTheLastThousandEvents) {
   EXPECT_EQ(oldest->event->index(), 11u);
   auto cleared = store.watch("/k", false, false, 10, [](const Event&) { return true; });
   ASSERT_FALSE(cleared);
-  EXPECT_EQ(cleared.error(),
-            (Error{ErrorCode::EventIndexCleared,
-                   "the requested history has been cleared [11/10]", 1010}));
+  EXPECT_EQ(cleared.error(), (Error{ErrorCode::EventIndexCleared,
+                                    "the requested history has been cleared [11/10]", 1010}));
   EXPECT_EQ(store.stats().watchers, 0u);
 }
 
