@@ -27,13 +27,12 @@ std::int64_t unix_ns(common::WallTime time) {
 
 Member::Member(asio::io_context& io, std::unique_ptr<RocksdbStorage> storage,
                const common::Clock& clock)
-    : io_(io), clock_(clock), storage_(std::move(storage)), expire_timer_(io) {
-  syncer_ = std::make_unique<Syncer>(*storage_, [this](std::uint64_t index) {
-    asio::post(io_, [this, index] { on_synced(index); });
-  });
-}
+    : io_(io), clock_(clock), storage_(std::move(storage)), expire_timer_(io) {}
 
-Member::~Member() { syncer_.reset(); }
+Member::~Member() {
+  // Answers still waiting were never sent, but what they wrote may be applied: keep it.
+  if (open_batch_.Count() > 0) storage_->commit(open_batch_);
+}
 
 common::Result<void, std::string> Member::start() {
   RocksdbStorage::Loaded loaded = storage_->load();
@@ -80,20 +79,20 @@ void Member::persist_changes() {
   if (changes.empty() && store_.index() == open_batch_index_) return;
   RocksdbStorage::append(open_batch_, changes, store_.index());
   open_batch_index_ = store_.index();
-  if (!sync_in_flight_) submit_open_batch();
+  if (!flush_posted_) {
+    flush_posted_ = true;
+    asio::post(io_, [this] { flush(); });
+  }
 }
 
-void Member::submit_open_batch() {
-  sync_in_flight_ = true;
-  syncer_->submit(std::move(open_batch_), open_batch_index_);
-  open_batch_ = rocksdb::WriteBatch();
-}
-
-void Member::on_synced(std::uint64_t index) {
-  CHECK(index >= durable_index_, "durable index went back from {} to {}", durable_index_, index);
-  durable_index_ = index;
-  sync_in_flight_ = false;
-  if (open_batch_.Count() > 0) submit_open_batch();
+void Member::flush() {
+  flush_posted_ = false;
+  if (open_batch_.Count() == 0) return;
+  storage_->commit(open_batch_);
+  open_batch_.Clear();
+  CHECK(open_batch_index_ >= durable_index_, "durable index went back from {} to {}",
+        durable_index_, open_batch_index_);
+  durable_index_ = open_batch_index_;
   while (!waiters_.empty() && waiters_.front().first <= durable_index_) {
     // Posted, not called: a resumed session may write again and must not re-enter this loop.
     asio::post(io_, std::move(waiters_.front().second));
