@@ -226,7 +226,7 @@ Route route(const Request& request, std::uint64_t cluster_id, std::optional<Wall
       {"/metrics", Endpoint::Metrics, {}},
       {"/debug/vars", Endpoint::DebugVars, {}},
       {"/config/local/log", Endpoint::ConfigLocalLog, {"PUT"}},
-      {"/v2/auth/enable", Endpoint::Auth, {}},
+      {"/v2/auth/enable", Endpoint::Auth, {"GET", "PUT", "DELETE"}},
   }};
   for (const Exact& e : kExact) {
     if (p != e.path) continue;
@@ -237,6 +237,12 @@ Route route(const Request& request, std::uint64_t cluster_id, std::optional<Wall
     return routed;
   }
   if (under(p, "/v2/auth/users") || under(p, "/v2/auth/roles")) {
+    // The collection ("/v2/auth/users", "/v2/auth/users/") lists; an item is read or written.
+    const bool collection = p.size() <= std::string_view("/v2/auth/users/").size();
+    if (auto bad = collection ? check_method(method, {"GET"}, meta)
+                              : check_method(method, {"GET", "PUT", "DELETE"}, meta)) {
+      return *bad;
+    }
     routed.endpoint = Endpoint::Auth;
     return routed;
   }

@@ -15,7 +15,8 @@
 //     for GET and HEAD). "/v3" redirects to "/v3/".
 //  5. A wrong method for the endpoint: 405 "Method Not Allowed\n" with Allow:
 //     keys HEAD,GET,PUT,POST,DELETE; members GET,POST,DELETE,PUT; machines GET,HEAD;
-//     stats/version/health GET; /config/local/log PUT.
+//     stats/version/health GET; /config/local/log PUT; /v2/auth/enable GET,PUT,DELETE;
+//     /v2/auth/{users,roles}[/] GET; /v2/auth/{users,roles}/<name> GET,PUT,DELETE.
 //  6. Members requests that fail before reaching the cluster: GET of an unknown
 //     /v2/members/<x> (404 {"message":"Not found"}), DELETE/PUT without id (405 without
 //     Allow), DELETE/PUT with an id that is not hex (404 {"message":"No such member: x"}),

@@ -145,6 +145,13 @@ TEST(Route, MethodRules) {
   }
   EXPECT_EQ(answer("HEAD", "/v2/members"), method_not_allowed("GET,POST,DELETE,PUT", true));
   EXPECT_EQ(answer("PATCH", "/v2/members/leader"), method_not_allowed("GET,POST,DELETE,PUT"));
+  EXPECT_EQ(answer("POST", "/v2/auth/enable"), method_not_allowed("GET,PUT,DELETE"));
+  EXPECT_EQ(answer("POST", "/v2/auth/users/x"), method_not_allowed("GET,PUT,DELETE"));
+  EXPECT_EQ(answer("POST", "/v2/auth/roles/x"), method_not_allowed("GET,PUT,DELETE"));
+  EXPECT_EQ(answer("POST", "/v2/auth/roles"), method_not_allowed("GET"));
+  EXPECT_EQ(answer("PATCH", "/v2/auth/users/"), method_not_allowed("GET"));
+  EXPECT_EQ(answer("HEAD", "/v2/auth/users"), method_not_allowed("GET", true));
+  EXPECT_EQ(answer("GET", "/v2/auth"), k404 + "404 page not found\n");
   for (const char* m : {"GET", "PUT", "POST", "DELETE", "PATCH", "FOO", "HEAD"}) {
     EXPECT_EQ(answer(m, "/metrics"), "routed " + std::to_string(static_cast<int>(Endpoint::Metrics)));
   }
