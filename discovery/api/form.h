@@ -79,8 +79,7 @@ inline constexpr std::size_t kFormBodyBytesMax = std::size_t{10} << 20;
 // `method` is the request method as sent; `content_type` the first Content-Type header ("" when
 // absent).
 common::Result<FormValues, GoError> parse_form(std::string_view method,
-                                                   std::string_view content_type,
-                                                   std::string_view body,
-                                                   std::string_view raw_query);
+                                               std::string_view content_type, std::string_view body,
+                                               std::string_view raw_query);
 
 }  // namespace discovery::api

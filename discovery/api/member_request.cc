@@ -1,11 +1,10 @@
 #include "discovery/api/member_request.h"
 
 #include <algorithm>
-#include <cctype>
-#include <optional>
-
 #include <boost/json/stream_parser.hpp>
 #include <boost/json/value.hpp>
+#include <cctype>
+#include <optional>
 
 #include "discovery/api/form.h"
 #include "discovery/api/go_format.h"
@@ -17,12 +16,18 @@ using Error = MemberRequestError;
 
 std::string_view kind_name(const boost::json::value& v) {
   switch (v.kind()) {
-    case boost::json::kind::string: return "string";
-    case boost::json::kind::bool_: return "bool";
-    case boost::json::kind::object: return "object";
-    case boost::json::kind::array: return "array";
-    case boost::json::kind::null: return "null";
-    default: return "number";
+    case boost::json::kind::string:
+      return "string";
+    case boost::json::kind::bool_:
+      return "bool";
+    case boost::json::kind::object:
+      return "object";
+    case boost::json::kind::array:
+      return "array";
+    case boost::json::kind::null:
+      return "null";
+    default:
+      return "number";
   }
 }
 
@@ -35,7 +40,9 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 std::string_view trim(std::string_view s) {
-  const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; };
+  const auto space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+  };
   while (!s.empty() && space(s.front())) s.remove_prefix(1);
   while (!s.empty() && space(s.back())) s.remove_suffix(1);
   return s;
@@ -79,7 +86,8 @@ common::Result<ParsedUrl, Error> parse_url(std::string_view in) {
   }
   if (i < rest.size() && rest[i] == ':') {
     if (i == 0) return fail("missing protocol scheme");
-    for (char c : rest.substr(0, i)) u.scheme += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char c : rest.substr(0, i))
+      u.scheme += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     rest.remove_prefix(i + 1);
   }
   std::string_view query;
@@ -94,12 +102,12 @@ common::Result<ParsedUrl, Error> parse_url(std::string_view in) {
     authority = rest.substr(0, slash);
     rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
     const auto at = authority.rfind('@');
-    const std::string_view host = at == std::string_view::npos ? authority : authority.substr(at + 1);
+    const std::string_view host =
+        at == std::string_view::npos ? authority : authority.substr(at + 1);
     const auto colon = host.rfind(':');
     if (colon != std::string_view::npos && host.find(']', colon) == std::string_view::npos) {
       const std::string_view port = host.substr(colon);
-      if (!std::all_of(port.begin() + 1, port.end(),
-                       [](char c) { return c >= '0' && c <= '9'; })) {
+      if (!std::all_of(port.begin() + 1, port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
         return fail("invalid port " + go_quote(port) + " after host");
       }
     }
@@ -131,20 +139,20 @@ common::Result<std::string, Error> validate_url(std::string_view raw) {
   if (u->scheme != "http" && u->scheme != "https" && u->scheme != "unix" && u->scheme != "unixs") {
     return Error{"URL scheme must be http, https, unix, or unixs: " + s};
   }
-  if (!has_host_port(u->host)) return Error{"URL address does not have the form \"host:port\": " + s};
+  if (!has_host_port(u->host))
+    return Error{"URL address does not have the form \"host:port\": " + s};
   if (!u->path.empty()) return Error{"URL must not contain a path: " + s};
   return common::Result<std::string, Error>(boost::system::in_place_value, u->text);
 }
 
-constexpr std::string_view kStructType =
-    "struct { PeerURLs []string \"json:\\\"peerURLs\\\"\" }";
+constexpr std::string_view kStructType = "struct { PeerURLs []string \"json:\\\"peerURLs\\\"\" }";
 
 // The peerURLs strings (Go's decoding into []string), or the first type error.
 common::Result<std::vector<std::string>, Error> peer_url_strings(const boost::json::value& doc) {
   if (doc.is_null()) return std::vector<std::string>{};
   if (!doc.is_object()) {
-    return Error{"json: cannot unmarshal " + std::string(kind_name(doc)) + " into Go value of type " +
-                 std::string(kStructType)};
+    return Error{"json: cannot unmarshal " + std::string(kind_name(doc)) +
+                 " into Go value of type " + std::string(kStructType)};
   }
   std::optional<Error> first_error;
   std::vector<std::string> urls;

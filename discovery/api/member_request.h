@@ -16,8 +16,8 @@ namespace discovery::api {
 //   "URL scheme must be http, https, unix, or unixs: <url>",
 //   "URL address does not have the form \"host:port\": <url>",
 //   "URL must not contain a path: <url>",
-//   "parse \"<url>\": invalid URL escape \"%zz\"", "parse \"<url>\": invalid port \":b\" after host",
-//   "json: cannot unmarshal string into Go struct field .peerURLs of type []string" (and
+//   "parse \"<url>\": invalid URL escape \"%zz\"", "parse \"<url>\": invalid port \":b\" after
+//   host", "json: cannot unmarshal string into Go struct field .peerURLs of type []string" (and
 //   number/bool/object; elements: "... of type string").
 // Other JSON syntax errors get a Go-like "invalid character …" text that may differ from Go's.
 // The field name matches case-insensitively, as Go's encoding/json does.

@@ -25,7 +25,8 @@ TEST(MemberRequest, ErrorsMatchEtcd) {
             "ERR URL address does not have the form \"host:port\": http://a");
   EXPECT_EQ(outcome(R"({"PEERURLS":["http://a"]})"),
             "ERR URL address does not have the form \"host:port\": http://a");
-  EXPECT_EQ(outcome(R"({"peerURLs":["http://a:1/x"]})"), "ERR URL must not contain a path: http://a:1/x");
+  EXPECT_EQ(outcome(R"({"peerURLs":["http://a:1/x"]})"),
+            "ERR URL must not contain a path: http://a:1/x");
   EXPECT_EQ(outcome(R"({"peerURLs":["ftp://a:1"]})"),
             "ERR URL scheme must be http, https, unix, or unixs: ftp://a:1");
   EXPECT_EQ(outcome(R"({"peerURLs":"x"})"),

@@ -113,7 +113,8 @@ TEST(RenderEvent, NoValueOnSuccess) {
 TEST(RenderError, WithAndWithoutCause) {
   EXPECT_EQ(render_error(store::Error{store::ErrorCode::KeyNotFound, "/b", 13}),
             "{\"errorCode\":100,\"message\":\"Key not found\",\"cause\":\"/b\",\"index\":13}\n");
-  EXPECT_EQ(render_error(store::Error{store::ErrorCode::InvalidField, "invalid value for \"recursive\"", 0}),
+  EXPECT_EQ(render_error(
+                store::Error{store::ErrorCode::InvalidField, "invalid value for \"recursive\"", 0}),
             "{\"errorCode\":209,\"message\":\"Invalid field\",\"cause\":\"invalid value for "
             "\\\"recursive\\\"\",\"index\":0}\n");
   EXPECT_EQ(render_error(store::Error{store::ErrorCode::KeyNotFound, std::string("/\0", 2), 24}),
@@ -141,10 +142,12 @@ TEST(RenderMembers, ListLeaderAndUnstarted) {
 TEST(RenderSmallBodies, MachinesVersionHealthMessage) {
   EXPECT_EQ(render_machines({"http://127.0.0.1:60529"}), "http://127.0.0.1:60529");
   EXPECT_EQ(render_machines({"http://a:1", "http://b:2"}), "http://a:1, http://b:2");
-  EXPECT_EQ(render_version("3.4.23", "3.4.0"), "{\"etcdserver\":\"3.4.23\",\"etcdcluster\":\"3.4.0\"}");
+  EXPECT_EQ(render_version("3.4.23", "3.4.0"),
+            "{\"etcdserver\":\"3.4.23\",\"etcdcluster\":\"3.4.0\"}");
   EXPECT_EQ(render_health(true), "{\"health\":\"true\"}");
   EXPECT_EQ(render_health(false), "{\"health\":\"false\"}");
-  EXPECT_EQ(render_message_error("No such member: leader"), "{\"message\":\"No such member: leader\"}");
+  EXPECT_EQ(render_message_error("No such member: leader"),
+            "{\"message\":\"No such member: leader\"}");
 }
 
 TEST(RenderStats, SelfAsEtcd) {

@@ -74,8 +74,7 @@ Response finish(GoResponse response, const ResponseMeta& meta);
 // Headers: Content-Type application/json, X-Etcd-Cluster-Id, X-Etcd-Index (event.etcd_index),
 // X-Raft-Index, X-Raft-Term. Body render_event(event, no_value_on_success).
 Response keys_event_response(const store::Event& event, bool no_value_on_success,
-                             std::uint64_t cluster_id, RaftPosition raft,
-                             const ResponseMeta& meta);
+                             std::uint64_t cluster_id, RaftPosition raft, const ResponseMeta& meta);
 
 // True when the event answers with 201 Created: etcd's Event.IsCreated (a create, or a set that
 // had no previous node).
@@ -106,8 +105,8 @@ Response members_leader_response(const std::optional<Member>& leader, std::uint6
                                  const ResponseMeta& meta);
 // A {"message":…} error of the members handler (404 "Not found", 409, 410, 415, 500 …):
 // Content-Type application/json and X-Etcd-Cluster-Id; no trailing newline.
-Response members_error_response(unsigned status, std::string_view message,
-                                std::uint64_t cluster_id, const ResponseMeta& meta);
+Response members_error_response(unsigned status, std::string_view message, std::uint64_t cluster_id,
+                                const ResponseMeta& meta);
 // 204 answers of member remove and update (no body, no Content-Length, no Content-Type).
 Response members_no_content_response(std::uint64_t cluster_id, const ResponseMeta& meta);
 // 201 answer of a member add.

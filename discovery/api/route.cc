@@ -19,8 +19,8 @@ bool starts_with(std::string_view s, std::string_view prefix) {
 
 // True for the exact path or anything under "prefix/" (a ServeMux pattern registered both ways).
 bool under(std::string_view path, std::string_view prefix) {
-  return path == prefix || (starts_with(path, prefix) && path.size() > prefix.size() &&
-                            path[prefix.size()] == '/');
+  return path == prefix ||
+         (starts_with(path, prefix) && path.size() > prefix.size() && path[prefix.size()] == '/');
 }
 
 // Go's own 400 pages, written by net/http before any handler (no CORS, no length, close).
@@ -83,12 +83,23 @@ std::string html_escape(std::string_view s) {
   std::string out;
   for (const char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '\'': out += "&#39;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&#34;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -178,7 +189,8 @@ Route route_members(const Request& request, Routed routed, std::uint64_t cluster
     ok = ok && digit >= 0;
     if (ok) value = value * 16 + static_cast<std::uint64_t>(digit);
   }
-  if (!ok) return members_error_response(404, "No such member: " + std::string(id), cluster_id, meta);
+  if (!ok)
+    return members_error_response(404, "No such member: " + std::string(id), cluster_id, meta);
   if (method == "PUT") {
     if (auto bad = members_content_type_error(request)) {
       return members_error_response(415, *bad, cluster_id, meta);
@@ -196,7 +208,8 @@ Route route(const Request& request, std::uint64_t cluster_id, std::optional<Wall
   if (!target) return go_bad_request("");
   const auto hosts = request.count(http::field::host);
   if (request.version() >= 11 && hosts != 1) {
-    return go_bad_request(hosts == 0 ? ": missing required Host header" : ": too many Host headers");
+    return go_bad_request(hosts == 0 ? ": missing required Host header"
+                                     : ": too many Host headers");
   }
   const ResponseMeta meta = response_meta(request, date);
   const std::string_view method = request.method_string();
@@ -207,7 +220,8 @@ Route route(const Request& request, std::uint64_t cluster_id, std::optional<Wall
   Routed routed{Endpoint::Keys, std::move(path), std::move(target->raw_query)};
   const std::string_view p = routed.path;
   if (under(p, kKeysPrefix)) {
-    if (auto bad = check_method(method, {"HEAD", "GET", "PUT", "POST", "DELETE"}, meta)) return *bad;
+    if (auto bad = check_method(method, {"HEAD", "GET", "PUT", "POST", "DELETE"}, meta))
+      return *bad;
     return routed;
   }
   if (under(p, kMembersPrefix)) return route_members(request, std::move(routed), cluster_id, meta);

@@ -36,29 +36,29 @@
 namespace discovery::api {
 
 enum class Endpoint {
-  Keys,           // /v2/keys[/...]: HEAD GET PUT POST DELETE; parse with parse_keys_request
-  MembersList,    // GET /v2/members[/]
-  MembersLeader,  // GET /v2/members/leader
-  MemberAdd,      // POST /v2/members (JSON body {"peerURLs":[…]})
-  MemberRemove,   // DELETE /v2/members/<hex id>
-  MemberUpdate,   // PUT /v2/members/<hex id> (JSON body {"peerURLs":[…]})
-  Machines,       // GET/HEAD /v2/machines
-  StatsSelf,      // GET /v2/stats/self
-  StatsLeader,    // GET /v2/stats/leader
-  StatsStore,     // GET /v2/stats/store
-  Version,        // GET /version
-  Health,         // GET /health (etcd also reads ?exclude=<alarm>)
-  Metrics,        // /metrics, any method (Prometheus text, text/plain; version=0.0.4)
-  Auth,           // /v2/auth/{enable,users[/…],roles[/…]}: not implemented by this layer
-  DebugVars,      // /debug/vars (Go expvar JSON), any method
-  ConfigLocalLog, // PUT /config/local/log
-  V3Gateway,      // /v3/...: etcd's gRPC gateway
+  Keys,            // /v2/keys[/...]: HEAD GET PUT POST DELETE; parse with parse_keys_request
+  MembersList,     // GET /v2/members[/]
+  MembersLeader,   // GET /v2/members/leader
+  MemberAdd,       // POST /v2/members (JSON body {"peerURLs":[…]})
+  MemberRemove,    // DELETE /v2/members/<hex id>
+  MemberUpdate,    // PUT /v2/members/<hex id> (JSON body {"peerURLs":[…]})
+  Machines,        // GET/HEAD /v2/machines
+  StatsSelf,       // GET /v2/stats/self
+  StatsLeader,     // GET /v2/stats/leader
+  StatsStore,      // GET /v2/stats/store
+  Version,         // GET /version
+  Health,          // GET /health (etcd also reads ?exclude=<alarm>)
+  Metrics,         // /metrics, any method (Prometheus text, text/plain; version=0.0.4)
+  Auth,            // /v2/auth/{enable,users[/…],roles[/…]}: not implemented by this layer
+  DebugVars,       // /debug/vars (Go expvar JSON), any method
+  ConfigLocalLog,  // PUT /config/local/log
+  V3Gateway,       // /v3/...: etcd's gRPC gateway
 };
 
 struct Routed {
   Endpoint endpoint;
-  std::string path;       // decoded and clean, e.g. "/v2/keys/a b"
-  std::string raw_query;  // undecoded
+  std::string path;             // decoded and clean, e.g. "/v2/keys/a b"
+  std::string raw_query;        // undecoded
   std::uint64_t member_id = 0;  // MemberRemove, MemberUpdate
 };
 
