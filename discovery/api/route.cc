@@ -206,11 +206,10 @@ Route route_members(const Request& request, Routed routed, std::uint64_t cluster
 Route route(const Request& request, std::uint64_t cluster_id, std::optional<WallTime> date) {
   auto target = parse_target(request.target());
   if (!target) return go_bad_request("");
+  // Go names the missing Host in its answer but not a repeated one.
   const auto hosts = request.count(http::field::host);
-  if (request.version() >= 11 && hosts != 1) {
-    return go_bad_request(hosts == 0 ? ": missing required Host header"
-                                     : ": too many Host headers");
-  }
+  if (request.version() >= 11 && hosts == 0) return go_bad_request(": missing required Host header");
+  if (hosts > 1) return go_bad_request("");
   const ResponseMeta meta = response_meta(request, date);
   const std::string_view method = request.method_string();
   if (method == "OPTIONS") return finish(GoResponse{}, meta);

@@ -3,11 +3,11 @@
 // answers it before any endpoint logic runs. Pure; thread-safe.
 //
 // What route() answers itself, in etcd's order:
-//  1. HTTP/1.1 without Host (or with two): Go's "400 Bad Request: missing required Host header"
+//  1. HTTP/1.1 without Host: Go's "400 Bad Request: missing required Host header"
 //     page (status line reason included, no CORS, no Content-Length, Connection: close). The
 //     server must close the connection after it (keep_alive() is false).
-//  2. A target Go cannot parse (bad %-escape in the path, control byte, relative path):
-//     "400 Bad Request" page, same framing.
+//  2. A target Go cannot parse (bad %-escape in the path, control byte, relative path) or two
+//     Host headers: "400 Bad Request" page, same framing.
 //  3. OPTIONS on any path: 200, CORS headers, Content-Length: 0.
 //  4. A non-clean path ("//", "/./", "/../", also once decoded: "%2F..%2F"): 301 to the clean
 //     path with the raw query kept (Go ServeMux + http.Redirect: Location escaped as a URL
