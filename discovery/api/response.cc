@@ -195,6 +195,13 @@ Response health_response(bool healthy, const ResponseMeta& meta) {
   return finish(std::move(r), meta);
 }
 
+Response metrics_response(std::string body, const ResponseMeta& meta) {
+  GoResponse r;
+  r.headers.emplace_back("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+  r.body = std::move(body);
+  return finish(std::move(r), meta);
+}
+
 Response plain_error_response(unsigned status, std::string_view text, std::string_view allow,
                               const ResponseMeta& meta) {
   GoResponse r;

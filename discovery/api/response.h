@@ -130,6 +130,12 @@ Response version_response(std::string_view server_version, std::string_view clus
 // 503 {"health":"false"}\n as Go's http.Error writes it (with X-Content-Type-Options).
 Response health_response(bool healthy, const ResponseMeta& meta);
 
+// /metrics (any method): the Prometheus text `body` with Content-Type
+// "text/plain; version=0.0.4; charset=utf-8". etcd gzips it when the client sends
+// Accept-Encoding: gzip (Content-Encoding: gzip); this layer always answers uncompressed, which
+// every scraper accepts.
+Response metrics_response(std::string body, const ResponseMeta& meta);
+
 // A Go http.Error answer: text/plain; charset=utf-8, X-Content-Type-Options: nosniff, body
 // text + "\n". `allow` non-empty adds the Allow header (405s).
 Response plain_error_response(unsigned status, std::string_view text, std::string_view allow,

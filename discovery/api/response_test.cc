@@ -167,5 +167,19 @@ TEST(OtherResponses, MembersAndStatsMatchEtcd) {
   EXPECT_EQ(member_created_response(m, kClusterId, ResponseMeta{}).result_int(), 201);
 }
 
+TEST(OtherResponses, MetricsFramedLikeGo) {
+  const std::string small = "# HELP x y\nx 1\n";
+  EXPECT_EQ(wire(metrics_response(small, ResponseMeta{})),
+            std::string("HTTP/1.1 200 OK\r\n") + kCors +
+                "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: 15\r\n"
+                "\r\n" +
+                small);
+  // etcd 3.4.23: a real scrape is larger than 2048 bytes, so GET is chunked and HEAD has no length.
+  const Response big = metrics_response(std::string(5000, 'm'), ResponseMeta{11, false, true, {}});
+  EXPECT_EQ(wire(big), std::string("HTTP/1.1 200 OK\r\n") + kCors +
+                           "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+                           "Connection: close\r\n\r\n");
+}
+
 }  // namespace
 }  // namespace discovery::api

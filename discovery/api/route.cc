@@ -208,7 +208,8 @@ Route route(const Request& request, std::uint64_t cluster_id, std::optional<Wall
   if (!target) return go_bad_request("");
   // Go names the missing Host in its answer but not a repeated one.
   const auto hosts = request.count(http::field::host);
-  if (request.version() >= 11 && hosts == 0) return go_bad_request(": missing required Host header");
+  if (request.version() >= 11 && hosts == 0)
+    return go_bad_request(": missing required Host header");
   if (hosts > 1) return go_bad_request("");
   const ResponseMeta meta = response_meta(request, date);
   const std::string_view method = request.method_string();
