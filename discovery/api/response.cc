@@ -75,7 +75,10 @@ Response finish(GoResponse r, const ResponseMeta& meta) {
     }
   }
   if (!r.sniffed_content_type.empty()) res.insert("Content-Type", r.sniffed_content_type);
-  res.keep_alive(meta.keep_alive);
+  // A handler-set Connection header (Go's 400 for "*") already decides; keep its position.
+  const bool has_connection = std::any_of(r.headers.begin(), r.headers.end(),
+                                          [](const auto& h) { return h.first == "Connection"; });
+  if (!has_connection) res.keep_alive(meta.keep_alive);
   if (chunked) res.chunked(true);
   if (!meta.head && body_allowed(r.status)) res.body() = std::move(r.body);
   return res;

@@ -150,6 +150,25 @@ std::optional<std::string> members_content_type_error(const Request& request) {
   return "Bad Content-Type " + ctype + ", accept application/json";
 }
 
+// The target "*": Go's server answers "OPTIONS *" itself (no CORS, Content-Length set by the
+// handler so it precedes Date); ServeMux answers any other method with a 400 that carries
+// "Connection: close" as a handler header on HTTP/1.1.
+Response asterisk_answer(std::string_view method, const ResponseMeta& meta) {
+  if (method == "OPTIONS") {
+    Response res;
+    res.version(meta.version);
+    res.result(200);
+    res.insert("Content-Length", "0");
+    if (meta.date) res.insert("Date", format_http_date(*meta.date));
+    res.keep_alive(meta.keep_alive);
+    return res;
+  }
+  GoResponse r;
+  r.status = 400;
+  if (meta.version >= 11) r.headers.emplace_back("Connection", "close");
+  return finish(std::move(r), meta);
+}
+
 Route route_members(const Request& request, Routed routed, std::uint64_t cluster_id,
                     const ResponseMeta& meta) {
   const std::string_view method = request.method_string();
@@ -213,6 +232,7 @@ Route route(const Request& request, std::uint64_t cluster_id, std::optional<Wall
   if (hosts > 1) return go_bad_request("");
   const ResponseMeta meta = response_meta(request, date);
   const std::string_view method = request.method_string();
+  if (target->path == "*") return asterisk_answer(method, meta);
   if (method == "OPTIONS") return finish(GoResponse{}, meta);
   std::string path = clean_path(target->path);
   if (path == "/v3") return redirect("/v3/", target->raw_query, method, meta);

@@ -136,6 +136,16 @@ TEST(Route, GoBadRequests) {
             "Connection: close\r\n\r\n400 Bad Request");
 }
 
+TEST(Route, AsteriskTarget) {
+  EXPECT_EQ(answer("OPTIONS", "*"), "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(answer("GET", "*"), std::string("HTTP/1.1 400 Bad Request\r\n") + kCors +
+                                    "Connection: close\r\nContent-Length: 0\r\n\r\n");
+  Request http10 = make_request("PUT", "*", false);
+  http10.version(10);
+  EXPECT_EQ(wire(std::get<Response>(route(http10, kClusterId, std::nullopt))),
+            std::string("HTTP/1.0 400 Bad Request\r\n") + kCors + "Content-Length: 0\r\n\r\n");
+}
+
 TEST(Route, MethodRules) {
   EXPECT_EQ(answer("PATCH", "/v2/keys/a"), method_not_allowed("HEAD,GET,PUT,POST,DELETE"));
   for (const char* p :

@@ -82,6 +82,9 @@ def cases():
     out.append(request('DELETE /v2/members/zz HTTP/1.1'))
     out.append(request('PUT /v2/members/ HTTP/1.1'))
     out.append(request('GET /v2/keys/a HTTP/1.0'))
+    out.append(request('OPTIONS * HTTP/1.1'))
+    out.append(request('GET * HTTP/1.1'))
+    out.append(request('PUT * HTTP/1.0', host=False))
     out.append(request('PATCH /v2/keys/a HTTP/1.0'))
     return out
 
