@@ -32,7 +32,8 @@ struct Target {
 common::Result<Target, GoError> parse_target(std::string_view target);
 
 // Form values in arrival order. Like Go's url.Values it keeps every value of a repeated name;
-// get() returns the first, as r.FormValue does.
+// get() returns the first, as r.FormValue does. A plain value owned by its user; not
+// synchronized (one request, one thread). Invariant: names and values are already unescaped.
 class FormValues {
  public:
   void add(std::string name, std::string value);

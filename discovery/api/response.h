@@ -58,7 +58,9 @@ struct RaftPosition {
   std::uint64_t term = 0;
 };
 
-// A response under construction, before framing. Handler headers are sorted at finish().
+// A response under construction, before framing: what a Go handler would have set and written.
+// Plain value, built and consumed on one thread. finish() sorts the handler headers, adds CORS
+// (unless cors is false), Date, framing and Connection, and drops the body of HEAD.
 struct GoResponse {
   unsigned status = 200;
   std::string reason;  // empty: the standard reason phrase
