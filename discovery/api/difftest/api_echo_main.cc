@@ -10,13 +10,32 @@
 #include <iostream>
 #include <iterator>
 #include <string>
+#include <string_view>
 
 #include "discovery/api/keys_request.h"
 #include "discovery/api/route.h"
 
+namespace {
+
+// `api_echo --render-set KEY INDEX`: the body etcd sends for a set that created KEY at INDEX with
+// the value read from stdin (no TTL), to compare JSON escaping on arbitrary bytes.
+int render_set(const char* key, const char* index) {
+  discovery::store::Event event;
+  event.action = discovery::store::Action::Set;
+  event.node.key = key;
+  event.node.value =
+      std::string((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+  event.node.modified_index = event.node.created_index = std::stoull(index);
+  std::cout << discovery::api::render_event(event);
+  return 0;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   namespace http = boost::beast::http;
   using namespace discovery;
+  if (argc == 4 && std::string_view(argv[1]) == "--render-set") return render_set(argv[2], argv[3]);
   const std::uint64_t cluster_id = argc > 1 ? std::stoull(argv[1], nullptr, 16) : 0;
   std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
   http::request_parser<http::string_body> parser;

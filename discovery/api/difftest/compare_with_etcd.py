@@ -119,6 +119,38 @@ def is_parameter_error(answer):
     return b'"errorCode":2' in answer or (b' 405 ' in answer.split(b'\r\n')[0])
 
 
+def compare_values(port, echo, count, seed):
+    """Random byte strings set through a form body; etcd's JSON vs render_event's."""
+    import random
+    import re
+    import urllib.parse
+    rng = random.Random(seed)
+    pieces = [bytes([b]) for b in range(256)] + [
+        '\u2028'.encode(), '\u2029'.encode(), 'é'.encode(), '😀'.encode(), b'\xed\xa0\x80',
+        b'\xf4\x90\x80\x80', b'\xe0\x80\xaf', b'\xef\xbf\xbd', b'\xc0\xaf', b'\xe2\x80']
+    failures = 0
+    for i in range(count):
+        value = b''.join(rng.choice(pieces) for _ in range(rng.randint(0, 24)))
+        key = '/difftest-values/k%d' % i
+        body = 'value=' + urllib.parse.quote_from_bytes(value, safe='')
+        # Delete first so every set creates the key (no prevNode).
+        etcd_answer(port, request('DELETE /v2/keys%s HTTP/1.1' % key))
+        theirs = etcd_answer(port, request('PUT /v2/keys%s HTTP/1.1' % key, FORM, body))
+        payload = theirs.partition(b'\r\n\r\n')[2]
+        match = re.search(rb'"modifiedIndex":(\d+)', payload)
+        if not match:
+            failures += 1
+            print('NO EVENT for', repr(value), repr(theirs))
+            continue
+        ours = subprocess.run([echo, '--render-set', key, match.group(1).decode()], input=value,
+                              capture_output=True).stdout
+        if ours != payload:
+            failures += 1
+            print('VALUE DIFF', repr(value), '\n  etcd:', repr(payload), '\n  ours:', repr(ours))
+    print('%d random values, %d differences' % (count, failures))
+    return failures
+
+
 def etcd_answer(port, raw):
     s = socket.create_connection(('127.0.0.1', port))
     s.sendall(raw)
@@ -203,6 +235,7 @@ def compare(port, echo, cluster_id):
             print('  ours:', repr(ours))
     print('%d cases, %d skipped (need the store), %d differences' %
           (len(all_cases), skipped, failures))
+    failures += compare_values(port, echo, int(os.environ.get('DIFFTEST_VALUES', '200')), 7)
     return 1 if failures else 0
 
 
