@@ -162,7 +162,9 @@ std::string render_member(const Member& member) {
   return out;
 }
 
-std::string render_machines(const std::vector<std::string>& client_urls) {
+std::string render_machines(std::vector<std::string> client_urls) {
+  // etcd's cluster.ClientURLs() sorts the URL strings (not the members by id).
+  std::sort(client_urls.begin(), client_urls.end());
   std::string out;
   for (std::size_t i = 0; i < client_urls.size(); ++i) {
     if (i != 0) out += ", ";

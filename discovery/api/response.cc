@@ -164,9 +164,9 @@ Response member_created_response(const Member& member, std::uint64_t cluster_id,
   return finish(std::move(r), meta);
 }
 
-Response machines_response(const std::vector<std::string>& client_urls, const ResponseMeta& meta) {
+Response machines_response(std::vector<std::string> client_urls, const ResponseMeta& meta) {
   GoResponse r;
-  r.body = render_machines(client_urls);
+  r.body = render_machines(std::move(client_urls));
   // Go sniffs a Content-Type only when there is a body to sniff.
   if (!r.body.empty()) r.sniffed_content_type = kTextPlain;
   return finish(std::move(r), meta);

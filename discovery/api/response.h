@@ -116,7 +116,7 @@ Response member_created_response(const Member& member, std::uint64_t cluster_id,
                                  const ResponseMeta& meta);
 
 // GET/HEAD /v2/machines: "url1, url2", Content-Type sniffed as text/plain; charset=utf-8.
-Response machines_response(const std::vector<std::string>& client_urls, const ResponseMeta& meta);
+Response machines_response(std::vector<std::string> client_urls, const ResponseMeta& meta);
 
 // /v2/stats/*: application/json, no cluster id header. stats_leader_response(nullopt) is the
 // follower's 403 {"message":"not current leader"}.
