@@ -24,7 +24,8 @@
 //      body with parse_member_peer_urls (member_request.h), errors via
 //      members_error_response(400, message, …); 201 member_created_response; 204
 //      members_no_content_response; conflicts 409 "membership: peerURL exists".
-//   4. Machines, stats, version, health, metrics: the *_response functions of response.h, fed
+//   4. Auth: auth_disabled_response (auth.h).
+//   5. Machines, stats, version, health, metrics: the *_response functions of response.h, fed
 //      with plain structs (render.h).
 // meta = response_meta(request, now) everywhere (HTTP version, keep-alive, HEAD, Date).
 //
@@ -34,6 +35,7 @@
 // least kFormBodyBytesMax + 1 (form.h) so that parse_form can answer 210 "http: POST too large",
 // and the Date header's clock.
 
+#include "discovery/api/auth.h"            // IWYU pragma: export
 #include "discovery/api/form.h"            // IWYU pragma: export
 #include "discovery/api/go_format.h"       // IWYU pragma: export
 #include "discovery/api/keys_request.h"    // IWYU pragma: export

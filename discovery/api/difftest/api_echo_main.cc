@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "discovery/api/auth.h"
 #include "discovery/api/keys_request.h"
 #include "discovery/api/route.h"
 
@@ -61,6 +62,11 @@ int main(int argc, char** argv) {
                                             api::response_meta(req, std::nullopt));
       return 0;
     }
+  }
+  if (routed.endpoint == api::Endpoint::Auth && req.method() != http::verb::put) {
+    std::cout << api::auth_disabled_response(req, routed, cluster_id,
+                                             api::response_meta(req, std::nullopt));
+    return 0;
   }
   std::cout << "ROUTED " << static_cast<int>(routed.endpoint) << "\n";
   return 0;

@@ -82,6 +82,14 @@ def cases():
     out.append(request('DELETE /v2/members/zz HTTP/1.1'))
     out.append(request('PUT /v2/members/ HTTP/1.1'))
     out.append(request('GET /v2/keys/a HTTP/1.0'))
+    for method, target in [('GET', '/v2/auth/enable'), ('DELETE', '/v2/auth/enable'),
+                           ('GET', '/v2/auth/users'), ('GET', '/v2/auth/users/'),
+                           ('GET', '/v2/auth/users/root'), ('GET', '/v2/auth/users/a%20b'),
+                           ('DELETE', '/v2/auth/users/nobody'), ('GET', '/v2/auth/roles'),
+                           ('GET', '/v2/auth/roles/'), ('GET', '/v2/auth/roles/root'),
+                           ('GET', '/v2/auth/roles/guest'), ('DELETE', '/v2/auth/roles/nobody'),
+                           ('DELETE', '/v2/auth/roles/root')]:
+        out.append(request('%s %s HTTP/1.1' % (method, target)))
     out.append(request('OPTIONS * HTTP/1.1'))
     out.append(request('GET * HTTP/1.1'))
     out.append(request('PUT * HTTP/1.0', host=False))
