@@ -11,8 +11,10 @@
 #include <sstream>
 #include <string_view>
 
+#include "discovery/api/auth.h"
 #include "discovery/api/go_format.h"
 #include "discovery/api/keys_request.h"
+#include "discovery/api/member_request.h"
 #include "discovery/api/route.h"
 
 namespace {
@@ -61,10 +63,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const api::Request& req = parser.get();
   const api::Route r = api::route(req, 0x8af6ec0d51b28919, api::WallTime{});
   if (const auto* answer = std::get_if<api::Response>(&r)) {
+    // HEAD answers never carry a body (Content-Length may still be set).
+    check(req.method() != http::verb::head || answer->body().empty());
     serialize(*answer);
     return 0;
   }
   const auto& routed = std::get<api::Routed>(r);
   if (routed.endpoint == api::Endpoint::Keys) exercise_keys(req);
+  if (routed.endpoint == api::Endpoint::MemberAdd ||
+      routed.endpoint == api::Endpoint::MemberUpdate) {
+    (void)api::parse_member_peer_urls(req.body());
+  }
+  if (routed.endpoint == api::Endpoint::Auth) {
+    serialize(api::auth_disabled_response(req, routed, 1, api::response_meta(req, std::nullopt)));
+  }
   return 0;
 }
