@@ -28,7 +28,9 @@ bool is_token_char(char c) {
   return u > 0x20 && u < 0x7F && !is_tspecial(c);
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
 
 std::string_view trim_left(std::string_view s) {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
@@ -169,8 +171,8 @@ common::Result<FormValues, GoError> parse_query(std::string_view query) {
       if (error.empty()) error = name.error().text;
       continue;
     }
-    auto value = go_unescape(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1),
-                             EscapeMode::Query);
+    auto value = go_unescape(
+        eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), EscapeMode::Query);
     if (!value) {
       if (error.empty()) error = value.error().text;
       continue;
@@ -214,9 +216,8 @@ MediaTypeResult parse_media_type(std::string_view content_type) {
 }
 
 common::Result<FormValues, GoError> parse_form(std::string_view method,
-                                                   std::string_view content_type,
-                                                   std::string_view body,
-                                                   std::string_view raw_query) {
+                                               std::string_view content_type, std::string_view body,
+                                               std::string_view raw_query) {
   FormValues form;
   std::string error;
   if (method == "POST" || method == "PUT" || method == "PATCH") {

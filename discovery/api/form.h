@@ -32,7 +32,8 @@ struct Target {
 common::Result<Target, GoError> parse_target(std::string_view target);
 
 // Form values in arrival order. Like Go's url.Values it keeps every value of a repeated name;
-// get() returns the first, as r.FormValue does.
+// get() returns the first, as r.FormValue does. A plain value owned by its user; not
+// synchronized (one request, one thread). Invariant: names and values are already unescaped.
 class FormValues {
  public:
   void add(std::string name, std::string value);
@@ -79,8 +80,7 @@ inline constexpr std::size_t kFormBodyBytesMax = std::size_t{10} << 20;
 // `method` is the request method as sent; `content_type` the first Content-Type header ("" when
 // absent).
 common::Result<FormValues, GoError> parse_form(std::string_view method,
-                                                   std::string_view content_type,
-                                                   std::string_view body,
-                                                   std::string_view raw_query);
+                                               std::string_view content_type, std::string_view body,
+                                               std::string_view raw_query);
 
 }  // namespace discovery::api

@@ -293,13 +293,27 @@ std::string go_quote(std::string_view s) {
       out.append(s.substr(i, r.size));
     } else {
       switch (r.value) {
-        case '\a': out += "\\a"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\v': out += "\\v"; break;
+        case '\a':
+          out += "\\a";
+          break;
+        case '\b':
+          out += "\\b";
+          break;
+        case '\f':
+          out += "\\f";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        case '\v':
+          out += "\\v";
+          break;
         default:
           if (r.value < 0x20 || r.value == 0x7F) {
             out += "\\x";
@@ -346,9 +360,9 @@ std::string go_path_clean(std::string_view p) {
   std::size_t dotdot = out.size();
   std::size_t r = rooted ? 1 : 0;
   while (r < p.size()) {
-    if (p[r] == '/') {
-      ++r;
-    } else if (p[r] == '.' && (r + 1 == p.size() || p[r + 1] == '/')) {
+    const bool empty_element = p[r] == '/';
+    const bool dot_element = p[r] == '.' && (r + 1 == p.size() || p[r + 1] == '/');
+    if (empty_element || dot_element) {
       ++r;
     } else if (p[r] == '.' && p[r + 1] == '.' && (r + 2 == p.size() || p[r + 2] == '/')) {
       r += 2;

@@ -30,10 +30,10 @@ TEST(JsonString, InvalidUtf8BecomesOneReplacementPerByte) {
 TEST(JsonString, TruncatedSequencesAndOverlongForms) {
   EXPECT_EQ(json_string("\xC3"), "\"\\ufffd\"");
   EXPECT_EQ(json_string("\xE2\x80"), "\"\\ufffd\\ufffd\"");
-  EXPECT_EQ(json_string("\xC0\xAF"), "\"\\ufffd\\ufffd\"");      // overlong '/'
+  EXPECT_EQ(json_string("\xC0\xAF"), "\"\\ufffd\\ufffd\"");  // overlong '/'
   EXPECT_EQ(json_string("\xE0\x80\xAF"), "\"\\ufffd\\ufffd\\ufffd\"");
   EXPECT_EQ(json_string("\xF0\x90\x80\x80"), "\"\xF0\x90\x80\x80\"");  // U+10000 is valid
-  EXPECT_EQ(json_string("\xEF\xBF\xBD"), "\"\xEF\xBF\xBD\"");  // a real U+FFFD stays raw
+  EXPECT_EQ(json_string("\xEF\xBF\xBD"), "\"\xEF\xBF\xBD\"");          // a real U+FFFD stays raw
   EXPECT_EQ(json_string(""), "\"\"");
 }
 

@@ -39,12 +39,13 @@ std::optional<KeysMethod> keys_method(std::string_view method) {
 // The boolean flags in the order etcd checks them (after prevIndex and waitIndex).
 std::optional<Error> read_flags(const FormValues& form, KeysRequest& r) {
   const std::pair<std::string_view, bool*> flags[] = {
-      {"recursive", &r.recursive}, {"sorted", &r.sorted}, {"wait", &r.wait},
-      {"dir", &r.dir},             {"quorum", &r.quorum}, {"stream", &r.stream},
+      {"recursive", &r.recursive}, {"sorted", &r.sorted}, {"wait", &r.wait}, {"dir", &r.dir},
+      {"quorum", &r.quorum},       {"stream", &r.stream},
   };
   for (const auto& [name, field] : flags) {
     if (!read_bool(form, name, *field)) {
-      return parse_error(ErrorCode::InvalidField, "invalid value for \"" + std::string(name) + "\"");
+      return parse_error(ErrorCode::InvalidField,
+                         "invalid value for \"" + std::string(name) + "\"");
     }
   }
   return std::nullopt;
@@ -74,10 +75,10 @@ std::optional<Error> read_nullable_flags(const FormValues& form, KeysRequest& r)
 }  // namespace
 
 common::Result<KeysRequest, store::Error> parse_keys_request(std::string_view method,
-                                                            std::string_view path,
-                                                            std::string_view raw_query,
-                                                            std::string_view content_type,
-                                                            std::string_view body) {
+                                                             std::string_view path,
+                                                             std::string_view raw_query,
+                                                             std::string_view content_type,
+                                                             std::string_view body) {
   auto form = parse_form(method, content_type, body, raw_query);
   if (!form) return parse_error(ErrorCode::InvalidForm, form.error().text);
   const auto m = keys_method(method);
@@ -127,11 +128,19 @@ store::pb::Command make_write_command(const KeysRequest& request, WallTime now) 
   command.set_time_unix_ns(now_ns.count());
   store::pb::Write& w = *command.mutable_write();
   switch (request.method) {
-    case KeysMethod::Put: w.set_method(store::pb::Write::PUT); break;
-    case KeysMethod::Post: w.set_method(store::pb::Write::POST); break;
-    case KeysMethod::Delete: w.set_method(store::pb::Write::DELETE); break;
+    case KeysMethod::Put:
+      w.set_method(store::pb::Write::PUT);
+      break;
+    case KeysMethod::Post:
+      w.set_method(store::pb::Write::POST);
+      break;
+    case KeysMethod::Delete:
+      w.set_method(store::pb::Write::DELETE);
+      break;
     case KeysMethod::Get:
-    case KeysMethod::Head: w.set_method(store::pb::Write::METHOD_UNSPECIFIED); break;
+    case KeysMethod::Head:
+      w.set_method(store::pb::Write::METHOD_UNSPECIFIED);
+      break;
   }
   w.set_key(request.key);
   w.set_value(request.value);

@@ -31,7 +31,7 @@ struct KeysRequest {
   bool quorum = false;
   bool stream = false;
   bool no_value_on_success = false;
-  std::string prev_value;  // "" = no value condition (an explicit empty one is error 201)
+  std::string prev_value;        // "" = no value condition (an explicit empty one is error 201)
   std::uint64_t prev_index = 0;  // 0 = no index condition
   std::optional<bool> prev_exist;
   std::optional<bool> refresh;
@@ -60,10 +60,10 @@ common::Result<KeysRequest, store::Error> parse_keys_request(const Request& requ
 // The same on the request's parts, for fuzzing and tests: `path` is the decoded clean path
 // starting with "/v2/keys".
 common::Result<KeysRequest, store::Error> parse_keys_request(std::string_view method,
-                                                            std::string_view path,
-                                                            std::string_view raw_query,
-                                                            std::string_view content_type,
-                                                            std::string_view body);
+                                                             std::string_view path,
+                                                             std::string_view raw_query,
+                                                             std::string_view content_type,
+                                                             std::string_view body);
 
 // The replicated command for a write (PUT, POST, DELETE). time_unix_ns = now. With a ttl the
 // expiration is now + ttl seconds computed with Go's wrapping int64 arithmetic

@@ -95,8 +95,8 @@ TEST(ParseKeysRequest, PrecedenceMatchesEtcd) {
       {verb::get, "/v2/keys/a?waitIndex=x&prevIndex=x", "203 invalid value for \"prevIndex\""},
       {verb::get, "/v2/keys/a?ttl=x&recursive=x", "209 invalid value for \"recursive\""},
       {verb::get, "/v2/keys/a?stream=x&sorted=x&quorum=y", "209 invalid value for \"sorted\""},
-      {verb::put, "/v2/keys/a?wait=true&prevValue=",
-       "209 \"wait\" can only be used with GET requests"},
+      {verb::put,
+       "/v2/keys/a?wait=true&prevValue=", "209 \"wait\" can only be used with GET requests"},
       {verb::put, "/v2/keys/a?prevValue=&noValueOnSuccess=x", "201 \"prevValue\" cannot be empty"},
       {verb::get, "/v2/keys/a?noValueOnSuccess=x&ttl=x",
        "209 invalid value for \"noValueOnSuccess\""},
@@ -119,9 +119,9 @@ TEST(ParseKeysRequest, FormBodyErrors) {
             "210 invalid semicolon separator in query");
   EXPECT_EQ(outcome(verb::put, "/v2/keys/b?x=1;", "a=%zz", kForm),
             "210 invalid URL escape \"%zz\"");
-  EXPECT_EQ(outcome(verb::put, "/v2/keys/b", "value=body",
-                    "application/x-www-form-urlencoded; charset"),
-            "210 mime: invalid media parameter");
+  EXPECT_EQ(
+      outcome(verb::put, "/v2/keys/b", "value=body", "application/x-www-form-urlencoded; charset"),
+      "210 mime: invalid media parameter");
   EXPECT_EQ(outcome(verb::put, "/v2/keys/b", "value=body", ";"), "210 mime: no media type");
   EXPECT_EQ(outcome(verb::put, "/v2/keys/b", "value=body", "application/"),
             "210 mime: expected token after slash");
@@ -152,8 +152,8 @@ TEST(ParseKeysRequest, KeyPath) {
 
 TEST(ParseKeysRequest, PxcEntrypointRequests) {
   using http::verb;
-  KeysRequest r = parsed(verb::post, "/v2/keys/pxc-cluster/queue/percona",
-                         "value=10.0.0.5&ttl=60", kForm);
+  KeysRequest r =
+      parsed(verb::post, "/v2/keys/pxc-cluster/queue/percona", "value=10.0.0.5&ttl=60", kForm);
   EXPECT_EQ(r.method, KeysMethod::Post);
   EXPECT_EQ(r.key, "/pxc-cluster/queue/percona");
   EXPECT_EQ(r.value, "10.0.0.5");
@@ -198,9 +198,9 @@ TEST(ParseKeysRequest, ValueSources) {
             "q");
   EXPECT_EQ(parsed(verb::put, "/v2/keys/b", "value=a+b%20c%2B", kForm).value, "a b c+");
   EXPECT_EQ(parsed(verb::put, "/v2/keys/b", "{\"value\":\"j\"}", "application/json").value, "");
-  EXPECT_EQ(parsed(verb::put, "/v2/keys/b", "value=body",
-                   "APPLICATION/X-WWW-FORM-URLENCODED").value,
-            "body");
+  EXPECT_EQ(
+      parsed(verb::put, "/v2/keys/b", "value=body", "APPLICATION/X-WWW-FORM-URLENCODED").value,
+      "body");
   EXPECT_FALSE(parsed(verb::put, "/v2/keys/c", "value=1&ttl=", kForm).ttl_seconds);
 }
 

@@ -1,8 +1,8 @@
 #include "discovery/api/render.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace discovery::api {
 namespace {
@@ -31,10 +31,14 @@ std::string format_optional_time(const std::optional<WallTime>& t) {
 
 std::string_view role_name(RaftRole role) {
   switch (role) {
-    case RaftRole::Follower: return "StateFollower";
-    case RaftRole::Candidate: return "StateCandidate";
-    case RaftRole::Leader: return "StateLeader";
-    case RaftRole::PreCandidate: return "StatePreCandidate";
+    case RaftRole::Follower:
+      return "StateFollower";
+    case RaftRole::Candidate:
+      return "StateCandidate";
+    case RaftRole::Leader:
+      return "StateLeader";
+    case RaftRole::PreCandidate:
+      return "StatePreCandidate";
   }
   return "StateFollower";
 }
@@ -158,7 +162,9 @@ std::string render_member(const Member& member) {
   return out;
 }
 
-std::string render_machines(const std::vector<std::string>& client_urls) {
+std::string render_machines(std::vector<std::string> client_urls) {
+  // etcd's cluster.ClientURLs() sorts the URL strings (not the members by id).
+  std::sort(client_urls.begin(), client_urls.end());
   std::string out;
   for (std::size_t i = 0; i < client_urls.size(); ++i) {
     if (i != 0) out += ", ";
@@ -210,7 +216,8 @@ std::string render_leader_stats(LeaderStats stats) {
             [](const FollowerStats& a, const FollowerStats& b) {
               return format_member_id(a.id) < format_member_id(b.id);
             });
-  std::string out = fmt::format("{{\"leader\":\"{}\",\"followers\":{{", format_member_id(stats.leader_id));
+  std::string out =
+      fmt::format("{{\"leader\":\"{}\",\"followers\":{{", format_member_id(stats.leader_id));
   for (std::size_t i = 0; i < stats.followers.size(); ++i) {
     const FollowerStats& f = stats.followers[i];
     if (i != 0) out += ',';
@@ -233,9 +240,9 @@ std::string render_store_stats(const StoreStats& s) {
       "\"compareAndSwapFail\":{},\"compareAndDeleteSuccess\":{},\"compareAndDeleteFail\":{},"
       "\"expireCount\":{},\"watchers\":{}}}",
       s.gets_success, s.gets_fail, s.sets_success, s.sets_fail, s.delete_success, s.delete_fail,
-      s.update_success, s.update_fail, s.create_success, s.create_fail,
-      s.compare_and_swap_success, s.compare_and_swap_fail, s.compare_and_delete_success,
-      s.compare_and_delete_fail, s.expire_count, s.watchers);
+      s.update_success, s.update_fail, s.create_success, s.create_fail, s.compare_and_swap_success,
+      s.compare_and_swap_fail, s.compare_and_delete_success, s.compare_and_delete_fail,
+      s.expire_count, s.watchers);
 }
 
 }  // namespace discovery::api

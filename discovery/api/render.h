@@ -51,8 +51,8 @@ std::string render_member(const Member& member);
 // Lowercase hex, no leading zeros: etcd's types.ID.String().
 std::string format_member_id(std::uint64_t id);
 
-// /v2/machines: client URLs joined with ", ", no newline.
-std::string render_machines(const std::vector<std::string>& client_urls);
+// /v2/machines: all members' client URLs, sorted as strings, joined with ", ", no newline.
+std::string render_machines(std::vector<std::string> client_urls);
 
 // /version: {"etcdserver":"3.4.23","etcdcluster":"3.4.0"}, no newline. etcd sends
 // "not_decided" as the cluster version until the cluster agreed on one.

@@ -113,7 +113,8 @@ TEST(RenderEvent, NoValueOnSuccess) {
 TEST(RenderError, WithAndWithoutCause) {
   EXPECT_EQ(render_error(store::Error{store::ErrorCode::KeyNotFound, "/b", 13}),
             "{\"errorCode\":100,\"message\":\"Key not found\",\"cause\":\"/b\",\"index\":13}\n");
-  EXPECT_EQ(render_error(store::Error{store::ErrorCode::InvalidField, "invalid value for \"recursive\"", 0}),
+  EXPECT_EQ(render_error(
+                store::Error{store::ErrorCode::InvalidField, "invalid value for \"recursive\"", 0}),
             "{\"errorCode\":209,\"message\":\"Invalid field\",\"cause\":\"invalid value for "
             "\\\"recursive\\\"\",\"index\":0}\n");
   EXPECT_EQ(render_error(store::Error{store::ErrorCode::KeyNotFound, std::string("/\0", 2), 24}),
@@ -141,10 +142,16 @@ TEST(RenderMembers, ListLeaderAndUnstarted) {
 TEST(RenderSmallBodies, MachinesVersionHealthMessage) {
   EXPECT_EQ(render_machines({"http://127.0.0.1:60529"}), "http://127.0.0.1:60529");
   EXPECT_EQ(render_machines({"http://a:1", "http://b:2"}), "http://a:1, http://b:2");
-  EXPECT_EQ(render_version("3.4.23", "3.4.0"), "{\"etcdserver\":\"3.4.23\",\"etcdcluster\":\"3.4.0\"}");
+  // A 3-member etcd 3.4.23 (members m3, m2, m1 in id order) answered with sorted URLs.
+  EXPECT_EQ(render_machines(
+                {"http://127.0.0.1:47551", "http://127.0.0.1:39167", "http://127.0.0.1:45555"}),
+            "http://127.0.0.1:39167, http://127.0.0.1:45555, http://127.0.0.1:47551");
+  EXPECT_EQ(render_version("3.4.23", "3.4.0"),
+            "{\"etcdserver\":\"3.4.23\",\"etcdcluster\":\"3.4.0\"}");
   EXPECT_EQ(render_health(true), "{\"health\":\"true\"}");
   EXPECT_EQ(render_health(false), "{\"health\":\"false\"}");
-  EXPECT_EQ(render_message_error("No such member: leader"), "{\"message\":\"No such member: leader\"}");
+  EXPECT_EQ(render_message_error("No such member: leader"),
+            "{\"message\":\"No such member: leader\"}");
 }
 
 TEST(RenderStats, SelfAsEtcd) {
@@ -172,6 +179,40 @@ TEST(RenderStats, SelfAsEtcd) {
   EXPECT_NE(out.find("\"recvAppendRequestCnt\":0,\"recvPkgRate\":10.5,\"recvBandwidthRate\":1234,"
                      "\"sendAppendRequestCnt\":0}"),
             std::string::npos);
+}
+
+// A 3-member etcd 3.4.23 right after five writes.
+TEST(RenderStats, RatesAndLatenciesFromA3MemberCluster) {
+  SelfStats s;
+  s.name = "m1";
+  s.id = 0xbc5dfbf4b9f43c22;
+  s.start_time = unix_ns(1795763167543791043);
+  s.leader_id = 0xa56e45ccd6fc179c;
+  s.leader_uptime_ns = 6'953'336'478;
+  s.leader_start_time = unix_ns(1795763168346261474);
+  s.recv_append_request_cnt = 18;
+  s.recv_pkg_rate = 242.78232428143716;
+  s.recv_bandwidth_rate = 18572.84780752994;
+  EXPECT_EQ(render_self_stats(s),
+            "{\"name\":\"m1\",\"id\":\"bc5dfbf4b9f43c22\",\"state\":\"StateFollower\","
+            "\"startTime\":\"2026-11-27T07:06:07.543791043Z\",\"leaderInfo\":{\"leader\":"
+            "\"a56e45ccd6fc179c\",\"uptime\":\"6.953336478s\",\"startTime\":"
+            "\"2026-11-27T07:06:08.346261474Z\"},\"recvAppendRequestCnt\":18,\"recvPkgRate\":"
+            "242.78232428143716,\"recvBandwidthRate\":18572.84780752994,"
+            "\"sendAppendRequestCnt\":0}");
+  LeaderStats l{
+      0xa56e45ccd6fc179c,
+      {{0xbc5dfbf4b9f43c22, 0.000597, 0.0011153750000000003, 0.0011127978182828178, 0.000075,
+        0.003821, 0, 8},
+       {0x5b0d0c40fd9715a1, 0.000626, 0.0023065, 0.002864155358332831, 0.000626, 0.008676, 0, 6}}};
+  EXPECT_EQ(render_leader_stats(l),
+            "{\"leader\":\"a56e45ccd6fc179c\",\"followers\":{\"5b0d0c40fd9715a1\":{\"latency\":"
+            "{\"current\":0.000626,\"average\":0.0023065,\"standardDeviation\":"
+            "0.002864155358332831,\"minimum\":0.000626,\"maximum\":0.008676},\"counts\":"
+            "{\"fail\":0,\"success\":6}},\"bc5dfbf4b9f43c22\":{\"latency\":{\"current\":"
+            "0.000597,\"average\":0.0011153750000000003,\"standardDeviation\":"
+            "0.0011127978182828178,\"minimum\":0.000075,\"maximum\":0.003821},\"counts\":"
+            "{\"fail\":0,\"success\":8}}}}");
 }
 
 TEST(RenderStats, LeaderAndStore) {

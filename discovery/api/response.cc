@@ -1,9 +1,9 @@
 #include "discovery/api/response.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
-
-#include <fmt/format.h>
 
 namespace discovery::api {
 namespace {
@@ -30,15 +30,13 @@ GoResponse json_response(unsigned status, std::string body) {
   return r;
 }
 
-bool body_allowed(unsigned status) {
-  return !(status < 200 || status == 204 || status == 304);
-}
+bool body_allowed(unsigned status) { return !(status < 200 || status == 204 || status == 304); }
 
 }  // namespace
 
 ResponseMeta response_meta(const Request& request, std::optional<WallTime> date) {
-  return ResponseMeta{request.version(), request.keep_alive(),
-                      request.method() == http::verb::head, date};
+  return ResponseMeta{request.version(), request.keep_alive(), request.method() == http::verb::head,
+                      date};
 }
 
 std::string format_http_date(WallTime t) {
@@ -48,8 +46,7 @@ std::string format_http_date(WallTime t) {
                                                           "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   // Reuse the RFC 3339 calendar arithmetic, then re-spell it.
   const std::string iso = format_rfc3339_nano(std::chrono::floor<std::chrono::seconds>(t));
-  const auto secs =
-      std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count();
+  const auto secs = std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count();
   const auto days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
   const auto weekday = static_cast<std::size_t>(((days % 7) + 7) % 7);
   const auto month = static_cast<std::size_t>(std::stoi(iso.substr(5, 2)) - 1);
@@ -78,7 +75,10 @@ Response finish(GoResponse r, const ResponseMeta& meta) {
     }
   }
   if (!r.sniffed_content_type.empty()) res.insert("Content-Type", r.sniffed_content_type);
-  res.keep_alive(meta.keep_alive);
+  // A handler-set Connection header (Go's 400 for "*") already decides; keep its position.
+  const bool has_connection = std::any_of(r.headers.begin(), r.headers.end(),
+                                          [](const auto& h) { return h.first == "Connection"; });
+  if (!has_connection) res.keep_alive(meta.keep_alive);
   if (chunked) res.chunked(true);
   if (!meta.head && body_allowed(r.status)) res.body() = std::move(r.body);
   return res;
@@ -92,8 +92,8 @@ bool event_is_created(const store::Event& event) {
 Response keys_event_response(const store::Event& event, bool no_value_on_success,
                              std::uint64_t cluster_id, RaftPosition raft,
                              const ResponseMeta& meta) {
-  GoResponse r = json_response(event_is_created(event) ? 201 : 200,
-                               render_event(event, no_value_on_success));
+  GoResponse r =
+      json_response(event_is_created(event) ? 201 : 200, render_event(event, no_value_on_success));
   add_cluster_id(r, cluster_id);
   r.headers.emplace_back("X-Etcd-Index", std::to_string(event.etcd_index));
   r.headers.emplace_back("X-Raft-Index", std::to_string(raft.index));
@@ -103,8 +103,8 @@ Response keys_event_response(const store::Event& event, bool no_value_on_success
 
 Response keys_error_response(const store::Error& error, std::optional<std::uint64_t> cluster_id,
                              const ResponseMeta& meta) {
-  GoResponse r = json_response(static_cast<unsigned>(store::http_status(error.code)),
-                               render_error(error));
+  GoResponse r =
+      json_response(static_cast<unsigned>(store::http_status(error.code)), render_error(error));
   if (cluster_id) add_cluster_id(r, *cluster_id);
   r.headers.emplace_back("X-Etcd-Index", std::to_string(error.index));
   return finish(std::move(r), meta);
@@ -143,8 +143,8 @@ Response members_leader_response(const std::optional<Member>& leader, std::uint6
   return finish(std::move(r), meta);
 }
 
-Response members_error_response(unsigned status, std::string_view message,
-                                std::uint64_t cluster_id, const ResponseMeta& meta) {
+Response members_error_response(unsigned status, std::string_view message, std::uint64_t cluster_id,
+                                const ResponseMeta& meta) {
   GoResponse r = json_response(status, render_message_error(message));
   add_cluster_id(r, cluster_id);
   return finish(std::move(r), meta);
@@ -164,10 +164,9 @@ Response member_created_response(const Member& member, std::uint64_t cluster_id,
   return finish(std::move(r), meta);
 }
 
-Response machines_response(const std::vector<std::string>& client_urls,
-                           const ResponseMeta& meta) {
+Response machines_response(std::vector<std::string> client_urls, const ResponseMeta& meta) {
   GoResponse r;
-  r.body = render_machines(client_urls);
+  r.body = render_machines(std::move(client_urls));
   // Go sniffs a Content-Type only when there is a body to sniff.
   if (!r.body.empty()) r.sniffed_content_type = kTextPlain;
   return finish(std::move(r), meta);
@@ -177,8 +176,7 @@ Response stats_self_response(const SelfStats& stats, const ResponseMeta& meta) {
   return finish(json_response(200, render_self_stats(stats)), meta);
 }
 
-Response stats_leader_response(const std::optional<LeaderStats>& stats,
-                               const ResponseMeta& meta) {
+Response stats_leader_response(const std::optional<LeaderStats>& stats, const ResponseMeta& meta) {
   if (!stats) return finish(json_response(403, render_message_error("not current leader")), meta);
   return finish(json_response(200, render_leader_stats(*stats)), meta);
 }
@@ -197,6 +195,13 @@ Response health_response(bool healthy, const ResponseMeta& meta) {
   GoResponse r;
   r.body = render_health(true);
   r.sniffed_content_type = kTextPlain;
+  return finish(std::move(r), meta);
+}
+
+Response metrics_response(std::string body, const ResponseMeta& meta) {
+  GoResponse r;
+  r.headers.emplace_back("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+  r.body = std::move(body);
   return finish(std::move(r), meta);
 }
 

@@ -58,7 +58,9 @@ struct RaftPosition {
   std::uint64_t term = 0;
 };
 
-// A response under construction, before framing. Handler headers are sorted at finish().
+// A response under construction, before framing: what a Go handler would have set and written.
+// Plain value, built and consumed on one thread. finish() sorts the handler headers, adds CORS
+// (unless cors is false), Date, framing and Connection, and drops the body of HEAD.
 struct GoResponse {
   unsigned status = 200;
   std::string reason;  // empty: the standard reason phrase
@@ -74,8 +76,7 @@ Response finish(GoResponse response, const ResponseMeta& meta);
 // Headers: Content-Type application/json, X-Etcd-Cluster-Id, X-Etcd-Index (event.etcd_index),
 // X-Raft-Index, X-Raft-Term. Body render_event(event, no_value_on_success).
 Response keys_event_response(const store::Event& event, bool no_value_on_success,
-                             std::uint64_t cluster_id, RaftPosition raft,
-                             const ResponseMeta& meta);
+                             std::uint64_t cluster_id, RaftPosition raft, const ResponseMeta& meta);
 
 // True when the event answers with 201 Created: etcd's Event.IsCreated (a create, or a set that
 // had no previous node).
@@ -106,8 +107,8 @@ Response members_leader_response(const std::optional<Member>& leader, std::uint6
                                  const ResponseMeta& meta);
 // A {"message":…} error of the members handler (404 "Not found", 409, 410, 415, 500 …):
 // Content-Type application/json and X-Etcd-Cluster-Id; no trailing newline.
-Response members_error_response(unsigned status, std::string_view message,
-                                std::uint64_t cluster_id, const ResponseMeta& meta);
+Response members_error_response(unsigned status, std::string_view message, std::uint64_t cluster_id,
+                                const ResponseMeta& meta);
 // 204 answers of member remove and update (no body, no Content-Length, no Content-Type).
 Response members_no_content_response(std::uint64_t cluster_id, const ResponseMeta& meta);
 // 201 answer of a member add.
@@ -115,7 +116,7 @@ Response member_created_response(const Member& member, std::uint64_t cluster_id,
                                  const ResponseMeta& meta);
 
 // GET/HEAD /v2/machines: "url1, url2", Content-Type sniffed as text/plain; charset=utf-8.
-Response machines_response(const std::vector<std::string>& client_urls, const ResponseMeta& meta);
+Response machines_response(std::vector<std::string> client_urls, const ResponseMeta& meta);
 
 // /v2/stats/*: application/json, no cluster id header. stats_leader_response(nullopt) is the
 // follower's 403 {"message":"not current leader"}.
@@ -130,6 +131,12 @@ Response version_response(std::string_view server_version, std::string_view clus
 // GET /health: healthy: 200 {"health":"true"} (sniffed text/plain; charset=utf-8); unhealthy:
 // 503 {"health":"false"}\n as Go's http.Error writes it (with X-Content-Type-Options).
 Response health_response(bool healthy, const ResponseMeta& meta);
+
+// /metrics (any method): the Prometheus text `body` with Content-Type
+// "text/plain; version=0.0.4; charset=utf-8". etcd gzips it when the client sends
+// Accept-Encoding: gzip (Content-Encoding: gzip); this layer always answers uncompressed, which
+// every scraper accepts.
+Response metrics_response(std::string body, const ResponseMeta& meta);
 
 // A Go http.Error answer: text/plain; charset=utf-8, X-Content-Type-Options: nosniff, body
 // text + "\n". `allow` non-empty adds the Allow header (405s).

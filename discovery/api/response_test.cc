@@ -38,8 +38,8 @@ TEST(HttpDate, GoTimeFormat) {
 
 // Expected bytes: etcd 3.4.23's answers to the same requests (keep-alive, so no Connection).
 TEST(KeysResponse, CreatedSetMatchesEtcd) {
-  const Response res =
-      keys_event_response(cap_event(store::Action::Set), false, kClusterId, {112, 2}, meta_at(k064557));
+  const Response res = keys_event_response(cap_event(store::Action::Set), false, kClusterId,
+                                           {112, 2}, meta_at(k064557));
   EXPECT_EQ(wire(res), std::string("HTTP/1.1 201 Created\r\n") + kCors +
                            "Content-Type: application/json\r\n"
                            "X-Etcd-Cluster-Id: 8af6ec0d51b28919\r\n"
@@ -62,24 +62,28 @@ TEST(KeysResponse, Http10GetAndHead) {
             "HTTP/1.0 200 OK\r\n" + headers +
                 "{\"action\":\"get\",\"node\":{\"key\":\"/cap\",\"value\":\"x\","
                 "\"modifiedIndex\":36,\"createdIndex\":36}}\n");
-  EXPECT_EQ(wire(keys_event_response(get, false, kClusterId, {113, 2}, meta_at(k064557 + 7, 11, true))),
-            "HTTP/1.1 200 OK\r\n" + headers);
+  EXPECT_EQ(
+      wire(keys_event_response(get, false, kClusterId, {113, 2}, meta_at(k064557 + 7, 11, true))),
+      "HTTP/1.1 200 OK\r\n" + headers);
 }
 
 TEST(KeysResponse, ErrorsMatchEtcd) {
   const store::Error not_found{store::ErrorCode::KeyNotFound, "/nope", 36};
-  const store::Error bad_field{store::ErrorCode::InvalidField, "invalid value for \"recursive\"", 0};
+  const store::Error bad_field{store::ErrorCode::InvalidField, "invalid value for \"recursive\"",
+                               0};
   EXPECT_EQ(wire(keys_error_response(not_found, kClusterId, meta_at(k064557 + 1))),
             std::string("HTTP/1.1 404 Not Found\r\n") + kCors +
                 "Content-Type: application/json\r\nX-Etcd-Cluster-Id: 8af6ec0d51b28919\r\n"
                 "X-Etcd-Index: 36\r\nDate: Fri, 27 Nov 2026 06:45:58 GMT\r\nContent-Length: 71\r\n"
-                "\r\n{\"errorCode\":100,\"message\":\"Key not found\",\"cause\":\"/nope\",\"index\":36}\n");
-  EXPECT_EQ(wire(keys_error_response(bad_field, kClusterId, meta_at(k064557 + 2))),
-            std::string("HTTP/1.1 400 Bad Request\r\n") + kCors +
-                "Content-Type: application/json\r\nX-Etcd-Cluster-Id: 8af6ec0d51b28919\r\n"
-                "X-Etcd-Index: 0\r\nDate: Fri, 27 Nov 2026 06:45:59 GMT\r\nContent-Length: 96\r\n"
-                "\r\n{\"errorCode\":209,\"message\":\"Invalid field\",\"cause\":\"invalid value for "
-                "\\\"recursive\\\"\",\"index\":0}\n");
+                "\r\n{\"errorCode\":100,\"message\":\"Key not "
+                "found\",\"cause\":\"/nope\",\"index\":36}\n");
+  EXPECT_EQ(
+      wire(keys_error_response(bad_field, kClusterId, meta_at(k064557 + 2))),
+      std::string("HTTP/1.1 400 Bad Request\r\n") + kCors +
+          "Content-Type: application/json\r\nX-Etcd-Cluster-Id: 8af6ec0d51b28919\r\n"
+          "X-Etcd-Index: 0\r\nDate: Fri, 27 Nov 2026 06:45:59 GMT\r\nContent-Length: 96\r\n"
+          "\r\n{\"errorCode\":209,\"message\":\"Invalid field\",\"cause\":\"invalid value for "
+          "\\\"recursive\\\"\",\"index\":0}\n");
 }
 
 // etcd 3.4.23 with a GET body of exactly 2048 bytes sends Content-Length; 2049 goes chunked in
@@ -112,10 +116,10 @@ TEST(KeysResponse, WatchHeaderIsChunked) {
   const auto res = keys_watch_header(36, kClusterId, {113, 2}, ResponseMeta{});
   // The server writes the header alone (async_write_header), then one chunk per event.
   EXPECT_EQ(wire(res.base()), std::string("HTTP/1.1 200 OK\r\n") + kCors +
-                           "Content-Type: application/json\r\n"
-                           "X-Etcd-Cluster-Id: 8af6ec0d51b28919\r\n"
-                           "X-Etcd-Index: 36\r\nX-Raft-Index: 113\r\nX-Raft-Term: 2\r\n"
-                           "Transfer-Encoding: chunked\r\n\r\n");
+                                  "Content-Type: application/json\r\n"
+                                  "X-Etcd-Cluster-Id: 8af6ec0d51b28919\r\n"
+                                  "X-Etcd-Index: 36\r\nX-Raft-Index: 113\r\nX-Raft-Term: 2\r\n"
+                                  "Transfer-Encoding: chunked\r\n\r\n");
 }
 
 TEST(OtherResponses, MachinesHealthVersionMatchEtcd) {
@@ -161,6 +165,20 @@ TEST(OtherResponses, MembersAndStatsMatchEtcd) {
   EXPECT_EQ(members_leader_response(std::nullopt, kClusterId, ResponseMeta{}).body(),
             "{\"message\":\"During election\"}");
   EXPECT_EQ(member_created_response(m, kClusterId, ResponseMeta{}).result_int(), 201);
+}
+
+TEST(OtherResponses, MetricsFramedLikeGo) {
+  const std::string small = "# HELP x y\nx 1\n";
+  EXPECT_EQ(wire(metrics_response(small, ResponseMeta{})),
+            std::string("HTTP/1.1 200 OK\r\n") + kCors +
+                "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: 15\r\n"
+                "\r\n" +
+                small);
+  // etcd 3.4.23: a real scrape is larger than 2048 bytes, so GET is chunked and HEAD has no length.
+  const Response big = metrics_response(std::string(5000, 'm'), ResponseMeta{11, false, true, {}});
+  EXPECT_EQ(wire(big), std::string("HTTP/1.1 200 OK\r\n") + kCors +
+                           "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+                           "Connection: close\r\n\r\n");
 }
 
 }  // namespace

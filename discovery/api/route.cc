@@ -19,8 +19,8 @@ bool starts_with(std::string_view s, std::string_view prefix) {
 
 // True for the exact path or anything under "prefix/" (a ServeMux pattern registered both ways).
 bool under(std::string_view path, std::string_view prefix) {
-  return path == prefix || (starts_with(path, prefix) && path.size() > prefix.size() &&
-                            path[prefix.size()] == '/');
+  return path == prefix ||
+         (starts_with(path, prefix) && path.size() > prefix.size() && path[prefix.size()] == '/');
 }
 
 // Go's own 400 pages, written by net/http before any handler (no CORS, no length, close).
@@ -83,12 +83,23 @@ std::string html_escape(std::string_view s) {
   std::string out;
   for (const char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '\'': out += "&#39;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&#34;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -139,6 +150,25 @@ std::optional<std::string> members_content_type_error(const Request& request) {
   return "Bad Content-Type " + ctype + ", accept application/json";
 }
 
+// The target "*": Go's server answers "OPTIONS *" itself (no CORS, Content-Length set by the
+// handler so it precedes Date); ServeMux answers any other method with a 400 that carries
+// "Connection: close" as a handler header on HTTP/1.1.
+Response asterisk_answer(std::string_view method, const ResponseMeta& meta) {
+  if (method == "OPTIONS") {
+    Response res;
+    res.version(meta.version);
+    res.result(200);
+    res.insert("Content-Length", "0");
+    if (meta.date) res.insert("Date", format_http_date(*meta.date));
+    res.keep_alive(meta.keep_alive);
+    return res;
+  }
+  GoResponse r;
+  r.status = 400;
+  if (meta.version >= 11) r.headers.emplace_back("Connection", "close");
+  return finish(std::move(r), meta);
+}
+
 Route route_members(const Request& request, Routed routed, std::uint64_t cluster_id,
                     const ResponseMeta& meta) {
   const std::string_view method = request.method_string();
@@ -178,7 +208,8 @@ Route route_members(const Request& request, Routed routed, std::uint64_t cluster
     ok = ok && digit >= 0;
     if (ok) value = value * 16 + static_cast<std::uint64_t>(digit);
   }
-  if (!ok) return members_error_response(404, "No such member: " + std::string(id), cluster_id, meta);
+  if (!ok)
+    return members_error_response(404, "No such member: " + std::string(id), cluster_id, meta);
   if (method == "PUT") {
     if (auto bad = members_content_type_error(request)) {
       return members_error_response(415, *bad, cluster_id, meta);
@@ -194,12 +225,14 @@ Route route_members(const Request& request, Routed routed, std::uint64_t cluster
 Route route(const Request& request, std::uint64_t cluster_id, std::optional<WallTime> date) {
   auto target = parse_target(request.target());
   if (!target) return go_bad_request("");
+  // Go names the missing Host in its answer but not a repeated one.
   const auto hosts = request.count(http::field::host);
-  if (request.version() >= 11 && hosts != 1) {
-    return go_bad_request(hosts == 0 ? ": missing required Host header" : ": too many Host headers");
-  }
+  if (request.version() >= 11 && hosts == 0)
+    return go_bad_request(": missing required Host header");
+  if (hosts > 1) return go_bad_request("");
   const ResponseMeta meta = response_meta(request, date);
   const std::string_view method = request.method_string();
+  if (target->path == "*") return asterisk_answer(method, meta);
   if (method == "OPTIONS") return finish(GoResponse{}, meta);
   std::string path = clean_path(target->path);
   if (path == "/v3") return redirect("/v3/", target->raw_query, method, meta);
@@ -207,7 +240,8 @@ Route route(const Request& request, std::uint64_t cluster_id, std::optional<Wall
   Routed routed{Endpoint::Keys, std::move(path), std::move(target->raw_query)};
   const std::string_view p = routed.path;
   if (under(p, kKeysPrefix)) {
-    if (auto bad = check_method(method, {"HEAD", "GET", "PUT", "POST", "DELETE"}, meta)) return *bad;
+    if (auto bad = check_method(method, {"HEAD", "GET", "PUT", "POST", "DELETE"}, meta))
+      return *bad;
     return routed;
   }
   if (under(p, kMembersPrefix)) return route_members(request, std::move(routed), cluster_id, meta);
@@ -226,7 +260,7 @@ Route route(const Request& request, std::uint64_t cluster_id, std::optional<Wall
       {"/metrics", Endpoint::Metrics, {}},
       {"/debug/vars", Endpoint::DebugVars, {}},
       {"/config/local/log", Endpoint::ConfigLocalLog, {"PUT"}},
-      {"/v2/auth/enable", Endpoint::Auth, {}},
+      {"/v2/auth/enable", Endpoint::Auth, {"GET", "PUT", "DELETE"}},
   }};
   for (const Exact& e : kExact) {
     if (p != e.path) continue;
@@ -237,6 +271,12 @@ Route route(const Request& request, std::uint64_t cluster_id, std::optional<Wall
     return routed;
   }
   if (under(p, "/v2/auth/users") || under(p, "/v2/auth/roles")) {
+    // The collection ("/v2/auth/users", "/v2/auth/users/") lists; an item is read or written.
+    const bool collection = p.size() <= std::string_view("/v2/auth/users/").size();
+    if (auto bad = collection ? check_method(method, {"GET"}, meta)
+                              : check_method(method, {"GET", "PUT", "DELETE"}, meta)) {
+      return *bad;
+    }
     routed.endpoint = Endpoint::Auth;
     return routed;
   }
