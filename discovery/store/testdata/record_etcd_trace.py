@@ -1,0 +1,84 @@
+#!/usr/bin/python3
+"""Records a golden trace of v2 keys requests against a real etcd 3.4 (--enable-v2=true).
+
+Usage: record_etcd_trace.py http://127.0.0.1:PORT SEED COUNT > etcd_v2_trace.jsonl
+
+The first line holds the etcd index and /v2/stats/store before the run; each further line is one
+request ("op") with etcd's status and JSON body; the last line holds the stats after the run.
+store_trace_test.cc replays the ops on a Store and compares. The workload avoids TTLs (their
+values depend on timing) and watches; unit tests pin those.
+"""
+import http.client
+import json
+import random
+import sys
+import urllib.parse
+
+NAMES = ["a", "b", "_h", "c"]
+VALUES = ["x", "y"]
+
+
+def request(conn, method, path, params):
+    # Go's ParseForm reads a form body only for POST, PUT and PATCH: DELETE takes the query.
+    in_body = method in ("PUT", "POST")
+    body = urllib.parse.urlencode(params) if in_body else None
+    url = "/v2/keys" + path
+    if not in_body and params:
+        url += "?" + urllib.parse.urlencode(params)
+    headers = {"Content-Type": "application/x-www-form-urlencoded"} if body else {}
+    conn.request(method, url, body=body, headers=headers)
+    response = conn.getresponse()
+    data = response.read().decode()
+    return response.status, int(response.getheader("X-Etcd-Index")), json.loads(data)
+
+
+def stats(conn):
+    conn.request("GET", "/v2/stats/store")
+    response = conn.getresponse()
+    return json.loads(response.read().decode())
+
+
+def random_op(rng, index):
+    depth = rng.choice([0, 1, 1, 2, 2, 2, 3, 3])
+    key = "".join("/" + rng.choice(NAMES) for _ in range(depth)) or "/"
+    roll = rng.random()
+    params = {}
+    if roll < 0.25:
+        method = "GET"
+        if rng.random() < 0.5:
+            params["recursive"] = "true"
+        params["sorted"] = "true"
+        return method, key, params
+    method = "PUT" if roll < 0.7 else ("DELETE" if roll < 0.9 else "POST")
+    if method != "DELETE" and rng.random() < 0.7:
+        params["value"] = rng.choice(VALUES)
+    if rng.random() < 0.25:
+        params["dir"] = "true"
+    if method == "PUT" and rng.random() < 0.25:
+        params["prevExist"] = rng.choice(["true", "false"])
+    if method != "POST" and rng.random() < 0.15:
+        params["prevValue"] = rng.choice(VALUES)
+    if method != "POST" and rng.random() < 0.15:
+        params["prevIndex"] = str(max(1, index - rng.randint(0, 2)))
+    if method == "DELETE" and rng.random() < 0.4:
+        params["recursive"] = "true"
+    return method, key, params
+
+
+def main():
+    base_url, seed, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    parsed = urllib.parse.urlparse(base_url)
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port)
+    rng = random.Random(seed)
+    _, index, _ = request(conn, "GET", "/", {})
+    print(json.dumps({"start_index": index, "stats": stats(conn)}))
+    for _ in range(count):
+        method, key, params = random_op(rng, index)
+        status, index, body = request(conn, method, key, params)
+        print(json.dumps({"method": method, "key": key, "params": params, "status": status,
+                          "etcd_index": index, "body": body}))
+    print(json.dumps({"stats": stats(conn)}))
+
+
+if __name__ == "__main__":
+    main()
