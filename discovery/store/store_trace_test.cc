@@ -1,7 +1,9 @@
-// Replays a golden trace recorded from etcd 3.4.23 (testdata/record_etcd_trace.py: 2000 random
-// v2 requests without TTLs or watches) and requires the Store to give the same answer to every
-// request: action, node, prevNode, error code, cause and index, the same index afterwards, and the
-// same /v2/stats/store counters at the end.
+// Replays golden traces recorded from etcd 3.4.23 by testdata/record_etcd_trace.py and requires
+// the Store to give the same answer to every request: action, node, prevNode, error code, cause
+// and index, the same index afterwards, and the same /v2/stats/store counters at the end.
+// etcd_v2_trace.jsonl: 2000 random writes and gets without TTLs. etcd_v2_trace_ttl_watch.jsonl:
+// 1000 fill sets, then 2500 requests with long TTLs, refreshes and watches answered from history
+// (or left waiting, or cleared); ttl and expiration values are masked there.
 
 #include <gtest/gtest.h>
 
@@ -19,12 +21,13 @@ namespace {
 namespace json = boost::json;
 using namespace testing;  // NOLINT(google-build-using-namespace)
 
-// The node as etcd's encoder writes it, without TTL fields (the trace has no TTLs).
+// The node as etcd's encoder writes it, with the expiration masked to `true` and no ttl.
 json::object to_json(const NodeView& node) {
   json::object out;
   if (!node.key.empty()) out["key"] = node.key;
   if (node.dir) out["dir"] = true;
   if (node.value) out["value"] = *node.value;
+  if (node.expiration) out["expiration"] = true;
   if (!node.nodes.empty()) {
     json::array nodes;
     for (const NodeView& child : node.nodes) nodes.push_back(to_json(child));
@@ -53,6 +56,19 @@ json::object to_json(const Error& error) {
   return out;
 }
 
+// Masks etcd's expiration and ttl values the way to_json(NodeView) renders ours.
+void mask_ttl(json::value& value) {
+  if (value.is_array()) {
+    for (json::value& item : value.as_array()) mask_ttl(item);
+    return;
+  }
+  if (!value.is_object()) return;
+  json::object& object = value.as_object();
+  object.erase("ttl");
+  if (object.contains("expiration")) object["expiration"] = true;
+  for (auto& [name, field] : object) mask_ttl(field);
+}
+
 std::string param(const json::object& params, std::string_view name) {
   const json::value* found = params.if_contains(name);
   return found == nullptr ? std::string{} : std::string{found->as_string()};
@@ -71,27 +87,46 @@ pb::Command write_command(const json::object& op) {
   write.set_value(param(params, "value"));
   write.set_dir(param(params, "dir") == "true");
   write.set_recursive(param(params, "recursive") == "true");
+  write.set_refresh(param(params, "refresh") == "true");
+  if (params.contains("ttl"))
+    write.set_expiration_unix_ns(kT0 + std::stoll(param(params, "ttl")) * kSecondNs);
   write.set_prev_value(param(params, "prevValue"));
   if (params.contains("prevIndex")) write.set_prev_index(std::stoull(param(params, "prevIndex")));
   if (params.contains("prevExist")) write.set_prev_exist(param(params, "prevExist") == "true");
   return command;
 }
 
-// Our answer to one recorded request, as etcd's JSON body.
-json::object answer(Store& store, const json::object& op) {
+// A watch from the trace: answered from history, cleared, or left waiting (nullopt).
+std::optional<json::object> watch_answer(Store& store, const json::object& op) {
+  const json::object& params = op.at("params").as_object();
+  auto started =
+      store.watch(op.at("key").as_string(), param(params, "recursive") == "true", false,
+                  std::stoull(param(params, "waitIndex")), [](const Event&) { return false; });
+  if (!started) return to_json(started.error());
+  EXPECT_EQ(started->etcd_index, store.index());
+  if (started->event) return to_json(*started->event);
+  store.cancel_watch(started->id);
+  return std::nullopt;
+}
+
+// Our answer to one recorded request, as etcd's JSON body; nullopt for a watch left waiting.
+std::optional<json::object> answer(Store& store, const json::object& op) {
   if (op.at("method").as_string() == "GET") {
     const json::object& params = op.at("params").as_object();
+    if (params.contains("wait")) return watch_answer(store, op);
     auto result =
         store.get(op.at("key").as_string(), param(params, "recursive") == "true", true, at(kT0));
-    return result ? to_json(*result) : to_json(result.error());
+    if (!result) return to_json(result.error());
+    return to_json(*result);
   }
   auto result = store.apply(write_command(op));
   if (!result) return to_json(result.error());
-  return result->has_value() ? to_json(**result) : json::object{};
+  if (!result->has_value()) return json::object{};
+  return to_json(**result);
 }
 
-std::vector<json::object> read_trace() {
-  std::ifstream in{std::string{STORE_TESTDATA_DIR} + "/etcd_v2_trace.jsonl"};
+std::vector<json::object> read_trace(const std::string& name) {
+  std::ifstream in{std::string{STORE_TESTDATA_DIR} + "/" + name};
   std::vector<json::object> lines;
   for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line).as_object());
   return lines;
@@ -101,32 +136,51 @@ std::uint64_t counter(const json::object& stats, std::string_view name) {
   return stats.at(name).to_number<std::uint64_t>();
 }
 
-TEST(StoreTrace, MatchesEtcdAnswerForAnswer) {
-  const std::vector<json::object> lines = read_trace();
+// Replays one trace file.
+void replay(const std::string& name) {
+  const std::vector<json::object> lines = read_trace(name);
   ASSERT_GT(lines.size(), 1000u);
   Store store;
   // Start at etcd's first index after its own membership writes, so indexes line up.
   ASSERT_TRUE(store.restore({}, lines.front().at("start_index").to_number<std::uint64_t>()));
-  std::size_t requests = 0;
+  std::uint64_t requests = 0;
   for (std::size_t i = 1; i + 1 < lines.size(); ++i) {
     const json::object& op = lines[i];
-    const json::object ours = answer(store, op);
-    ASSERT_EQ(json::value(ours), op.at("body"))
-        << "line " << i + 1 << ": " << json::serialize(op) << "\nours: " << json::serialize(ours);
+    if (op.contains("fill")) {
+      const std::uint64_t fill = op.at("fill").to_number<std::uint64_t>();
+      for (std::uint64_t n = 0; n < fill; ++n) {
+        ok(store, Put(std::string{op.at("key").as_string()}).value(std::to_string(n)));
+      }
+      requests += fill;
+    } else {
+      const std::optional<json::object> ours = answer(store, op);
+      ASSERT_EQ(ours.has_value(), !op.contains("waiting"))
+          << "line " << i + 1 << ": " << json::serialize(op);
+      if (ours) {
+        json::value theirs = op.at("body");
+        mask_ttl(theirs);
+        ASSERT_EQ(json::value(*ours), theirs) << "line " << i + 1 << ": " << json::serialize(op)
+                                              << "\nours: " << json::serialize(*ours);
+      }
+      ++requests;
+    }
     ASSERT_EQ(store.index(), op.at("etcd_index").to_number<std::uint64_t>()) << "line " << i + 1;
-    ++requests;
   }
   store.check_invariants();
+  EXPECT_EQ(store.stats().watchers, 0u);
   const json::object& before = lines.front().at("stats").as_object();
   const json::object& after = lines.back().at("stats").as_object();
-  const Stats& stats = store.stats();
-  visit_stats(stats, [&](std::string_view name, std::uint64_t value) {
-    std::uint64_t delta = counter(after, name) - counter(before, name);
+  visit_stats(store.stats(), [&](std::string_view stat, std::uint64_t value) {
+    std::uint64_t delta = counter(after, stat) - counter(before, stat);
     // etcd's auth check reads a missing key on every keys request: one more getsFail each.
-    if (name == "getsFail") delta -= requests;
-    EXPECT_EQ(value, delta) << name;
+    if (stat == "getsFail") delta -= requests;
+    EXPECT_EQ(value, delta) << stat;
   });
 }
+
+TEST(StoreTrace, PlainWritesAndGets) { replay("etcd_v2_trace.jsonl"); }
+
+TEST(StoreTrace, TtlsRefreshesAndWatchHistory) { replay("etcd_v2_trace_ttl_watch.jsonl"); }
 
 }  // namespace
 }  // namespace discovery::store

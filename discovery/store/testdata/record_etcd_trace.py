@@ -1,16 +1,20 @@
 #!/usr/bin/python3
 """Records a golden trace of v2 keys requests against a real etcd 3.4 (--enable-v2=true).
 
-Usage: record_etcd_trace.py http://127.0.0.1:PORT SEED COUNT > etcd_v2_trace.jsonl
+Usage: record_etcd_trace.py http://127.0.0.1:PORT SEED COUNT [--ttl-watch] > trace.jsonl
 
 The first line holds the etcd index and /v2/stats/store before the run; each further line is one
 request ("op") with etcd's status and JSON body; the last line holds the stats after the run.
-store_trace_test.cc replays the ops on a Store and compares. The workload avoids TTLs (their
-values depend on timing) and watches; unit tests pin those.
+store_trace_test.cc replays the ops on a Store and compares. The plain workload has no TTLs and
+no watches. With --ttl-watch it adds long TTLs (1000 s, so nothing expires during the run; the
+test masks ttl and expiration values) and refreshes, and watches with a waitIndex at or below the
+current index: etcd answers those from its history at once, and a watch still waiting after
+0.3 s is recorded as "waiting".
 """
 import http.client
 import json
 import random
+import socket
 import sys
 import urllib.parse
 
@@ -38,11 +42,24 @@ def stats(conn):
     return json.loads(response.read().decode())
 
 
-def random_op(rng, index):
+def random_op(rng, index, ttl_watch):
     depth = rng.choice([0, 1, 1, 2, 2, 2, 3, 3])
     key = "".join("/" + rng.choice(NAMES) for _ in range(depth)) or "/"
     roll = rng.random()
     params = {}
+    if ttl_watch and roll < 0.12:
+        params["wait"] = "true"
+        back = rng.randint(0, index) if rng.random() < 0.15 else rng.randint(0, 40)
+        params["waitIndex"] = str(max(1, index - back))
+        if rng.random() < 0.5:
+            params["recursive"] = "true"
+        return "GET", key, params
+    if ttl_watch and roll < 0.2:
+        params["refresh"] = "true"
+        params["ttl"] = "1000"
+        if rng.random() < 0.6:
+            params["prevExist"] = "true"
+        return "PUT", key, params
     if roll < 0.25:
         method = "GET"
         if rng.random() < 0.5:
@@ -62,21 +79,37 @@ def random_op(rng, index):
         params["prevIndex"] = str(max(1, index - rng.randint(0, 2)))
     if method == "DELETE" and rng.random() < 0.4:
         params["recursive"] = "true"
+    if ttl_watch and method != "DELETE" and rng.random() < 0.3:
+        params["ttl"] = "1000"
     return method, key, params
 
 
 def main():
     base_url, seed, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    ttl_watch = "--ttl-watch" in sys.argv[4:]
     parsed = urllib.parse.urlparse(base_url)
-    conn = http.client.HTTPConnection(parsed.hostname, parsed.port)
+    connect = lambda: http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=0.3)
+    conn = connect()
     rng = random.Random(seed)
     _, index, _ = request(conn, "GET", "/", {})
     print(json.dumps({"start_index": index, "stats": stats(conn)}))
+    if ttl_watch:
+        # 1000 sets first, so that old waitIndexes fall out of the 1000-event history.
+        for i in range(1000):
+            status, index, _ = request(conn, "PUT", "/fill", {"value": str(i)})
+            assert status in (200, 201)
+        print(json.dumps({"fill": 1000, "key": "/fill", "etcd_index": index}))
     for _ in range(count):
-        method, key, params = random_op(rng, index)
-        status, index, body = request(conn, method, key, params)
-        print(json.dumps({"method": method, "key": key, "params": params, "status": status,
-                          "etcd_index": index, "body": body}))
+        method, key, params = random_op(rng, index, ttl_watch)
+        line = {"method": method, "key": key, "params": params}
+        try:
+            status, index, body = request(conn, method, key, params)
+            line.update({"status": status, "etcd_index": index, "body": body})
+        except socket.timeout:
+            conn.close()
+            conn = connect()
+            line.update({"waiting": True, "etcd_index": index})
+        print(json.dumps(line))
     print(json.dumps({"stats": stats(conn)}))
 
 
