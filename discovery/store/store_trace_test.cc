@@ -4,6 +4,8 @@
 // etcd_v2_trace.jsonl: 2000 random writes and gets without TTLs. etcd_v2_trace_ttl_watch.jsonl:
 // 1000 fill sets, then 2500 requests with long TTLs, refreshes and watches answered from history
 // (or left waiting, or cleared); ttl and expiration values are masked there.
+// etcd_v2_trace_live.jsonl: 600 requests with stream and one-shot watchers registered before them;
+// every watcher must receive the same events.
 
 #include <gtest/gtest.h>
 
@@ -136,14 +138,50 @@ std::uint64_t counter(const json::object& stats, std::string_view name) {
   return stats.at(name).to_number<std::uint64_t>();
 }
 
+// The live watchers of a trace, registered on `store`; each collects what it receives.
+struct LiveWatchers {
+  json::array specs;
+  std::vector<json::array> received;
+  std::vector<WatchId> ids;
+};
+
+void register_live(Store& store, const json::object& line, LiveWatchers& live) {
+  live.specs = line.at("watchers").as_array();
+  live.received.resize(live.specs.size());
+  for (std::size_t i = 0; i < live.specs.size(); ++i) {
+    const json::object& spec = live.specs[i].as_object();
+    const bool stream = spec.at("stream").as_bool();
+    auto started = store.watch(spec.at("key").as_string(), spec.at("recursive").as_bool(), stream,
+                               0, [&live, i, stream](const Event& event) {
+                                 live.received[i].push_back(to_json(event));
+                                 return stream;
+                               });
+    ASSERT_TRUE(started && !started->event);
+    live.ids.push_back(started->id);
+  }
+}
+
+void expect_live(const LiveWatchers& live) {
+  for (std::size_t i = 0; i < live.specs.size(); ++i) {
+    EXPECT_EQ(json::value(live.received[i]), live.specs[i].at("events"))
+        << json::serialize(live.specs[i].at("key"));
+  }
+}
+
 // Replays one trace file.
 void replay(const std::string& name) {
-  const std::vector<json::object> lines = read_trace(name);
-  ASSERT_GT(lines.size(), 1000u);
+  std::vector<json::object> lines = read_trace(name);
+  ASSERT_GT(lines.size(), 500u);
   Store store;
   // Start at etcd's first index after its own membership writes, so indexes line up.
   ASSERT_TRUE(store.restore({}, lines.front().at("start_index").to_number<std::uint64_t>()));
-  std::uint64_t requests = 0;
+  LiveWatchers live;
+  if (lines[lines.size() - 2].contains("watchers")) {
+    register_live(store, lines[lines.size() - 2], live);
+    lines.erase(lines.end() - 2);
+  }
+  // The live watches were keys requests too.
+  std::uint64_t requests = live.specs.size();
   for (std::size_t i = 1; i + 1 < lines.size(); ++i) {
     const json::object& op = lines[i];
     if (op.contains("fill")) {
@@ -167,6 +205,9 @@ void replay(const std::string& name) {
     ASSERT_EQ(store.index(), op.at("etcd_index").to_number<std::uint64_t>()) << "line " << i + 1;
   }
   store.check_invariants();
+  expect_live(live);
+  // etcd's watchers were closed before its last stats.
+  for (WatchId id : live.ids) store.cancel_watch(id);
   EXPECT_EQ(store.stats().watchers, 0u);
   const json::object& before = lines.front().at("stats").as_object();
   const json::object& after = lines.back().at("stats").as_object();
@@ -181,6 +222,8 @@ void replay(const std::string& name) {
 TEST(StoreTrace, PlainWritesAndGets) { replay("etcd_v2_trace.jsonl"); }
 
 TEST(StoreTrace, TtlsRefreshesAndWatchHistory) { replay("etcd_v2_trace_ttl_watch.jsonl"); }
+
+TEST(StoreTrace, LiveWatchers) { replay("etcd_v2_trace_live.jsonl"); }
 
 }  // namespace
 }  // namespace discovery::store

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Records a golden trace of v2 keys requests against a real etcd 3.4 (--enable-v2=true).
 
-Usage: record_etcd_trace.py http://127.0.0.1:PORT SEED COUNT [--ttl-watch] > trace.jsonl
+Usage: record_etcd_trace.py http://127.0.0.1:PORT SEED COUNT [--ttl-watch|--live] > trace.jsonl
 
 The first line holds the etcd index and /v2/stats/store before the run; each further line is one
 request ("op") with etcd's status and JSON body; the last line holds the stats after the run.
@@ -10,12 +10,16 @@ no watches. With --ttl-watch it adds long TTLs (1000 s, so nothing expires durin
 test masks ttl and expiration values) and refreshes, and watches with a waitIndex at or below the
 current index: etcd answers those from its history at once, and a watch still waiting after
 0.3 s is recorded as "waiting".
+With --live, watchers (see LIVE_WATCHERS) are registered before the plain workload starts, and a
+last "watchers" line lists the events each of them received.
 """
 import http.client
 import json
 import random
 import socket
 import sys
+import threading
+import time
 import urllib.parse
 
 NAMES = ["a", "b", "_h", "c"]
@@ -34,6 +38,36 @@ def request(conn, method, path, params):
     response = conn.getresponse()
     data = response.read().decode()
     return response.status, int(response.getheader("X-Etcd-Index")), json.loads(data)
+
+
+# (key, recursive, stream) of the watchers that --live registers, in this order.
+LIVE_WATCHERS = [("/", True, True), ("/a", False, True), ("/a", True, True), ("/a/b", False, True),
+                 ("/_h", True, True), ("/a/_h", False, True), ("/c/a/b", False, True),
+                 ("/b", True, False), ("/c", False, False)]
+
+
+class LiveWatcher:
+    def __init__(self, parsed, key, recursive, stream):
+        self.events = []
+        self.conn = http.client.HTTPConnection(parsed.hostname, parsed.port)
+        query = {"wait": "true", "stream": "true" if stream else "false"}
+        if recursive:
+            query["recursive"] = "true"
+        self.conn.request("GET", "/v2/keys" + key + "?" + urllib.parse.urlencode(query))
+        self.response = self.conn.getresponse()  # etcd sends the header once registered
+        self.thread = threading.Thread(target=self.read, daemon=True)
+        self.thread.start()
+
+    def read(self):
+        try:
+            while True:
+                line = self.response.readline()
+                if not line:
+                    return
+                if line.strip():
+                    self.events.append(json.loads(line))
+        except (OSError, ValueError, AttributeError, http.client.HTTPException):
+            return
 
 
 def stats(conn):
@@ -87,6 +121,7 @@ def random_op(rng, index, ttl_watch):
 def main():
     base_url, seed, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     ttl_watch = "--ttl-watch" in sys.argv[4:]
+    live = "--live" in sys.argv[4:]
     parsed = urllib.parse.urlparse(base_url)
     connect = lambda: http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=0.3)
     conn = connect()
@@ -99,6 +134,7 @@ def main():
             status, index, _ = request(conn, "PUT", "/fill", {"value": str(i)})
             assert status in (200, 201)
         print(json.dumps({"fill": 1000, "key": "/fill", "etcd_index": index}))
+    watchers = [LiveWatcher(parsed, *spec) for spec in LIVE_WATCHERS] if live else []
     for _ in range(count):
         method, key, params = random_op(rng, index, ttl_watch)
         line = {"method": method, "key": key, "params": params}
@@ -110,6 +146,16 @@ def main():
             conn = connect()
             line.update({"waiting": True, "etcd_index": index})
         print(json.dumps(line))
+    if watchers:
+        time.sleep(1.0)
+        print(json.dumps({"watchers": [{"key": key, "recursive": recursive, "stream": stream,
+                                        "events": w.events}
+                                       for (key, recursive, stream), w in
+                                       zip(LIVE_WATCHERS, watchers)]}))
+        for w in watchers:
+            w.conn.sock.shutdown(socket.SHUT_RDWR)
+            w.conn.close()
+        time.sleep(0.5)
     print(json.dumps({"stats": stats(conn)}))
 
 
