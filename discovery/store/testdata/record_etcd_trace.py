@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Records a golden trace of v2 keys requests against a real etcd 3.4 (--enable-v2=true).
 
-Usage: record_etcd_trace.py http://127.0.0.1:PORT SEED COUNT [--ttl-watch|--live] > trace.jsonl
+Usage: record_etcd_trace.py http://127.0.0.1:PORT SEED COUNT [--ttl-watch|--live|--expire]
 
 The first line holds the etcd index and /v2/stats/store before the run; each further line is one
 request ("op") with etcd's status and JSON body; the last line holds the stats after the run.
@@ -11,7 +11,9 @@ test masks ttl and expiration values) and refreshes, and watches with a waitInde
 current index: etcd answers those from its history at once, and a watch still waiting after
 0.3 s is recorded as "waiting".
 With --live, watchers (see LIVE_WATCHERS) are registered before the plain workload starts, and a
-last "watchers" line lists the events each of them received.
+last "watchers" line lists the events each of them received. --expire adds 1 s TTLs to the live
+workload and, after every 40 requests, waits 2.5 s (so etcd expires them, at most 1 s after the
+phase began) and records a "sync" line with a GET of the root.
 """
 import http.client
 import json
@@ -76,7 +78,7 @@ def stats(conn):
     return json.loads(response.read().decode())
 
 
-def random_op(rng, index, ttl_watch):
+def random_op(rng, index, ttl_watch, expire=False):
     depth = rng.choice([0, 1, 1, 2, 2, 2, 3, 3])
     key = "".join("/" + rng.choice(NAMES) for _ in range(depth)) or "/"
     roll = rng.random()
@@ -115,13 +117,16 @@ def random_op(rng, index, ttl_watch):
         params["recursive"] = "true"
     if ttl_watch and method != "DELETE" and rng.random() < 0.3:
         params["ttl"] = "1000"
+    if expire and method != "DELETE" and rng.random() < 0.3:
+        params["ttl"] = rng.choice(["1", "1", "1000"])
     return method, key, params
 
 
 def main():
     base_url, seed, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     ttl_watch = "--ttl-watch" in sys.argv[4:]
-    live = "--live" in sys.argv[4:]
+    expire = "--expire" in sys.argv[4:]
+    live = "--live" in sys.argv[4:] or expire
     parsed = urllib.parse.urlparse(base_url)
     connect = lambda: http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=0.3)
     conn = connect()
@@ -135,8 +140,13 @@ def main():
             assert status in (200, 201)
         print(json.dumps({"fill": 1000, "key": "/fill", "etcd_index": index}))
     watchers = [LiveWatcher(parsed, *spec) for spec in LIVE_WATCHERS] if live else []
-    for _ in range(count):
-        method, key, params = random_op(rng, index, ttl_watch)
+    for n in range(count):
+        if expire and n % 40 == 39:
+            time.sleep(2.5)
+            status, index, body = request(conn, "GET", "/", {"sorted": "true"})
+            print(json.dumps({"sync": True, "method": "GET", "key": "/", "params": {},
+                              "status": status, "etcd_index": index, "body": body}))
+        method, key, params = random_op(rng, index, ttl_watch, expire)
         line = {"method": method, "key": key, "params": params}
         try:
             status, index, body = request(conn, method, key, params)
