@@ -39,6 +39,7 @@ struct Node {
 };
 
 // Key helpers. They expect clean absolute keys.
+// Whether `key` is "/" or "/seg/seg..." with no empty, "." or ".." segment (Go's path.Clean form).
 bool is_clean_key(std::string_view key);
 std::string_view parent_key(std::string_view key);  // "/" for a child of the root
 std::string join_key(std::string_view dir, std::string_view name);

@@ -53,7 +53,7 @@ StoreResult<std::optional<Event>> Store::apply(const pb::Command& command) {
 StoreResult<Event> Store::get(std::string_view key, bool recursive, bool sorted, WallTime now) {
   // Children are always listed in key order, which sorted=true asks for and unsorted allows.
   static_cast<void>(sorted);
-  CHECK(is_clean_key(key), "get of unclean key '{}'", key);
+  CHECK(is_clean_key(key) && key.size() <= kKeyBytesMax, "get of bad key '{:.100}'", key);
   Impl& s = *impl_;
   auto found = s.tree.find(key);
   if (!found) {
@@ -80,7 +80,7 @@ StoreResult<Event> Store::get(std::string_view key, bool recursive, bool sorted,
 
 StoreResult<WatchStart> Store::watch(std::string_view key, bool recursive, bool stream,
                                      std::uint64_t since_index, WatcherHub::Sink sink) {
-  CHECK(is_clean_key(key), "watch of unclean key '{}'", key);
+  CHECK(is_clean_key(key) && key.size() <= kKeyBytesMax, "watch of bad key '{:.100}'", key);
   Impl& s = *impl_;
   const std::uint64_t since = since_index == 0 ? s.index + 1 : since_index;
   return s.hub.watch(key, recursive, stream, since, s.index, std::move(sink));

@@ -4,7 +4,10 @@
 // Ownership and threads: one Store per member, owned by the server's raft strand; not thread-safe.
 // Invariants: the index only grows; it grows by exactly one per successful write and per expired
 // node; failed writes change nothing (behaviour item 32). The store never reads a clock: every
-// time it needs (TTL rendering, expiry) comes from the command or the caller.
+// time it needs (TTL rendering, expiry) comes from the command or the caller. Node and parent
+// links, the expiration index and the 1000-event history stay consistent (check_invariants()).
+// Listings are always in bytewise key order (what sorted=true asks for; etcd's unsorted order is
+// random, so this order is allowed too).
 
 #include <cstddef>
 #include <cstdint>
@@ -38,6 +41,11 @@ struct Change {
 
 class Store {
  public:
+  // Keys handed to apply, get and watch must be clean absolute paths ("/" or "/a/b") of at most
+  // this many bytes. The API's 4 KiB request line keeps them far below; the bound keeps the tree
+  // depth, and so the recursion in listings and removals, small.
+  static constexpr std::size_t kKeyBytesMax = 16 * 1024;
+
   Store();
   ~Store();
   Store(const Store&) = delete;
@@ -45,7 +53,11 @@ class Store {
 
   // Applies one command. For a Write it returns the event (or the etcd error); for a Sync it
   // returns the last expire event, or an Error-free empty optional when nothing expired.
-  // Every event (including each expire) is also delivered to matching watchers before return.
+  // Every event (including each expire) is also delivered to matching watchers before return,
+  // except refresh writes, which consume an index but wake no one (as in etcd). The Write is
+  // mapped as command.proto says; Command.time_unix_ns renders the ttl fields of the answer.
+  // Counts the operation in stats() as etcd does (stats.h). A Command without an operation, a
+  // Write without a method or with a bad key (see kKeyBytesMax) is a broken invariant.
   StoreResult<std::optional<Event>> apply(const pb::Command& command);
 
   // Reads `key` as of now. `now` only computes ttl fields. Errors: KeyNotFound (cause = first
@@ -53,7 +65,8 @@ class Store {
   StoreResult<Event> get(std::string_view key, bool recursive, bool sorted, WallTime now);
 
   // Registers a watch or answers it from history. See WatcherHub::watch. `since_index` 0 means
-  // "the next event".
+  // "the next event". After restore() the history starts empty and every index up to the restored
+  // one counts as cleared (EventIndexCleared), since those events were not kept.
   StoreResult<WatchStart> watch(std::string_view key, bool recursive, bool stream,
                                 std::uint64_t since_index, WatcherHub::Sink sink);
   void cancel_watch(WatchId id);
@@ -67,12 +80,14 @@ class Store {
   // batch with index(). Clears the list.
   std::vector<Change> take_changes();
 
-  // Rebuilds the key space from persisted records (any order) and the persisted index. Only on an
-  // empty store. Returns an error message for records that do not form a tree.
+  // Rebuilds the key space from persisted records (any order; sorted by key is fastest: O(key
+  // length) per record) and the persisted index. Only on a new store (CHECKed). Returns an error
+  // message for records that do not form a tree or do not fit the index; the store is then empty.
   common::Result<void, std::string> restore(
       std::vector<std::pair<std::string, pb::StoredNode>> records, std::uint64_t index);
 
-  // The whole key space and index as bytes; equal stores give equal bytes.
+  // The whole key space and index as bytes (records in key order); equal stores give equal bytes.
+  // restore_snapshot is restore() from such bytes; truncated or trailing bytes are errors.
   std::string snapshot() const;
   common::Result<void, std::string> restore_snapshot(std::string_view bytes);
 

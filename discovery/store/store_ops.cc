@@ -107,7 +107,8 @@ void Store::Impl::record_put(const Node& node) {
 }
 
 StoreResult<Event> Store::Impl::apply_write(const pb::Write& write, std::int64_t now_ns) {
-  CHECK(is_clean_key(write.key()), "write to unclean key '{}'", write.key());
+  CHECK(is_clean_key(write.key()) && write.key().size() <= kKeyBytesMax,
+        "write to bad key '{:.100}' ({} bytes)", write.key(), write.key().size());
   const bool compares = write.prev_index() > 0 || !write.prev_value().empty();
   StoreResult<Event> result = Error{};
   Op op = Op::Set;

@@ -49,7 +49,9 @@ std::optional<std::string_view> take_bytes(std::string_view& in) {
 // A record that restore can attach: a clean non-root key and a node consistent with `index`.
 std::optional<std::string> invalid_record(const std::string& key, const pb::StoredNode& node,
                                           std::uint64_t index) {
-  if (key == "/" || !is_clean_key(key)) return fmt::format("bad key '{}'", key);
+  if (key == "/" || !is_clean_key(key) || key.size() > Store::kKeyBytesMax) {
+    return fmt::format("bad key '{:.100}'", key);
+  }
   if (node.created_index() == 0 || node.created_index() > node.modified_index() ||
       node.modified_index() > index) {
     return fmt::format("{}: indexes {}/{} do not fit index {}", key, node.created_index(),

@@ -28,6 +28,7 @@ bool is_delete_of_dir(const Event& event) {
 common::Result<WatchStart, Error> WatcherHub::watch(std::string_view key, bool recursive,
                                                     bool stream, std::uint64_t since_index,
                                                     std::uint64_t current_index, Sink sink) {
+  CHECK(!in_sink_, "watch from inside a sink");
   CHECK(current_index == last_index_, "watch at index {} but history ends at {}", current_index,
         last_index_);
   auto scanned = scan(key, recursive, since_index);
@@ -54,6 +55,8 @@ common::Result<WatchStart, Error> WatcherHub::watch(std::string_view key, bool r
 }
 
 void WatcherHub::cancel(WatchId id) {
+  // A sink that cancels would edit the list notify_at is walking.
+  CHECK(!in_sink_, "cancel from inside a sink");
   auto found = by_id_.find(id);
   if (found == by_id_.end()) return;
   auto list = watchers_.find(found->second.key);
@@ -74,6 +77,7 @@ void WatcherHub::reset_history(std::uint64_t index) {
 }
 
 void WatcherHub::record(const Event& event, bool refresh) {
+  CHECK(!in_sink_, "store write from inside a sink");
   // Every index the store hands out has exactly one event, so the history is contiguous and a
   // since_index maps to a position by subtraction.
   CHECK(event.index() == last_index_ + 1, "event index {} after history index {}", event.index(),
@@ -113,7 +117,9 @@ void WatcherHub::notify_at(const Event& event, std::string_view path, bool delet
     auto next = std::next(it);
     Watcher& watcher = *it;
     if ((watcher.recursive || original || deleted) && event.index() >= watcher.since_index) {
+      in_sink_ = true;
       const bool keep = watcher.sink(event);
+      in_sink_ = false;
       if (!keep || !watcher.stream) {
         by_id_.erase(watcher.id);
         list.erase(it);

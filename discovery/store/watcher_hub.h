@@ -120,6 +120,7 @@ class WatcherHub {
   std::unordered_map<std::string, WatcherList, KeyHash, std::equal_to<>> watchers_;
   std::unordered_map<WatchId, Location> by_id_;
   WatchId next_id_ = 1;
+  bool in_sink_ = false;  // a sink is running: re-entering the hub is a broken contract
 };
 
 }  // namespace discovery::store

@@ -220,5 +220,17 @@ TEST(WatchHistory, KeepsTheLastThousandEvents) {
   EXPECT_EQ(store.stats().watchers, 0u);
 }
 
+TEST(WatchDeathTest, SinkMustNotReenterTheStore) {
+  Store store;
+  WatchId other = 0;
+  ASSERT_TRUE(store.watch("/k", false, true, 0, [&](const Event&) {
+    store.cancel_watch(other);
+    return true;
+  }));
+  Recorder recorder;
+  other = must_register(store, "/k", false, true, recorder);
+  EXPECT_DEATH(store.apply(Put("/k").value("1")), "inside a sink");
+}
+
 }  // namespace
 }  // namespace discovery::store
