@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "discovery/server/bootstrap.h"
 #include "discovery/server/member_id.h"
 
 namespace discovery::server {
@@ -28,9 +29,8 @@ constexpr auto kWriteTimeout = std::chrono::seconds{60};
 // behind, ending its answer; so do we, so that one slow reader cannot hold memory without bound.
 constexpr std::size_t kWatchQueueEvents = 100;
 
-// The etcd release and cluster version that /version reports: clients choose their API by them.
+// The etcd release that /version reports: clients choose their API by it.
 constexpr std::string_view kServerVersion = "3.4.23";
-constexpr std::string_view kClusterVersion = "3.4.0";
 
 using EventChannel = asio::experimental::channel<void(boost::system::error_code, store::Event)>;
 
@@ -83,6 +83,9 @@ asio::awaitable<bool> ApiHandler::handle(beast::tcp_stream& stream, Request requ
     const api::ResponseMeta meta = api::response_meta(request, now);
     if (routed.endpoint == api::Endpoint::Keys) {
       auto parsed = api::parse_keys_request(request);
+      // etcd checks every parsed keys request against its auth records, a read that fails when
+      // auth was never enabled; /v2/stats/store shows it as one getsFail per request.
+      if (parsed) ++member_.store().stats().gets_fail;
       if (parsed && parsed->wait) co_return co_await watch(stream, *parsed, meta);
       if (!parsed) {
         response = api::keys_error_response(parsed.error(), cluster_id_, meta);

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "discovery/server/api_handler.h"
+#include "discovery/server/bootstrap.h"
 #include "discovery/server/config.h"
 #include "discovery/server/http_listener.h"
 #include "discovery/server/member.h"
@@ -60,6 +61,7 @@ common::Result<std::unique_ptr<Member>, std::string> open_member(asio::io_contex
   if (!storage) return storage.error();
   auto member = std::make_unique<Member>(io, std::move(*storage), clock);
   if (auto started = member->start(); !started) return started.error();
+  if (!existing) member->bootstrap(bootstrap_records(config));
   return member;
 }
 

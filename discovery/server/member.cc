@@ -47,6 +47,22 @@ common::Result<void, std::string> Member::start() {
   return {};
 }
 
+void Member::bootstrap(const std::vector<store::pb::ClusterRecord>& records) {
+  CHECK(store_.index() == 0, "bootstrap of a used store (index {})", store_.index());
+  const std::int64_t now_ns = unix_ns(clock_.wall_now());
+  for (const store::pb::ClusterRecord& record : records) {
+    store::pb::Command command;
+    command.set_time_unix_ns(now_ns);
+    *command.mutable_cluster_record() = record;
+    CHECK(store_.apply(command).has_value(), "cluster record {} refused", record.key());
+  }
+  // etcd's bootstrap also makes one failed read of its auth records (pinned by the store's etcd
+  // traces: a fresh member shows getsFail 1).
+  ++store_.stats().gets_fail;
+  persist_changes();
+  flush();
+}
+
 void Member::stop() {
   stopped_ = true;
   expire_timer_.cancel();

@@ -43,6 +43,10 @@ class Member {
   // not form a key space (the message says why).
   common::Result<void, std::string> start();
 
+  // Writes the records a new cluster starts with (after start(), on an empty store) and syncs
+  // them before returning.
+  void bootstrap(const std::vector<store::pb::ClusterRecord>& records);
+
   // Applies one client write (its time and expiration already set) and completes once the result
   // is durable.
   boost::asio::awaitable<store::StoreResult<store::Event>> write(store::pb::Command command);

@@ -43,6 +43,10 @@ StoreResult<std::optional<Event>> Store::apply(const pb::Command& command) {
             "sync at {} ended at {}", before, s.index);
       return last;
     }
+    case pb::Command::kClusterRecord:
+      s.apply_cluster_record(command.cluster_record());
+      CHECK(s.index == before + 1, "cluster record at {} ended at {}", before, s.index);
+      return std::optional<Event>{};
     case pb::Command::OP_NOT_SET:
       break;
   }
@@ -89,6 +93,12 @@ StoreResult<WatchStart> Store::watch(std::string_view key, bool recursive, bool 
 void Store::cancel_watch(WatchId id) { impl_->hub.cancel(id); }
 
 std::uint64_t Store::index() const { return impl_->index; }
+
+std::optional<std::string> Store::cluster_record(std::string_view key) const {
+  auto found = impl_->cluster_records.find(key);
+  if (found == impl_->cluster_records.end()) return std::nullopt;
+  return found->second.first;
+}
 
 std::optional<WallTime> Store::next_expiration() const {
   const Node* node = impl_->tree.earliest_expiring();

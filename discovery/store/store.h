@@ -52,7 +52,8 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   // Applies one command. For a Write it returns the event (or the etcd error); for a Sync it
-  // returns the last expire event, or an Error-free empty optional when nothing expired.
+  // returns the last expire event, or an Error-free empty optional when nothing expired; for a
+  // ClusterRecord an empty optional (its index is taken, but no client sees an event).
   // Every event (including each expire) is also delivered to matching watchers before return,
   // except refresh writes, which consume an index but wake no one (as in etcd). The Write is
   // mapped as command.proto says; Command.time_unix_ns renders the ttl fields of the answer.
@@ -72,6 +73,13 @@ class Store {
   void cancel_watch(WatchId id);
 
   std::uint64_t index() const;
+
+  // The value of a cluster record (command.proto ClusterRecord), if one was written at `key`.
+  std::optional<std::string> cluster_record(std::string_view key) const;
+
+  // Persisted cluster records use the change/record key kClusterRecordPrefix + key, which no
+  // client key can equal (client keys start with '/').
+  static constexpr char kClusterRecordPrefix = '#';
 
   // Earliest expiration among stored nodes, if any (so the server knows when to propose Sync).
   std::optional<WallTime> next_expiration() const;

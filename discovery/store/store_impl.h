@@ -3,6 +3,7 @@
 // (changes, restore, snapshots). Private to discovery/store.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,7 @@ struct Store::Impl {
   std::optional<Event> expire(std::int64_t cutoff_ns, std::int64_t now_ns);
 
   StoreResult<Event> apply_write(const pb::Write& write, std::int64_t now_ns);
+  void apply_cluster_record(const pb::ClusterRecord& record);
 
   // etcd's internalCreate: a new node at key (or key/%020d for unique), its missing parent dirs,
   // and for `replace` the removal of an existing file there.
@@ -44,6 +46,8 @@ struct Store::Impl {
   std::uint64_t index = 0;
   Stats stats;
   std::vector<Change> changes;
+  // Cluster records by key (without the prefix): value and the index that wrote it.
+  std::map<std::string, std::pair<std::string, std::uint64_t>, std::less<>> cluster_records;
 };
 
 }  // namespace discovery::store

@@ -106,6 +106,29 @@ void Store::Impl::record_put(const Node& node) {
   changes.push_back(std::move(change));
 }
 
+void Store::Impl::apply_cluster_record(const pb::ClusterRecord& record) {
+  CHECK(record.key().starts_with('/'), "cluster record key '{:.100}'", record.key());
+  const std::uint64_t next = index + 1;
+  ++(record.create() ? stats.create_success : stats.sets_success);
+  cluster_records[record.key()] = {record.value(), next};
+  Change change{.kind = Change::Kind::Put,
+                .key = kClusterRecordPrefix + record.key(),
+                .node = {}};
+  change.node.set_value(record.value());
+  change.node.set_created_index(next);
+  change.node.set_modified_index(next);
+  changes.push_back(std::move(change));
+  index = next;
+  // The history keeps one event per index; like a refresh, this one matches no watcher.
+  Event event;
+  event.action = record.create() ? Action::Create : Action::Set;
+  event.node.key = kClusterRecordPrefix + record.key();
+  event.node.modified_index = next;
+  event.node.created_index = next;
+  event.etcd_index = next;
+  hub.add_refresh(event);
+}
+
 StoreResult<Event> Store::Impl::apply_write(const pb::Write& write, std::int64_t now_ns) {
   CHECK(is_clean_key(write.key()) && write.key().size() <= kKeyBytesMax,
         "write to bad key '{:.100}' ({} bytes)", write.key(), write.key().size());

@@ -113,15 +113,28 @@ std::vector<Change> Store::take_changes() {
 
 common::Result<void, std::string> Store::restore(Records records, std::uint64_t index) {
   Impl& s = *impl_;
-  CHECK(s.tree.empty() && s.index == 0 && s.hub.last_index() == 0 && s.changes.empty(),
+  CHECK(s.tree.empty() && s.cluster_records.empty() && s.index == 0 && s.hub.last_index() == 0 && s.changes.empty(),
         "restore into a used store (index {})", s.index);
   auto by_key = [](const auto& a, const auto& b) { return a.first < b.first; };
   if (!std::is_sorted(records.begin(), records.end(), by_key)) {
     std::sort(records.begin(), records.end(), by_key);
   }
+  // Cluster records sort before every client key ('#' < '/'); take them off the front.
+  auto clients = std::find_if(records.begin(), records.end(), [](const auto& record) {
+    return record.first.empty() || record.first.front() != kClusterRecordPrefix;
+  });
+  for (auto it = records.begin(); it != clients; ++it) {
+    if (it->second.modified_index() > index) {
+      return fmt::format("cluster record {} at {} after index {}", it->first,
+                         it->second.modified_index(), index);
+    }
+    s.cluster_records[it->first.substr(1)] = {it->second.value(), it->second.modified_index()};
+  }
+  records.erase(records.begin(), clients);
   auto built = build_tree(s.tree, records, index);
   if (!built) {
     s.tree.clear();
+    s.cluster_records.clear();
     return built;
   }
   s.index = index;
@@ -140,9 +153,21 @@ std::string Store::snapshot() const {
             [](const Node* a, const Node* b) { return a->key < b->key; });
   std::string out{kSnapshotMagic};
   put_varint(out, s.index);
-  put_varint(out, nodes.size());
+  put_varint(out, s.cluster_records.size() + nodes.size());
   pb::StoredNode stored;
   std::string bytes;
+  for (const auto& [key, record] : s.cluster_records) {
+    stored.Clear();
+    stored.set_value(record.first);
+    stored.set_created_index(record.second);
+    stored.set_modified_index(record.second);
+    CHECK(stored.SerializeToString(&bytes), "serializing cluster record {}", key);
+    const std::string prefixed = kClusterRecordPrefix + key;
+    put_varint(out, prefixed.size());
+    out.append(prefixed);
+    put_varint(out, bytes.size());
+    out.append(bytes);
+  }
   for (const Node* node : nodes) {
     stored.set_dir(node->dir);
     stored.set_value(node->value);

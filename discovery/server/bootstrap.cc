@@ -1,0 +1,46 @@
+#include "discovery/server/bootstrap.h"
+
+#include "discovery/api/go_format.h"
+#include "discovery/server/member_id.h"
+
+namespace discovery::server {
+namespace {
+
+std::string json_string_list(const std::vector<Url>& urls) {
+  std::string out = "[";
+  for (const Url& url : urls) {
+    if (out.size() > 1) out += ',';
+    api::append_json_string(out, url.text);
+  }
+  return out + "]";
+}
+
+store::pb::ClusterRecord record(std::string key, std::string value, bool create) {
+  store::pb::ClusterRecord made;
+  made.set_key(std::move(key));
+  made.set_value(std::move(value));
+  made.set_create(create);
+  return made;
+}
+
+}  // namespace
+
+std::vector<store::pb::ClusterRecord> bootstrap_records(const Config& config) {
+  std::vector<store::pb::ClusterRecord> records;
+  for (const InitialMember& member : config.initial_cluster) {
+    std::vector<std::string> peer_texts;
+    for (const Url& url : member.peer_urls) peer_texts.push_back(url.text);
+    const std::uint64_t id = compute_member_id(peer_texts, config.initial_cluster_token);
+    records.push_back(record("/members/" + format_id(id) + "/raftAttributes",
+                             "{\"peerURLs\":" + json_string_list(member.peer_urls) + "}", true));
+  }
+  std::string attributes = "{\"name\":";
+  api::append_json_string(attributes, config.name);
+  attributes += ",\"clientURLs\":" + json_string_list(config.advertise_client_urls) + "}";
+  records.push_back(
+      record("/members/" + format_id(config.member_id()) + "/attributes", attributes, false));
+  records.push_back(record("/version", std::string(kClusterVersion), false));
+  return records;
+}
+
+}  // namespace discovery::server

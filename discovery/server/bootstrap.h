@@ -1,0 +1,18 @@
+#pragma once
+// The cluster records a new cluster starts with, as etcd 3.4 writes them when it bootstraps:
+// every initial member's raftAttributes (counted as creates), then this member's attributes and
+// the cluster version (counted as sets). Pure.
+
+#include <vector>
+
+#include "discovery/server/config.h"
+#include "discovery/store/command.pb.h"
+
+namespace discovery::server {
+
+// The cluster version a new cluster agrees on (etcd 3.4's /version "etcdcluster").
+inline constexpr std::string_view kClusterVersion = "3.4.0";
+
+std::vector<store::pb::ClusterRecord> bootstrap_records(const Config& config);
+
+}  // namespace discovery::server
