@@ -48,8 +48,31 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// Go's scanner error for a top-level literal (true, false, null) that does not complete:
+// "invalid character 'o' in literal null (expecting 'u')", or nullopt when it is not one.
+std::optional<Error> literal_error(std::string_view body) {
+  const std::string_view value = trim(body);
+  if (value.empty()) return std::nullopt;
+  std::string_view literal;
+  switch (value.front()) {
+    case 't': literal = "true"; break;
+    case 'f': literal = "false"; break;
+    case 'n': literal = "null"; break;
+    default: return std::nullopt;
+  }
+  for (std::size_t i = 1; i < literal.size(); ++i) {
+    if (i >= value.size()) return Error{"unexpected end of JSON input"};
+    if (value[i] != literal[i]) {
+      return Error{"invalid character '" + std::string(1, value[i]) + "' in literal " +
+                   std::string(literal) + " (expecting '" + std::string(1, literal[i]) + "')"};
+    }
+  }
+  return std::nullopt;
+}
+
 // Parses `body` as JSON; the error texts follow Go's scanner for the common cases.
 common::Result<boost::json::value, Error> parse_json(std::string_view body) {
+  if (auto literal = literal_error(body)) return *literal;
   boost::json::stream_parser parser;
   boost::system::error_code ec;
   const std::size_t used = parser.write_some(body.data(), body.size(), ec);

@@ -30,13 +30,18 @@ class ApiHandler final : public RequestHandler {
   ApiHandler(const Config& config, Member& member, common::metrics::Registry& metrics);
 
   boost::asio::awaitable<bool> handle(boost::beast::tcp_stream& stream, Request request) override;
+  boost::asio::awaitable<void> handle_broken_body(boost::beast::tcp_stream& stream, Request header,
+                                                  std::string_view go_error) override;
 
  private:
   boost::asio::awaitable<api::Response> keys(const api::KeysRequest& keys,
                                              const api::ResponseMeta& meta);
   boost::asio::awaitable<bool> watch(boost::beast::tcp_stream& stream,
                                      const api::KeysRequest& keys, const api::ResponseMeta& meta);
-  api::Response serve(const api::Routed& routed, const api::ResponseMeta& meta);
+  api::Response serve(const api::Routed& routed, const Request& request,
+                      const api::ResponseMeta& meta);
+  api::Response change_members(const api::Routed& routed, const Request& request,
+                               const api::ResponseMeta& meta);
   api::Member self_member() const;
   api::SelfStats self_stats() const;
   api::RaftPosition raft_position() const;

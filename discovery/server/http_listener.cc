@@ -29,6 +29,16 @@ void reset(beast::tcp_stream& stream) {
   stream.socket().close(ignored);
 }
 
+// The text Go's chunked body reader gives for a fault Beast reports while reading a body, which
+// etcd copies into its answer; empty for faults that are not of the body's framing.
+std::string_view go_body_error(beast::error_code ec) {
+  if (ec == http::error::bad_chunk || ec == http::error::bad_chunk_extension) {
+    return "invalid byte in chunk length";
+  }
+  if (ec == http::error::partial_message) return "unexpected EOF";
+  return "";
+}
+
 bool is_form_method(std::string_view method) {
   return method == "POST" || method == "PUT" || method == "PATCH";
 }
@@ -121,6 +131,10 @@ asio::awaitable<void> HttpListener::session(beast::tcp_stream stream) {
         stream.expires_after(limits_.idle_timeout);
         if (!ec) std::tie(ec, read) = co_await http::async_read(stream, buffer, parser, kAwait);
       }
+    }
+    if (const std::string_view body_error = go_body_error(ec); !body_error.empty()) {
+      co_await handler_.handle_broken_body(stream, parser.release(), body_error);
+      break;
     }
     if (ec) {
       co_await answer_read_error(stream, ec);

@@ -34,6 +34,12 @@ class RequestHandler {
   // Answers one request on `stream` (possibly as a long-lived watch stream). Returns whether the
   // connection may carry another request. Must not throw.
   virtual boost::asio::awaitable<bool> handle(boost::beast::tcp_stream& stream, Request request) = 0;
+  // Answers a request whose header parsed but whose body did not; `go_error` is the text Go's
+  // body reader gives for the fault (e.g. "invalid byte in chunk length"). The connection closes
+  // afterwards. Must not throw.
+  virtual boost::asio::awaitable<void> handle_broken_body(boost::beast::tcp_stream& stream,
+                                                          Request header,
+                                                          std::string_view go_error) = 0;
 };
 
 struct HttpLimits {
