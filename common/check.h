@@ -20,11 +20,11 @@ namespace common::detail {
 
 }  // namespace common::detail
 
-#define CHECK(cond, ...)                                                                  \
-  do {                                                                                    \
-    if (!(cond)) [[unlikely]] {                                                           \
+#define CHECK(cond, ...)                                                                     \
+  do {                                                                                       \
+    if (!(cond)) [[unlikely]] {                                                              \
       ::common::detail::check_failed(#cond, __FILE__, __LINE__, ::fmt::format(__VA_ARGS__)); \
-    }                                                                                     \
+    }                                                                                        \
   } while (false)
 
 #ifdef NDEBUG

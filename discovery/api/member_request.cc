@@ -55,10 +55,17 @@ std::optional<Error> literal_error(std::string_view body) {
   if (value.empty()) return std::nullopt;
   std::string_view literal;
   switch (value.front()) {
-    case 't': literal = "true"; break;
-    case 'f': literal = "false"; break;
-    case 'n': literal = "null"; break;
-    default: return std::nullopt;
+    case 't':
+      literal = "true";
+      break;
+    case 'f':
+      literal = "false";
+      break;
+    case 'n':
+      literal = "null";
+      break;
+    default:
+      return std::nullopt;
   }
   for (std::size_t i = 1; i < literal.size(); ++i) {
     if (i >= value.size()) return Error{"unexpected end of JSON input"};

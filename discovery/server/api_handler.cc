@@ -1,5 +1,7 @@
 #include "discovery/server/api_handler.h"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/experimental/channel.hpp>
@@ -9,8 +11,6 @@
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
-
-#include <spdlog/spdlog.h>
 
 #include "discovery/api/auth.h"
 #include "discovery/api/member_request.h"
@@ -99,7 +99,7 @@ asio::awaitable<bool> ApiHandler::handle(beast::tcp_stream& stream, Request requ
     }
   }
   const bool written = co_await write_message(stream, response);
-  co_return written && response.keep_alive();
+  co_return written&& response.keep_alive();
 }
 
 asio::awaitable<void> ApiHandler::handle_broken_body(beast::tcp_stream& stream, Request header,
@@ -114,7 +114,8 @@ asio::awaitable<void> ApiHandler::handle_broken_body(beast::tcp_stream& stream, 
   if (routed != nullptr && routed->endpoint == api::Endpoint::Keys &&
       (method == "PUT" || method == "POST" || method == "PATCH")) {
     auto response = api::keys_error_response(
-        store::Error{.code = store::ErrorCode::InvalidForm, .cause = std::string(go_error), .index = 0},
+        store::Error{
+            .code = store::ErrorCode::InvalidForm, .cause = std::string(go_error), .index = 0},
         cluster_id_, api::response_meta(header, now));
     co_await write_message(stream, response);
     co_return;
@@ -125,15 +126,14 @@ asio::awaitable<void> ApiHandler::handle_broken_body(beast::tcp_stream& stream, 
 asio::awaitable<api::Response> ApiHandler::keys(const api::KeysRequest& keys,
                                                 const api::ResponseMeta& meta) {
   if (keys.is_write()) {
-    auto result =
-        co_await member_.write(api::make_write_command(keys, member_.clock().wall_now()));
+    auto result = co_await member_.write(api::make_write_command(keys, member_.clock().wall_now()));
     if (!result) co_return api::keys_error_response(result.error(), cluster_id_, meta);
     co_return api::keys_event_response(*result, keys.no_value_on_success, cluster_id_,
                                        raft_position(), meta);
   }
   // A read may show writes whose sync is still under way; it leaves only after they are durable.
-  auto result = member_.store().get(keys.key, keys.recursive, keys.sorted,
-                                    member_.clock().wall_now());
+  auto result =
+      member_.store().get(keys.key, keys.recursive, keys.sorted, member_.clock().wall_now());
   co_await member_.wait_durable();
   if (!result) co_return api::keys_error_response(result.error(), cluster_id_, meta);
   co_return api::keys_event_response(*result, false, cluster_id_, raft_position(), meta);
@@ -233,7 +233,8 @@ api::Response ApiHandler::change_members(const api::Routed& routed, const Reques
   // etcd checks the body before the member id (behaviour pinned by the differential test).
   if (routed.endpoint != api::Endpoint::MemberRemove) {
     auto peer_urls = api::parse_member_peer_urls(request.body());
-    if (!peer_urls) return api::members_error_response(400, peer_urls.error().message, cluster_id_, meta);
+    if (!peer_urls)
+      return api::members_error_response(400, peer_urls.error().message, cluster_id_, meta);
   }
   if (routed.endpoint != api::Endpoint::MemberAdd && routed.member_id != member_id_) {
     return api::members_error_response(404, "No such member: " + format_id(routed.member_id),
@@ -246,10 +247,8 @@ api::Response ApiHandler::change_members(const api::Routed& routed, const Reques
 }
 
 api::Member ApiHandler::self_member() const {
-  return api::Member{.id = member_id_,
-                     .name = config_.name,
-                     .peer_urls = peer_urls_,
-                     .client_urls = client_urls_};
+  return api::Member{
+      .id = member_id_, .name = config_.name, .peer_urls = peer_urls_, .client_urls = client_urls_};
 }
 
 api::SelfStats ApiHandler::self_stats() const {

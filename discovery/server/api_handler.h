@@ -9,7 +9,6 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-
 #include <string>
 #include <vector>
 
@@ -36,8 +35,8 @@ class ApiHandler final : public RequestHandler {
  private:
   boost::asio::awaitable<api::Response> keys(const api::KeysRequest& keys,
                                              const api::ResponseMeta& meta);
-  boost::asio::awaitable<bool> watch(boost::beast::tcp_stream& stream,
-                                     const api::KeysRequest& keys, const api::ResponseMeta& meta);
+  boost::asio::awaitable<bool> watch(boost::beast::tcp_stream& stream, const api::KeysRequest& keys,
+                                     const api::ResponseMeta& meta);
   api::Response serve(const api::Routed& routed, const Request& request,
                       const api::ResponseMeta& meta);
   api::Response change_members(const api::Routed& routed, const Request& request,

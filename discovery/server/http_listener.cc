@@ -1,5 +1,7 @@
 #include "discovery/server/http_listener.h"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -9,8 +11,6 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-
-#include <spdlog/spdlog.h>
 
 namespace discovery::server {
 namespace asio = boost::asio;
@@ -59,8 +59,8 @@ common::Result<std::unique_ptr<HttpListener>, std::string> HttpListener::open(
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    return "listen tcp " + endpoint.address().to_string() + ":" +
-           std::to_string(endpoint.port()) + ": " + ec.message();
+    return "listen tcp " + endpoint.address().to_string() + ":" + std::to_string(endpoint.port()) +
+           ": " + ec.message();
   }
   return std::unique_ptr<HttpListener>(new HttpListener(std::move(acceptor), handler, limits));
 }
@@ -187,8 +187,8 @@ HttpListener::LineVerdict HttpListener::classify_request_line(std::string_view l
 
 asio::awaitable<void> HttpListener::answer_read_error(beast::tcp_stream& stream,
                                                       beast::error_code ec) {
-  if (ec == http::error::end_of_stream || ec == asio::error::eof ||
-      ec == beast::error::timeout || ec == asio::error::connection_reset) {
+  if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
+      ec == asio::error::connection_reset) {
     co_return;
   }
   if (ec == http::error::body_limit) {

@@ -15,7 +15,6 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -33,7 +32,8 @@ class RequestHandler {
   virtual ~RequestHandler() = default;
   // Answers one request on `stream` (possibly as a long-lived watch stream). Returns whether the
   // connection may carry another request. Must not throw.
-  virtual boost::asio::awaitable<bool> handle(boost::beast::tcp_stream& stream, Request request) = 0;
+  virtual boost::asio::awaitable<bool> handle(boost::beast::tcp_stream& stream,
+                                              Request request) = 0;
   // Answers a request whose header parsed but whose body did not; `go_error` is the text Go's
   // body reader gives for the fault (e.g. "invalid byte in chunk length"). The connection closes
   // afterwards. Must not throw.
@@ -46,8 +46,8 @@ struct HttpLimits {
   std::size_t request_line_bytes_max = 4096;
   std::size_t header_bytes_max = 1 << 20;
   std::uint64_t body_bytes_max = 64ull << 20;
-  std::chrono::seconds idle_timeout{120};   // waiting for / reading one request
-  std::chrono::seconds write_timeout{60};   // writing one response or watch event
+  std::chrono::seconds idle_timeout{120};  // waiting for / reading one request
+  std::chrono::seconds write_timeout{60};  // writing one response or watch event
   std::size_t connections_max = 10000;
 };
 

@@ -1,12 +1,11 @@
 // discovery: an etcd v2 compatible member. main() only turns flags into a Config, builds the
 // member and its listeners, and runs the io loop until SIGINT or SIGTERM.
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
-
-#include <spdlog/spdlog.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -50,8 +49,8 @@ common::Result<std::vector<tcp::endpoint>, std::string> endpoints_of(asio::io_co
 }
 
 common::Result<std::unique_ptr<Member>, std::string> open_member(asio::io_context& io,
-                                                                  const Config& config,
-                                                                  const common::Clock& clock) {
+                                                                 const Config& config,
+                                                                 const common::Clock& clock) {
   const std::filesystem::path keys_dir = std::filesystem::path(config.data_dir) / "member" / "keys";
   const bool existing = std::filesystem::exists(keys_dir);
   if (!existing) {
@@ -101,8 +100,8 @@ int serve(const Config& config) {
     (*member)->stop();
     io.stop();
   });
-  spdlog::info("member {} ready (name {}, data dir {})", format_id(config.member_id()),
-               config.name, config.data_dir);
+  spdlog::info("member {} ready (name {}, data dir {})", format_id(config.member_id()), config.name,
+               config.data_dir);
   io.run();
   return 0;
 }

@@ -62,7 +62,8 @@ common::Result<std::unique_ptr<RocksdbStorage>, std::string> RocksdbStorage::ope
 RocksdbStorage::Loaded RocksdbStorage::load() const {
   Loaded loaded;
   std::string index_bytes;
-  const rocksdb::Status got = db_->Get(rocksdb::ReadOptions(), std::string(kIndexKey), &index_bytes);
+  const rocksdb::Status got =
+      db_->Get(rocksdb::ReadOptions(), std::string(kIndexKey), &index_bytes);
   CHECK(got.ok() || got.IsNotFound(), "reading the stored index: {}", got.ToString());
   if (got.IsNotFound()) return loaded;
   loaded.index = decode_index(index_bytes);

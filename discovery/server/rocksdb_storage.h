@@ -1,8 +1,8 @@
 #pragma once
 // RocksdbStorage: the member's durable key space in RocksDB under <data-dir>/member/keys.
 //
-// Layout: "k<path>" -> StoredNode bytes for every node but the root; "m:index" -> the store index as
-// 8 big-endian bytes. A batch of changes and the index it reaches are written in one atomic,
+// Layout: "k<path>" -> StoredNode bytes for every node but the root; "m:index" -> the store index
+// as 8 big-endian bytes. A batch of changes and the index it reaches are written in one atomic,
 // synced write, so a restart sees either all of an apply or none of it, and never an index that
 // its nodes do not reach.
 //

@@ -111,9 +111,7 @@ void Store::Impl::apply_cluster_record(const pb::ClusterRecord& record) {
   const std::uint64_t next = index + 1;
   ++(record.create() ? stats.create_success : stats.sets_success);
   cluster_records[record.key()] = {record.value(), next};
-  Change change{.kind = Change::Kind::Put,
-                .key = kClusterRecordPrefix + record.key(),
-                .node = {}};
+  Change change{.kind = Change::Kind::Put, .key = kClusterRecordPrefix + record.key(), .node = {}};
   change.node.set_value(record.value());
   change.node.set_created_index(next);
   change.node.set_modified_index(next);

@@ -113,7 +113,8 @@ std::vector<Change> Store::take_changes() {
 
 common::Result<void, std::string> Store::restore(Records records, std::uint64_t index) {
   Impl& s = *impl_;
-  CHECK(s.tree.empty() && s.cluster_records.empty() && s.index == 0 && s.hub.last_index() == 0 && s.changes.empty(),
+  CHECK(s.tree.empty() && s.cluster_records.empty() && s.index == 0 && s.hub.last_index() == 0 &&
+            s.changes.empty(),
         "restore into a used store (index {})", s.index);
   auto by_key = [](const auto& a, const auto& b) { return a.first < b.first; };
   if (!std::is_sorted(records.begin(), records.end(), by_key)) {
