@@ -64,6 +64,8 @@ class HttpListener {
   void stop();
 
   boost::asio::ip::tcp::endpoint local_endpoint() const;
+  // Open client connections right now.
+  std::size_t connection_count() const { return *connections_; }
 
  private:
   // What to do with a connection whose next request starts with a given line.

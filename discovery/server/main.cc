@@ -93,6 +93,11 @@ int serve(const Config& config) {
       listeners.back()->start();
     }
   }
+  (*member)->set_client_connections([&listeners] {
+    std::size_t count = 0;
+    for (const auto& listener : listeners) count += listener->connection_count();
+    return count;
+  });
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int signal) {
     spdlog::info("received signal {}, shutting down", signal);

@@ -27,9 +27,14 @@ std::int64_t unix_ns(common::WallTime time) {
 
 Member::Member(asio::io_context& io, std::unique_ptr<RocksdbStorage> storage,
                const common::Clock& clock)
-    : io_(io), clock_(clock), storage_(std::move(storage)), expire_timer_(io) {}
+    : io_(io), clock_(clock), storage_(std::move(storage)), expire_timer_(io) {
+  syncer_ = std::make_unique<Syncer>(*storage_, [this](std::uint64_t index) {
+    asio::post(io_, [this, index] { on_synced(index); });
+  });
+}
 
 Member::~Member() {
+  syncer_.reset();
   // Answers still waiting were never sent, but what they wrote may be applied: keep it.
   if (open_batch_.Count() > 0) storage_->commit(open_batch_);
 }
@@ -59,8 +64,12 @@ void Member::bootstrap(const std::vector<store::pb::ClusterRecord>& records) {
   // etcd's bootstrap also makes one failed read of its auth records (pinned by the store's etcd
   // traces: a fresh member shows getsFail 1).
   ++store_.stats().gets_fail;
-  persist_changes();
-  flush();
+  std::vector<store::Change> changes = store_.take_changes();
+  RocksdbStorage::append(open_batch_, changes, store_.index());
+  open_batch_index_ = store_.index();
+  commit_inline();
+  CHECK(durable_index_ == store_.index(), "bootstrap records not synced ({} of {})", durable_index_,
+        store_.index());
 }
 
 void Member::stop() {
@@ -95,20 +104,39 @@ void Member::persist_changes() {
   if (changes.empty() && store_.index() == open_batch_index_) return;
   RocksdbStorage::append(open_batch_, changes, store_.index());
   open_batch_index_ = store_.index();
-  if (!flush_posted_) {
-    flush_posted_ = true;
-    asio::post(io_, [this] { flush(); });
+  if (sync_in_flight_) return;  // on_synced takes the open batch
+  if (client_connections_ && client_connections_() <= 1) {
+    // A lone client sends its next write only after this answer: there is nothing to batch, and
+    // syncing here spares it two thread wake-ups (measured on 2 cores: 3850 vs 3000 sequential
+    // PUT/s).
+    commit_inline();
+  } else {
+    submit_open_batch();
   }
 }
 
-void Member::flush() {
-  flush_posted_ = false;
-  if (open_batch_.Count() == 0) return;
+void Member::commit_inline() {
   storage_->commit(open_batch_);
   open_batch_.Clear();
-  CHECK(open_batch_index_ >= durable_index_, "durable index went back from {} to {}",
-        durable_index_, open_batch_index_);
-  durable_index_ = open_batch_index_;
+  mark_durable(open_batch_index_);
+}
+
+void Member::submit_open_batch() {
+  sync_in_flight_ = true;
+  syncer_->submit(std::move(open_batch_), open_batch_index_);
+  open_batch_ = rocksdb::WriteBatch();
+}
+
+void Member::on_synced(std::uint64_t index) {
+  sync_in_flight_ = false;
+  mark_durable(index);
+  // Writes that came during the sync form the next batch at once: that is the group commit.
+  if (open_batch_.Count() > 0) submit_open_batch();
+}
+
+void Member::mark_durable(std::uint64_t index) {
+  CHECK(index >= durable_index_, "durable index went back from {} to {}", durable_index_, index);
+  durable_index_ = index;
   while (!waiters_.empty() && waiters_.front().first <= durable_index_) {
     // Posted, not called: a resumed session may write again and must not re-enter this loop.
     asio::post(io_, std::move(waiters_.front().second));
