@@ -84,6 +84,32 @@ Response finish(GoResponse r, const ResponseMeta& meta) {
   return res;
 }
 
+std::string to_wire(const Response& response) {
+  const std::string& body = response.body();
+  std::string wire;
+  wire.reserve(256 + body.size());
+  wire += response.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  wire += std::to_string(response.result_int());
+  wire += ' ';
+  wire.append(response.reason());
+  wire += "\r\n";
+  for (const auto& field : response) {
+    wire.append(field.name_string());
+    wire += ": ";
+    wire.append(field.value());
+    wire += "\r\n";
+  }
+  wire += "\r\n";
+  if (!response.chunked()) return wire + body;
+  if (!body.empty()) {
+    wire += fmt::format("{:x}\r\n", body.size());
+    wire += body;
+    wire += "\r\n";
+  }
+  wire += "0\r\n\r\n";
+  return wire;
+}
+
 bool event_is_created(const store::Event& event) {
   return event.action == store::Action::Create ||
          (event.action == store::Action::Set && !event.prev_node);

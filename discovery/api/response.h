@@ -71,6 +71,11 @@ struct GoResponse {
 };
 Response finish(GoResponse response, const ResponseMeta& meta);
 
+// The bytes Beast's serializer would write for `response` (status line, the fields in their
+// order, then the body, as one chunk and the last chunk when chunked), built in one string so
+// the server can send an answer with a single write. Pinned against Beast by response_test.
+std::string to_wire(const Response& response);
+
 // --- /v2/keys ---------------------------------------------------------------------------------
 // A store event: 201 when the event created a node (set on a new key, create), else 200.
 // Headers: Content-Type application/json, X-Etcd-Cluster-Id, X-Etcd-Index (event.etcd_index),

@@ -183,3 +183,34 @@ TEST(OtherResponses, MetricsFramedLikeGo) {
 
 }  // namespace
 }  // namespace discovery::api
+
+namespace discovery::api {
+namespace {
+
+// to_wire must write exactly what Beast's serializer writes, for every framing.
+TEST(ToWire, EqualsBeastSerializer) {
+  store::Event e;
+  e.action = store::Action::Set;
+  e.node.key = "/w";
+  e.node.value = "x";
+  e.node.modified_index = e.node.created_index = 9;
+  e.etcd_index = 9;
+  std::vector<Response> responses;
+  for (const bool head : {false, true}) {
+    for (const unsigned version : {10u, 11u}) {
+      const ResponseMeta meta{version, version == 11, head, WallTime{std::chrono::seconds{7}}};
+      responses.push_back(keys_event_response(e, false, 1, {2, 3}, meta));
+      responses.push_back(
+          keys_error_response({store::ErrorCode::KeyNotFound, "/w", 9}, std::uint64_t{1}, meta));
+      responses.push_back(plain_error_response(404, "404 page not found", "", meta));
+      responses.push_back(health_response(true, meta));
+      e.node.value = std::string(3000, 'v');
+      responses.push_back(keys_event_response(e, false, 1, {2, 3}, meta));
+      e.node.value = "x";
+    }
+  }
+  for (const Response& response : responses) EXPECT_EQ(to_wire(response), wire(response));
+}
+
+}  // namespace
+}  // namespace discovery::api

@@ -48,9 +48,15 @@ common::Result<std::unique_ptr<RocksdbStorage>, std::string> RocksdbStorage::ope
   if (ec) return "cannot create " + dir.string() + ": " + ec.message();
   rocksdb::Options options;
   options.create_if_missing = true;
-  // A small key space that is read whole at start: few background threads, modest buffers.
+  // A small key space that is read whole at start and never read from disk afterwards: few
+  // background threads, a small memtable (it is memory the store already holds once), no block
+  // cache.
   options.max_background_jobs = 2;
-  options.write_buffer_size = 32 << 20;
+  options.write_buffer_size = 4 << 20;
+  options.max_write_buffer_number = 2;
+  rocksdb::BlockBasedTableOptions table;
+  table.no_block_cache = true;
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   options.keep_log_file_num = 3;
   options.max_manifest_file_size = 16 << 20;
   rocksdb::DB* raw = nullptr;
