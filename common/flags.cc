@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "common/check.h"
+#include "common/go_text.h"
 
 namespace common::flags {
 namespace {
@@ -269,52 +270,6 @@ Result<std::chrono::nanoseconds, std::string> parse_duration(std::string_view te
   if (negative) return std::chrono::nanoseconds{static_cast<std::int64_t>(~total + 1)};
   if (total > kLimit - 1) return std::string(kParseError);
   return std::chrono::nanoseconds{static_cast<std::int64_t>(total)};
-}
-
-std::string go_quote(std::string_view text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\a':
-        out += "\\a";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\v':
-        out += "\\v";
-        break;
-      default:
-        // Bytes from 0x80 are kept: Go keeps printable UTF-8 as is, and an approximation for
-        // invalid UTF-8 is good enough in an error message.
-        if (u < 0x20 || u == 0x7f) {
-          out += fmt::format("\\x{:02x}", u);
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-  return out;
 }
 
 std::string env_var_name(std::string_view prefix, std::string_view flag_name) {

@@ -137,8 +137,4 @@ Result<std::uint64_t, std::string> parse_uint(std::string_view text);
 Result<std::int64_t, std::string> parse_int(std::string_view text);
 Result<std::chrono::nanoseconds, std::string> parse_duration(std::string_view text);
 
-// Go's %q for a string: double quotes, with \" \\ \n \t \r and \xNN escapes for other
-// non-printable bytes. Used to quote values in error messages as etcd does.
-std::string go_quote(std::string_view text);
-
 }  // namespace common::flags

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "common/go_text.h"
+
 namespace common::flags {
 namespace {
 

@@ -10,7 +10,14 @@
 #include <string>
 #include <string_view>
 
+#include "common/go_text.h"
+
 namespace discovery::api {
+
+// Go text helpers shared with the flag parser (common/go_text.h).
+using common::decode_rune;
+using common::go_quote;
+using common::Rune;
 
 using WallTime = std::chrono::system_clock::time_point;
 
@@ -35,10 +42,6 @@ std::string format_rfc3339_nano_unix_ns(std::int64_t unix_ns);
 // time.Duration(ns).String(): "0s", "1.5ms", "100µs", "7.764107857s", "1h2m3.5s", "-2s".
 std::string format_go_duration(std::int64_t ns);
 
-// strconv.Quote: a double-quoted Go string literal with Go's escapes (printable runes raw,
-// invalid UTF-8 bytes as \xNN). Used for the cause of "invalid URL escape" errors.
-std::string go_quote(std::string_view s);
-
 // strconv.ParseBool: 1 t T TRUE true True 0 f F FALSE false False; nullopt for anything else.
 std::optional<bool> parse_go_bool(std::string_view s);
 
@@ -48,13 +51,5 @@ std::optional<std::uint64_t> parse_go_uint64(std::string_view s);
 
 // path.Clean: the shortest equivalent slash path ("" -> ".", "/a/../b/" -> "/b").
 std::string go_path_clean(std::string_view p);
-
-// Decodes one UTF-8 rune as Go's utf8.DecodeRuneInString does. Returns the rune and its length;
-// an invalid or truncated sequence gives {0xFFFD, 1}. Precondition: i < s.size().
-struct Rune {
-  char32_t value;
-  std::size_t size;
-};
-Rune decode_rune(std::string_view s, std::size_t i);
 
 }  // namespace discovery::api

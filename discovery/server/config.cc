@@ -12,6 +12,7 @@
 
 #include "common/check.h"
 #include "common/flags.h"
+#include "common/go_text.h"
 #include "discovery/server/config_flags.h"
 #include "discovery/server/member_id.h"
 
@@ -38,7 +39,7 @@ std::string_view trim(std::string_view s) {
 }
 
 std::string go_parse_error(std::string_view text, std::string_view reason) {
-  return fmt::format("parse {}: {}", common::flags::go_quote(text), reason);
+  return fmt::format("parse {}: {}", common::go_quote(text), reason);
 }
 
 bool valid_optional_port(std::string_view port) {
@@ -113,7 +114,7 @@ UrlResult parse_url_trimmed(std::string_view in) {
     }
     if (!valid_optional_port(port_part)) {
       return url_error(go_parse_error(
-          in, fmt::format("invalid port {} after host", common::flags::go_quote(port_part))));
+          in, fmt::format("invalid port {} after host", common::go_quote(port_part))));
     }
   }
   if (url.scheme != "http" && url.scheme != "https" && url.scheme != "unix" &&
@@ -301,7 +302,7 @@ ConfigResult check_timing(const Config& c) {
 ConfigResult check_ignored_values(const FlagValues& values) {
   const std::string& mode = values.get_string("auto-compaction-mode");
   if (!mode.empty() && mode != "periodic" && mode != "revision") {
-    return invalid(fmt::format("unknown auto-compaction-mode {}", common::flags::go_quote(mode)));
+    return invalid(fmt::format("unknown auto-compaction-mode {}", common::go_quote(mode)));
   }
   if (values.get_bool("experimental-enable-lease-checkpoint-persist") &&
       !values.get_bool("experimental-enable-lease-checkpoint")) {
@@ -384,7 +385,7 @@ Result<Config, ConfigError> build_config(const FlagValues& v) {
   if (auto ok = fill_cluster(v, c); !ok) return ok.error();
   fill_rest(v, c);
   if (c.logger != "zap" && c.logger != "capnslog") {
-    return invalid(fmt::format("unknown logger option {}", common::flags::go_quote(c.logger)));
+    return invalid(fmt::format("unknown logger option {}", common::go_quote(c.logger)));
   }
   // The order of the checks below is etcd's embed.Config.Validate order, so that the first
   // error reported for a bad combination is the one etcd reports.
@@ -527,7 +528,7 @@ Result<void, std::string> verify_bootstrap(const Config& config) {
                                   [&](const InitialMember& m) { return m.name == config.name; });
   if (local == config.initial_cluster.end()) {
     return fmt::format("couldn't find local name {} in the initial cluster configuration",
-                       common::flags::go_quote(config.name));
+                       common::go_quote(config.name));
   }
   std::vector<std::string> pairs;
   std::set<std::string, std::less<>> seen;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 
+#include "common/go_text.h"
 #include "discovery/server/config.h"
 
 namespace discovery::server::detail {
@@ -48,13 +49,13 @@ std::optional<std::string> check_log_level(std::string_view text, const Value&) 
   // with a readable message.
   if (!one_of<6>(text, {"debug", "info", "warn", "error", "panic", "fatal"})) return std::nullopt;
   return fmt::format("unknown level {} (debug, info, warn, error, panic or fatal)",
-                     common::flags::go_quote(text));
+                     common::go_quote(text));
 }
 std::optional<std::string> check_uint32(std::string_view text, const Value&) {
   // etcd parses --max-concurrent-streams with strconv.ParseUint(s, 10, 32) and prints Go's error.
   const bool digits = !text.empty() && std::all_of(text.begin(), text.end(),
                                                    [](char c) { return c >= '0' && c <= '9'; });
-  const auto quoted = common::flags::go_quote(text);
+  const auto quoted = common::go_quote(text);
   if (!digits) return fmt::format("strconv.ParseUint: parsing {}: invalid syntax", quoted);
   if (text.size() > 10 || std::stoull(std::string(text)) > 0xffffffffULL) {
     return fmt::format("strconv.ParseUint: parsing {}: value out of range", quoted);

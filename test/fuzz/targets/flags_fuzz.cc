@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/flags.h"
+#include "common/go_text.h"
 #include "discovery/server/config.h"
 #include "discovery/server/member_id.h"
 
@@ -54,7 +55,7 @@ void check_numbers(const std::string& text) {
   }
   (void)common::flags::parse_duration(text);
   (void)common::flags::parse_bool(text);
-  (void)common::flags::go_quote(text);
+  (void)common::go_quote(text);
   (void)discovery::server::parse_url_list(text);
 }
 

@@ -1,0 +1,26 @@
+#pragma once
+// Go's text conventions that our answers and error messages must reproduce: UTF-8 decoding as
+// utf8.DecodeRuneInString does it, and strconv.Quote (which etcd and Go's flag package use in
+// their messages). Pure functions; thread-safe.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace common {
+
+// One decoded rune and the bytes it took.
+struct Rune {
+  char32_t value;
+  std::size_t size;
+};
+
+// Decodes the rune at s[i] as Go's utf8.DecodeRuneInString does: an invalid or truncated
+// sequence gives {0xFFFD, 1}. Precondition: i < s.size().
+Rune decode_rune(std::string_view s, std::size_t i);
+
+// strconv.Quote: a double-quoted Go string literal with Go's escapes (printable runes raw,
+// invalid UTF-8 bytes as \xNN).
+std::string go_quote(std::string_view s);
+
+}  // namespace common
