@@ -11,6 +11,7 @@
 // or read failure aborts the process: after a failed fsync we cannot know what is on disk.
 
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/write_batch.h>
 
 #include <cstdint>
@@ -49,7 +50,8 @@ class RocksdbStorage {
   void commit(rocksdb::WriteBatch& batch);
 
  private:
-  explicit RocksdbStorage(std::unique_ptr<rocksdb::DB> db);
+  RocksdbStorage(std::unique_ptr<rocksdb::Env> env, std::unique_ptr<rocksdb::DB> db);
+  std::unique_ptr<rocksdb::Env> env_;  // outlives db_, which uses it
   std::unique_ptr<rocksdb::DB> db_;
 };
 
