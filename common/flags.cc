@@ -186,37 +186,37 @@ ValueResult value_error(std::string message) {
 // Parses `text` as the spec's type. The error is the text after "for flag -name: ".
 ValueResult parse_value(const FlagSpec& spec, std::string_view text) {
   switch (spec.type) {
-    case FlagType::kString:
-    case FlagType::kIgnored:
+    case FlagType::String:
+    case FlagType::Ignored:
       return Value{std::string(text)};
-    case FlagType::kBool: {
+    case FlagType::Bool: {
       auto b = parse_bool(text);
       if (!b) return value_error(b.error());
       return Value{*b};
     }
-    case FlagType::kUint: {
+    case FlagType::Uint: {
       auto u = parse_uint(text);
       if (!u) return value_error(u.error());
       return Value{*u};
     }
-    case FlagType::kInt: {
+    case FlagType::Int: {
       auto i = parse_int(text);
       if (!i) return value_error(i.error());
       return Value{*i};
     }
-    case FlagType::kDuration: {
+    case FlagType::Duration: {
       auto d = parse_duration(text);
       if (!d) return value_error(d.error());
       return Value{*d};
     }
-    case FlagType::kStringList:
+    case FlagType::StringList:
       return Value{split_list(text)};
   }
   return value_error(std::string(kParseError));
 }
 
 bool takes_no_argument(const FlagSpec& spec) {
-  return spec.type == FlagType::kBool || spec.type == FlagType::kIgnored;
+  return spec.type == FlagType::Bool || spec.type == FlagType::Ignored;
 }
 
 }  // namespace
@@ -356,7 +356,7 @@ Result<void, std::string> Parser::set(FlagValues::Entry& entry, std::string_view
   if (entry.spec->check != nullptr) {
     if (auto problem = entry.spec->check(text, *value)) return *std::move(problem);
   }
-  if (entry.spec->type == FlagType::kIgnored) {
+  if (entry.spec->type == FlagType::Ignored) {
     out_.warnings.push_back(
         fmt::format("flag \"-{}\" is no longer supported - ignoring.", entry.spec->name));
   }
@@ -373,7 +373,7 @@ Result<std::size_t, ParseError> Parser::parse_one(std::span<const std::string> a
   body.remove_prefix(1);
   if (!body.empty() && body[0] == '-') body.remove_prefix(1);
   if (body.empty() || body[0] == '-' || body[0] == '=') {
-    return ParseError{ErrorKind::kCommandLine, "bad flag syntax: " + arg};
+    return ParseError{ErrorKind::CommandLine, "bad flag syntax: " + arg};
   }
   std::string_view name = body;
   std::optional<std::string_view> attached;
@@ -387,7 +387,7 @@ Result<std::size_t, ParseError> Parser::parse_one(std::span<const std::string> a
       out_.help_requested = true;
       return std::size_t{0};
     }
-    return ParseError{ErrorKind::kCommandLine,
+    return ParseError{ErrorKind::CommandLine,
                       fmt::format("flag provided but not defined: -{}", name)};
   }
   FlagValues::Entry& entry = it->second;
@@ -396,20 +396,20 @@ Result<std::size_t, ParseError> Parser::parse_one(std::span<const std::string> a
   if (attached) {
     text = *attached;
   } else if (takes_no_argument(*entry.spec)) {
-    text = entry.spec->type == FlagType::kBool ? "true" : "";
+    text = entry.spec->type == FlagType::Bool ? "true" : "";
   } else if (i + 1 < args.size()) {
     text = args[i + 1];
     consumed = 2;
   } else {
-    return ParseError{ErrorKind::kCommandLine, fmt::format("flag needs an argument: -{}", name)};
+    return ParseError{ErrorKind::CommandLine, fmt::format("flag needs an argument: -{}", name)};
   }
-  if (auto ok = set(entry, text, Source::kCommandLine); !ok) {
-    if (entry.spec->type == FlagType::kBool) {
-      return ParseError{ErrorKind::kCommandLine, fmt::format("invalid boolean value {} for -{}: {}",
-                                                             go_quote(text), name, ok.error())};
+  if (auto ok = set(entry, text, Source::CommandLine); !ok) {
+    if (entry.spec->type == FlagType::Bool) {
+      return ParseError{ErrorKind::CommandLine, fmt::format("invalid boolean value {} for -{}: {}",
+                                                            go_quote(text), name, ok.error())};
     }
-    return ParseError{ErrorKind::kCommandLine, fmt::format("invalid value {} for flag -{}: {}",
-                                                           go_quote(text), name, ok.error())};
+    return ParseError{ErrorKind::CommandLine, fmt::format("invalid value {} for flag -{}: {}",
+                                                          go_quote(text), name, ok.error())};
   }
   return consumed;
 }
@@ -449,16 +449,16 @@ Result<void, ParseError> Parser::apply_env(std::span<const std::string> env,
   std::set<std::string, std::less<>> set_on_command_line;
   for (auto& [name, entry] : out_.values.entries_) {
     const std::string key = env_var_name(env_prefix, name);
-    if (entry.source == Source::kCommandLine) {
+    if (entry.source == Source::CommandLine) {
       set_on_command_line.insert(key);
       continue;
     }
     const auto var = vars.find(key);
     if (var == vars.end() || var->second.empty()) continue;
     used.insert(key);
-    if (auto ok = set(entry, var->second, Source::kEnvironment); !ok) {
+    if (auto ok = set(entry, var->second, Source::Environment); !ok) {
       return ParseError{
-          ErrorKind::kEnvironment,
+          ErrorKind::Environment,
           fmt::format("invalid value {} for {}: {}", go_quote(var->second), key, ok.error())};
     }
     out_.env_used.push_back(key + "=" + var->second);
@@ -467,7 +467,7 @@ Result<void, ParseError> Parser::apply_env(std::span<const std::string> env,
   for (const auto& [key, value] : vars) {
     if (used.contains(key)) continue;
     if (set_on_command_line.contains(key)) {
-      return ParseError{ErrorKind::kEnvironment,
+      return ParseError{ErrorKind::Environment,
                         fmt::format("conflicting environment variable \"{}\" is shadowed by "
                                     "corresponding command-line flag (either unset environment "
                                     "variable or disable flag)",

@@ -36,13 +36,13 @@
 namespace common::flags {
 
 enum class FlagType {
-  kString,
-  kBool,
-  kUint,        // unsigned 64-bit, Go strconv.ParseUint(s, 0, 64) syntax (0x.., 0o.., 0b.., 1_000)
-  kInt,         // signed 64-bit, Go strconv.ParseInt(s, 0, 64) syntax
-  kDuration,    // Go time.ParseDuration syntax ("100ms", "1h30m", "0")
-  kStringList,  // comma separated; an empty text is an empty list
-  kIgnored,     // accepted with or without a value, warns that it is ignored (etcd's legacy flags)
+  String,
+  Bool,
+  Uint,        // unsigned 64-bit, Go strconv.ParseUint(s, 0, 64) syntax (0x.., 0o.., 0b.., 1_000)
+  Int,         // signed 64-bit, Go strconv.ParseInt(s, 0, 64) syntax
+  Duration,    // Go time.ParseDuration syntax ("100ms", "1h30m", "0")
+  StringList,  // comma separated; an empty text is an empty list
+  Ignored,     // accepted with or without a value, warns that it is ignored (etcd's legacy flags)
 };
 
 using Value = std::variant<std::string, bool, std::uint64_t, std::int64_t, std::chrono::nanoseconds,
@@ -55,13 +55,13 @@ using Check = std::optional<std::string> (*)(std::string_view text, const Value&
 // One row of a flag table. All views must outlive the parse (tables are static constants).
 struct FlagSpec {
   std::string_view name;  // without dashes, e.g. "data-dir"
-  FlagType type = FlagType::kString;
+  FlagType type = FlagType::String;
   std::string_view default_text;  // parsed with the same rules as a command-line value
   std::string_view help;          // one line, for generated usage text
   Check check = nullptr;
 };
 
-enum class Source { kDefault, kCommandLine, kEnvironment };
+enum class Source { kDefault, CommandLine, Environment };
 
 // The parsed values of every flag in a table. Immutable after parse().
 class FlagValues {
@@ -101,8 +101,8 @@ struct ParseOutput {
 };
 
 enum class ErrorKind {
-  kCommandLine,  // syntax or value error on the command line (etcd: usage, exit 2)
-  kEnvironment,  // bad value in, or conflict with, an environment variable (etcd: exit 1)
+  CommandLine,  // syntax or value error on the command line (etcd: usage, exit 2)
+  Environment,  // bad value in, or conflict with, an environment variable (etcd: exit 1)
 };
 
 struct ParseError {

@@ -20,15 +20,15 @@ std::optional<std::string> no_x(std::string_view text, const Value&) {
 }
 
 constexpr std::array kSpecs = {
-    FlagSpec{"name", FlagType::kString, "default", "member name"},
-    FlagSpec{"data-dir", FlagType::kString, "", "data directory"},
-    FlagSpec{"enable-v2", FlagType::kBool, "false", "v2 API"},
-    FlagSpec{"snapshot-count", FlagType::kUint, "100000", "snapshot every N"},
-    FlagSpec{"quota-backend-bytes", FlagType::kInt, "0", "quota"},
-    FlagSpec{"grpc-keepalive-min-time", FlagType::kDuration, "5s", "keepalive"},
-    FlagSpec{"listen-client-urls", FlagType::kStringList, "http://localhost:2379", "urls"},
-    FlagSpec{"checked", FlagType::kString, "", "no x allowed", &no_x},
-    FlagSpec{"v", FlagType::kIgnored, "", "legacy"},
+    FlagSpec{"name", FlagType::String, "default", "member name"},
+    FlagSpec{"data-dir", FlagType::String, "", "data directory"},
+    FlagSpec{"enable-v2", FlagType::Bool, "false", "v2 API"},
+    FlagSpec{"snapshot-count", FlagType::Uint, "100000", "snapshot every N"},
+    FlagSpec{"quota-backend-bytes", FlagType::Int, "0", "quota"},
+    FlagSpec{"grpc-keepalive-min-time", FlagType::Duration, "5s", "keepalive"},
+    FlagSpec{"listen-client-urls", FlagType::StringList, "http://localhost:2379", "urls"},
+    FlagSpec{"checked", FlagType::String, "", "no x allowed", &no_x},
+    FlagSpec{"v", FlagType::Ignored, "", "legacy"},
 };
 
 Result<ParseOutput, ParseError> run(std::vector<std::string> args,
@@ -90,7 +90,7 @@ TEST(FlagsTest, BoolSpellingsAreGoParseBool) {
     auto out = run({arg});
     ASSERT_TRUE(out.has_value()) << arg;
     EXPECT_EQ(out->values.get_bool("enable-v2"), want) << arg;
-    EXPECT_EQ(out->values.source("enable-v2"), Source::kCommandLine);
+    EXPECT_EQ(out->values.source("enable-v2"), Source::CommandLine);
   }
 }
 
@@ -118,7 +118,7 @@ TEST(FlagsTest, CommandLineErrorsMatchEtcdText) {
   for (const auto& [args, message] : cases) {
     auto out = run(args);
     ASSERT_FALSE(out.has_value()) << args[0];
-    EXPECT_EQ(out.error().kind, ErrorKind::kCommandLine);
+    EXPECT_EQ(out.error().kind, ErrorKind::CommandLine);
     EXPECT_EQ(out.error().message, message);
   }
 }
@@ -145,7 +145,7 @@ TEST(FlagsTest, EnvironmentFillsUnsetFlags) {
                   "ETCD_LISTEN_CLIENT_URLS=http://a:1,http://b:2"});
   ASSERT_TRUE(out.has_value()) << out.error().message;
   EXPECT_EQ(out->values.get_string("name"), "envname");
-  EXPECT_EQ(out->values.source("name"), Source::kEnvironment);
+  EXPECT_EQ(out->values.source("name"), Source::Environment);
   EXPECT_TRUE(out->values.is_set("name"));
   EXPECT_TRUE(out->values.get_bool("enable-v2"));
   // An empty variable is not used, as in etcd.
@@ -183,7 +183,7 @@ TEST(FlagsTest, EnvironmentWarningsAndErrorsMatchEtcd) {
   for (const auto& [env, message] : cases) {
     auto out = run({"--name", "x"}, env);
     ASSERT_FALSE(out.has_value()) << env[0];
-    EXPECT_EQ(out.error().kind, ErrorKind::kEnvironment);
+    EXPECT_EQ(out.error().kind, ErrorKind::Environment);
     EXPECT_EQ(out.error().message, message);
   }
 }

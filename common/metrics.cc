@@ -159,14 +159,14 @@ Registry::Series& Registry::series(std::string_view name, std::string_view help,
 
 Counter& Registry::counter(std::string_view name, std::string_view help, const Labels& labels) {
   std::lock_guard lock(mutex_);
-  Series& s = series(name, help, Type::kCounter, labels);
+  Series& s = series(name, help, Type::Counter, labels);
   if (!s.counter) s.counter = std::make_unique<Counter>();
   return *s.counter;
 }
 
 Gauge& Registry::gauge(std::string_view name, std::string_view help, const Labels& labels) {
   std::lock_guard lock(mutex_);
-  Series& s = series(name, help, Type::kGauge, labels);
+  Series& s = series(name, help, Type::Gauge, labels);
   CHECK(!s.callback, "gauge {} is already a callback gauge", name);
   if (!s.gauge) s.gauge = std::make_unique<Gauge>();
   return *s.gauge;
@@ -175,7 +175,7 @@ Gauge& Registry::gauge(std::string_view name, std::string_view help, const Label
 Histogram& Registry::histogram(std::string_view name, std::string_view help,
                                std::vector<double> bounds, const Labels& labels) {
   std::lock_guard lock(mutex_);
-  Series& s = series(name, help, Type::kHistogram, labels);
+  Series& s = series(name, help, Type::Histogram, labels);
   if (!s.histogram) {
     s.histogram = std::make_unique<Histogram>(std::move(bounds));
   } else {
@@ -187,7 +187,7 @@ Histogram& Registry::histogram(std::string_view name, std::string_view help,
 void Registry::gauge_callback(std::string_view name, std::string_view help,
                               std::function<double()> read, const Labels& labels) {
   std::lock_guard lock(mutex_);
-  Series& s = series(name, help, Type::kGauge, labels);
+  Series& s = series(name, help, Type::Gauge, labels);
   CHECK(!s.gauge, "gauge {} is already a plain gauge", name);
   s.callback = std::move(read);
 }

@@ -98,7 +98,7 @@ class Registry {
   std::string render() const;
 
  private:
-  enum class Type { kCounter, kGauge, kHistogram };
+  enum class Type { Counter, Gauge, Histogram };
   struct Series {
     Labels labels;
     std::unique_ptr<Counter> counter;

@@ -174,14 +174,14 @@ namespace {
 ConfigError usage_error(std::string message) {
   // etcd prints the flag error, then its usage summary, on stderr and exits with status 2.
   std::string err = message + "\n" + detail::render_usage();
-  return ConfigError{ConfigError::Kind::kUsage, 2, std::move(message), {}, std::move(err)};
+  return ConfigError{ConfigError::Kind::Usage, 2, std::move(message), {}, std::move(err)};
 }
 
 ConfigError invalid(std::string message) {
   // etcd logs "error verifying flags, <reason>. See 'etcd --help'." and exits with status 1.
   std::string err =
       fmt::format("discovery: error verifying flags, {}. See 'discovery --help'.\n", message);
-  return ConfigError{ConfigError::Kind::kInvalid, 1, std::move(message), {}, std::move(err)};
+  return ConfigError{ConfigError::Kind::Invalid, 1, std::move(message), {}, std::move(err)};
 }
 
 using ConfigResult = Result<void, ConfigError>;
@@ -359,7 +359,7 @@ Result<void, ConfigError> fill_cluster(const FlagValues& v, Config& c) {
   }
   c.initial_cluster = std::move(*members);
   c.initial_cluster_state =
-      v.get_string("initial-cluster-state") == "new" ? ClusterState::kNew : ClusterState::kExisting;
+      v.get_string("initial-cluster-state") == "new" ? ClusterState::New : ClusterState::Existing;
   c.initial_cluster_token = v.get_string("initial-cluster-token");
   c.strict_reconfig_check = v.get_bool("strict-reconfig-check");
   c.pre_vote = v.get_bool("pre-vote");
@@ -489,7 +489,7 @@ Result<Config, ConfigError> parse_config(std::span<const std::string> args,
   auto parsed = common::flags::parse_command_line(detail::flag_specs(), args);
   if (!parsed) return usage_error(parsed.error().message);
   if (parsed->help_requested) {
-    return ConfigError{ConfigError::Kind::kHelp, 0, "help requested", detail::render_help(), {}};
+    return ConfigError{ConfigError::Kind::Help, 0, "help requested", detail::render_help(), {}};
   }
   // etcd's order: positional arguments, then --version (before the environment is read, so
   // ETCD_VERSION has no effect), then the configuration file, then the environment.
@@ -497,7 +497,7 @@ Result<Config, ConfigError> parse_config(std::span<const std::string> args,
     return invalid(fmt::format("'{}' is not a valid flag", parsed->positional.front()));
   }
   if (parsed->values.get_bool("version")) {
-    return ConfigError{ConfigError::Kind::kVersion, 0, "version requested", version_text(), {}};
+    return ConfigError{ConfigError::Kind::Version, 0, "version requested", version_text(), {}};
   }
   if (!parsed->values.get_string("config-file").empty() || env_has(env, "ETCD_CONFIG_FILE")) {
     return invalid(
@@ -539,7 +539,7 @@ Result<void, std::string> verify_bootstrap(const Config& config) {
       duplicate = duplicate || !seen.insert(url.text).second;
     }
   }
-  if (config.initial_cluster_state == ClusterState::kNew) {
+  if (config.initial_cluster_state == ClusterState::New) {
     if (auto ok = check_advertise_matches(config.name, local->peer_urls,
                                           config.initial_advertise_peer_urls);
         !ok) {

@@ -41,7 +41,7 @@ common::Result<Url, std::string> parse_url(std::string_view text);
 // text is the empty list.
 common::Result<std::vector<Url>, std::string> parse_url_list(std::string_view text);
 
-enum class ClusterState { kNew, kExisting };
+enum class ClusterState { New, Existing };
 
 // TLS settings of one side (client or peer). Paths are not opened here.
 struct TlsConfig {
@@ -83,7 +83,7 @@ struct Config {
   std::vector<Url> initial_advertise_peer_urls;  // default http://localhost:2380
   std::vector<Url> advertise_client_urls;        // default http://localhost:2379
   std::vector<InitialMember> initial_cluster;    // sorted by name
-  ClusterState initial_cluster_state = ClusterState::kNew;
+  ClusterState initial_cluster_state = ClusterState::New;
   std::string initial_cluster_token = "etcd-cluster";
   bool strict_reconfig_check = true;
   bool pre_vote = false;
@@ -118,10 +118,10 @@ struct Config {
 // Why parse_config did not produce a Config, and what main() should do about it.
 struct ConfigError {
   enum class Kind {
-    kHelp,     // --help / -h: print stdout_text, exit 0
-    kVersion,  // --version: print stdout_text, exit 0
-    kUsage,    // bad command-line syntax or value (etcd: message + usage, exit 2)
-    kInvalid,  // bad combination, environment or unsupported feature (etcd: exit 1)
+    Help,     // --help / -h: print stdout_text, exit 0
+    Version,  // --version: print stdout_text, exit 0
+    Usage,    // bad command-line syntax or value (etcd: message + usage, exit 2)
+    Invalid,  // bad combination, environment or unsupported feature (etcd: exit 1)
   };
   Kind kind;
   int exit_code;            // 0, 2 or 1 as above

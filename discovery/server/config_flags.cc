@@ -63,13 +63,13 @@ std::optional<std::string> check_uint32(std::string_view text, const Value&) {
   return std::nullopt;
 }
 
-constexpr FlagType S = FlagType::kString;
-constexpr FlagType B = FlagType::kBool;
-constexpr FlagType U = FlagType::kUint;
-constexpr FlagType I = FlagType::kInt;
-constexpr FlagType D = FlagType::kDuration;
-constexpr FlagType L = FlagType::kStringList;
-constexpr FlagType X = FlagType::kIgnored;
+constexpr FlagType S = FlagType::String;
+constexpr FlagType B = FlagType::Bool;
+constexpr FlagType U = FlagType::Uint;
+constexpr FlagType I = FlagType::Int;
+constexpr FlagType D = FlagType::Duration;
+constexpr FlagType L = FlagType::StringList;
+constexpr FlagType X = FlagType::Ignored;
 
 }  // namespace
 
@@ -98,30 +98,30 @@ constexpr ConfigFlag kConfigFlags[] = {
     {{"listen-client-urls", L, "http://localhost:2379",
       "List of URLs to listen on for client traffic.", &check_urls},
      kMember, kUsed, {}},
-    {{"max-snapshots", U, "5", "Maximum number of snapshot files to retain."}, kMember, kIgnored,
+    {{"max-snapshots", U, "5", "Maximum number of snapshot files to retain."}, kMember, Ignored,
      {}},
-    {{"max-wals", U, "5", "Maximum number of wal files to retain."}, kMember, kIgnored, {}},
+    {{"max-wals", U, "5", "Maximum number of wal files to retain."}, kMember, Ignored, {}},
     {{"quota-backend-bytes", I, "0",
       "Raise alarms when backend size exceeds the given quota (0 defaults to low space quota)."},
      kMember, kUsed, {}},
     {{"backend-batch-interval", D, "0", "Maximum time before committing a backend transaction."},
-     kMember, kIgnored, "''"},
+     kMember, Ignored, "''"},
     {{"backend-batch-limit", I, "0", "Maximum operations before committing a backend transaction."},
-     kMember, kIgnored, {}},
+     kMember, Ignored, {}},
     {{"max-txn-ops", U, "128", "Maximum number of operations permitted in a transaction."},
-     kMember, kIgnored, {}},
+     kMember, Ignored, {}},
     {{"max-request-bytes", U, "1572864",
       "Maximum client request size in bytes the server will accept."},
      kMember, kUsed, {}},
     {{"max-concurrent-streams", S, "4294967295",
       "Maximum concurrent streams that each client can open at a time.", &check_uint32},
-     kMember, kIgnored, {}},
+     kMember, Ignored, {}},
     {{"grpc-keepalive-min-time", D, "5s", "Minimum interval a client should wait before pinging."},
-     kMember, kIgnored, {}},
+     kMember, Ignored, {}},
     {{"grpc-keepalive-interval", D, "2h", "Frequency of server-to-client pings."}, kMember,
-     kIgnored, {}},
+     Ignored, {}},
     {{"grpc-keepalive-timeout", D, "20s", "Wait before closing a non-responsive connection."},
-     kMember, kIgnored, {}},
+     kMember, Ignored, {}},
 
     {{"initial-advertise-peer-urls", L, "http://localhost:2380",
       "List of this member's peer URLs to advertise to the rest of the cluster.", &check_urls},
@@ -142,24 +142,24 @@ constexpr ConfigFlag kConfigFlags[] = {
      kUnsupported, {}},
     {{"discovery-fallback", S, "proxy", "Behaviour ('exit' or 'proxy') when discovery fails.",
       &check_fallback},
-     kClustering, kIgnored, {}},
+     kClustering, Ignored, {}},
     {{"discovery-proxy", S, "", "HTTP proxy to use for traffic to discovery service."},
-     kClustering, kIgnored, {}},
+     kClustering, Ignored, {}},
     {{"discovery-srv", S, "", "DNS srv domain used to bootstrap the cluster."}, kClustering,
      kUnsupported, {}},
     {{"discovery-srv-name", S, "", "Suffix to the dns srv name queried when bootstrapping."},
-     kClustering, kIgnored, {}},
+     kClustering, Ignored, {}},
     {{"strict-reconfig-check", B, "true",
       "Reject reconfiguration requests that would cause quorum loss."},
      kClustering, kUsed, {}},
     {{"pre-vote", B, "false", "Enable to run an additional Raft election phase."}, kClustering,
      kUsed, {}},
     {{"auto-compaction-retention", S, "0", "Auto compaction retention (v3 only)."}, kClustering,
-     kIgnored, {}},
+     Ignored, {}},
     {{"auto-compaction-mode", S, "periodic", "'periodic' or 'revision' (v3 only)."},
-     kClustering, kIgnored, {}},
+     kClustering, Ignored, {}},
     {{"enable-v2", B, "false", "Accept etcd V2 client requests (always on in discovery)."},
-     kClustering, kIgnored, {}},
+     kClustering, Ignored, {}},
 
     {{"cert-file", S, "", "Path to the client server TLS cert file."}, kSecurity, kUsed, {}},
     {{"key-file", S, "", "Path to the client server TLS key file."}, kSecurity, kUsed, {}},
@@ -188,7 +188,7 @@ constexpr ConfigFlag kConfigFlags[] = {
     {{"peer-crl-file", S, "", "Path to the peer certificate revocation list file."}, kSecurity,
      kUsed, {}},
     {{"cipher-suites", L, "", "Comma-separated list of supported TLS cipher suites."},
-     kSecurity, kIgnored, {}},
+     kSecurity, Ignored, {}},
     {{"cors", L, "*", "Comma-separated whitelist of origins for CORS (empty or * allows all).",
       &check_cors},
      kSecurity, kUsed, {}},
@@ -196,67 +196,67 @@ constexpr ConfigFlag kConfigFlags[] = {
      kSecurity, kUsed, {}},
     {{"experimental-peer-skip-client-san-verification", B, "false",
       "Skip verification of SAN field in client certificate for peer connections."},
-     kSecurity, kIgnored, {}},
+     kSecurity, Ignored, {}},
 
-    {{"auth-token", S, "simple", "v3 authentication token type."}, kAuth, kIgnored, {}},
-    {{"bcrypt-cost", U, "10", "bcrypt cost for v3 auth passwords."}, kAuth, kIgnored, {}},
+    {{"auth-token", S, "simple", "v3 authentication token type."}, kAuth, Ignored, {}},
+    {{"bcrypt-cost", U, "10", "bcrypt cost for v3 auth passwords."}, kAuth, Ignored, {}},
     {{"auth-token-ttl", U, "300", "Time (in seconds) of the v3 auth-token-ttl."}, kAuth,
-     kIgnored, {}},
+     Ignored, {}},
 
-    {{"enable-pprof", B, "false", "Enable Go runtime profiling."}, kMonitoring, kIgnored, {}},
-    {{"metrics", S, "basic", "Level of detail for exported metrics."}, kMonitoring, kIgnored,
+    {{"enable-pprof", B, "false", "Enable Go runtime profiling."}, kMonitoring, Ignored, {}},
+    {{"metrics", S, "basic", "Level of detail for exported metrics."}, kMonitoring, Ignored,
      {}},
     {{"listen-metrics-urls", L, "", "List of URLs to listen on for /metrics and /health.",
       &check_urls},
      kMonitoring, kUsed, {}},
-    {{"enable-grpc-gateway", B, "true", "Enable the v3 gRPC gateway."}, kMonitoring, kIgnored,
+    {{"enable-grpc-gateway", B, "true", "Enable the v3 gRPC gateway."}, kMonitoring, Ignored,
      {}},
 
     {{"logger", S, "capnslog", "'zap' or 'capnslog' (both give the same output here)."},
      kLogging, kUsed, {}},
     {{"log-outputs", L, "default", "'default', 'stderr', 'stdout' or file paths."}, kLogging,
      kUsed, {}},
-    {{"log-output", L, "default", "Deprecated form of --log-outputs."}, kLogging, kIgnored, {}},
+    {{"log-output", L, "default", "Deprecated form of --log-outputs."}, kLogging, Ignored, {}},
     {{"log-level", S, "info", "debug, info, warn, error, panic, or fatal.", &check_log_level},
      kLogging, kUsed, {}},
     {{"debug", B, "false", "Enable debug-level logging (same as --log-level=debug)."},
      kLogging, kUsed, {}},
     {{"log-package-levels", S, "", "Per-package log levels (capnslog only)."}, kLogging,
-     kIgnored, {}},
+     Ignored, {}},
 
     {{"proxy", S, "off", "v2 proxy mode ('off', 'readonly' or 'on').", &check_proxy}, kProxy,
      kUnsupported, {}},
     {{"proxy-failure-wait", U, "5000", "Time (ms) an endpoint is held in a failed state."},
-     kProxy, kIgnored, {}},
+     kProxy, Ignored, {}},
     {{"proxy-refresh-interval", U, "30000", "Time (ms) of the endpoints refresh interval."},
-     kProxy, kIgnored, {}},
-    {{"proxy-dial-timeout", U, "1000", "Time (ms) for a dial to timeout."}, kProxy, kIgnored,
+     kProxy, Ignored, {}},
+    {{"proxy-dial-timeout", U, "1000", "Time (ms) for a dial to timeout."}, kProxy, Ignored,
      {}},
-    {{"proxy-write-timeout", U, "5000", "Time (ms) for a write to timeout."}, kProxy, kIgnored,
+    {{"proxy-write-timeout", U, "5000", "Time (ms) for a write to timeout."}, kProxy, Ignored,
      {}},
-    {{"proxy-read-timeout", U, "0", "Time (ms) for a read to timeout."}, kProxy, kIgnored, {}},
+    {{"proxy-read-timeout", U, "0", "Time (ms) for a read to timeout."}, kProxy, Ignored, {}},
 
     {{"experimental-initial-corrupt-check", B, "false", "v3 data corruption check on boot."},
-     kExperimental, kIgnored, {}},
+     kExperimental, Ignored, {}},
     {{"experimental-corrupt-check-time", D, "0s", "Time between corruption check passes."},
-     kExperimental, kIgnored, {}},
+     kExperimental, Ignored, {}},
     {{"experimental-enable-v2v3", S, "", "Serve v2 through v3 under a prefix."}, kExperimental,
-     kIgnored, {}},
+     Ignored, {}},
     {{"experimental-backend-bbolt-freelist-type", S, "array", "bbolt freelist type."},
-     kExperimental, kIgnored, {}},
+     kExperimental, Ignored, {}},
     {{"experimental-enable-lease-checkpoint", B, "false", "v3 lease checkpoints."},
-     kExperimental, kIgnored, {}},
+     kExperimental, Ignored, {}},
     {{"experimental-enable-lease-checkpoint-persist", B, "false", "Persist lease checkpoints."},
-     kExperimental, kIgnored, {}},
+     kExperimental, Ignored, {}},
     {{"experimental-compaction-batch-limit", I, "1000", "v3 compaction batch limit."},
-     kExperimental, kIgnored, {}},
+     kExperimental, Ignored, {}},
     {{"experimental-watch-progress-notify-interval", D, "10m", "v3 watch progress interval."},
-     kExperimental, kIgnored, {}},
+     kExperimental, Ignored, {}},
     {{"experimental-warning-apply-duration", D, "100ms", "Slow apply warning threshold."},
-     kExperimental, kIgnored, {}},
+     kExperimental, Ignored, {}},
 
     {{"unsafe-no-fsync", B, "false", "Disables fsync (discovery always syncs)."}, kUnsafe,
-     kIgnored, {}},
+     Ignored, {}},
     {{"force-new-cluster", B, "false", "Force to create a new one-member cluster."}, kUnsafe,
      kUnsupported, {}},
 
@@ -265,19 +265,19 @@ constexpr ConfigFlag kConfigFlags[] = {
      kMember, kUnsupported, {}},
 
     // Flags of etcd 2 that etcd 3.4 still accepts with a warning.
-    {{"cluster-active-size", X, "", ""}, kLegacy, kIgnored, {}},
-    {{"cluster-remove-delay", X, "", ""}, kLegacy, kIgnored, {}},
-    {{"cluster-sync-interval", X, "", ""}, kLegacy, kIgnored, {}},
-    {{"config", X, "", ""}, kLegacy, kIgnored, {}},
-    {{"force", X, "", ""}, kLegacy, kIgnored, {}},
-    {{"max-result-buffer", X, "", ""}, kLegacy, kIgnored, {}},
-    {{"max-retry-attempts", X, "", ""}, kLegacy, kIgnored, {}},
-    {{"peer-heartbeat-interval", X, "", ""}, kLegacy, kIgnored, {}},
-    {{"peer-election-timeout", X, "", ""}, kLegacy, kIgnored, {}},
-    {{"retry-interval", X, "", ""}, kLegacy, kIgnored, {}},
-    {{"snapshot", X, "", ""}, kLegacy, kIgnored, {}},
-    {{"v", X, "", ""}, kLegacy, kIgnored, {}},
-    {{"vv", X, "", ""}, kLegacy, kIgnored, {}},
+    {{"cluster-active-size", X, "", ""}, kLegacy, Ignored, {}},
+    {{"cluster-remove-delay", X, "", ""}, kLegacy, Ignored, {}},
+    {{"cluster-sync-interval", X, "", ""}, kLegacy, Ignored, {}},
+    {{"config", X, "", ""}, kLegacy, Ignored, {}},
+    {{"force", X, "", ""}, kLegacy, Ignored, {}},
+    {{"max-result-buffer", X, "", ""}, kLegacy, Ignored, {}},
+    {{"max-retry-attempts", X, "", ""}, kLegacy, Ignored, {}},
+    {{"peer-heartbeat-interval", X, "", ""}, kLegacy, Ignored, {}},
+    {{"peer-election-timeout", X, "", ""}, kLegacy, Ignored, {}},
+    {{"retry-interval", X, "", ""}, kLegacy, Ignored, {}},
+    {{"snapshot", X, "", ""}, kLegacy, Ignored, {}},
+    {{"v", X, "", ""}, kLegacy, Ignored, {}},
+    {{"vv", X, "", ""}, kLegacy, Ignored, {}},
 };
 // clang-format on
 
@@ -347,7 +347,7 @@ void render_flag(std::string& out, const ConfigFlag& flag) {
   out += fmt::format("  --{} {}\n", flag.spec.name,
                      shown.starts_with("'") ? std::string(shown) : fmt::format("'{}'", shown));
   std::string_view mark;
-  if (flag.use == Use::kIgnored) mark = " [ignored]";
+  if (flag.use == Use::Ignored) mark = " [ignored]";
   if (flag.use == Use::kUnsupported) mark = " [unsupported]";
   out += fmt::format("    {}{}\n", flag.spec.help, mark);
 }

@@ -29,7 +29,7 @@ enum class Group {
 // unchanged; the ones that mean nothing here are validated like etcd and then ignored.
 enum class Use {
   kUsed,
-  kIgnored,      // accepted and validated, no effect (marked in --help)
+  Ignored,       // accepted and validated, no effect (marked in --help)
   kUnsupported,  // an error unless left at its default
 };
 

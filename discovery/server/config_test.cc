@@ -38,7 +38,7 @@ TEST(ConfigTest, NoFlagsIsEtcdsDefaultSingleMember) {
   ASSERT_EQ(c->initial_cluster.size(), 1u);
   EXPECT_EQ(c->initial_cluster[0].name, "default");
   EXPECT_EQ(texts(c->initial_cluster[0].peer_urls), Args{"http://localhost:2380"});
-  EXPECT_EQ(c->initial_cluster_state, ClusterState::kNew);
+  EXPECT_EQ(c->initial_cluster_state, ClusterState::New);
   EXPECT_EQ(c->initial_cluster_token, "etcd-cluster");
   EXPECT_EQ(c->heartbeat_interval, 100ms);
   EXPECT_EQ(c->election_timeout, 1000ms);
@@ -139,138 +139,138 @@ struct ErrorCase {
 TEST(ConfigTest, ErrorsMatchEtcd) {
   using K = ConfigError::Kind;
   const std::vector<ErrorCase> cases = {
-      {{"--foo"}, {}, K::kUsage, "flag provided but not defined: -foo"},
+      {{"--foo"}, {}, K::Usage, "flag provided but not defined: -foo"},
       {{"--heartbeat-interval", "abc"},
        {},
-       K::kUsage,
+       K::Usage,
        "invalid value \"abc\" for flag -heartbeat-interval: parse error"},
       {{"-heartbeat-interval=-5"},
        {},
-       K::kUsage,
+       K::Usage,
        "invalid value \"-5\" for flag -heartbeat-interval: parse error"},
       {{"--enable-v2=yes"},
        {},
-       K::kUsage,
+       K::Usage,
        "invalid boolean value \"yes\" for -enable-v2: parse error"},
-      {{"--name"}, {}, K::kUsage, "flag needs an argument: -name"},
-      {{"---name=x"}, {}, K::kUsage, "bad flag syntax: ---name=x"},
+      {{"--name"}, {}, K::Usage, "flag needs an argument: -name"},
+      {{"---name=x"}, {}, K::Usage, "bad flag syntax: ---name=x"},
       {{"--initial-cluster-state", "foo"},
        {},
-       K::kUsage,
+       K::Usage,
        "invalid value \"foo\" for flag -initial-cluster-state: invalid value"},
       {{"--listen-client-urls=foo"},
        {},
-       K::kUsage,
+       K::Usage,
        "invalid value \"foo\" for flag -listen-client-urls: URL scheme must be http, https, unix, "
        "or unixs: foo"},
       {{"--listen-client-urls=http://localhost:abc"},
        {},
-       K::kUsage,
+       K::Usage,
        "invalid value \"http://localhost:abc\" for flag -listen-client-urls: parse "
        "\"http://localhost:abc\": invalid port \":abc\" after host"},
       {{"--listen-client-urls", "http://127.0.0.1:0/path"},
        {},
-       K::kUsage,
+       K::Usage,
        "invalid value \"http://127.0.0.1:0/path\" for flag -listen-client-urls: URL must not "
        "contain a path: http://127.0.0.1:0/path"},
       {{"--listen-client-urls", "http://127.0.0.1"},
        {},
-       K::kUsage,
+       K::Usage,
        "invalid value \"http://127.0.0.1\" for flag -listen-client-urls: URL address does not "
        "have the form \"host:port\": http://127.0.0.1"},
       {{"--max-concurrent-streams", "-1"},
        {},
-       K::kUsage,
+       K::Usage,
        "invalid value \"-1\" for flag -max-concurrent-streams: strconv.ParseUint: parsing "
        "\"-1\": invalid syntax"},
       {{"--snapshot-count", "99999999999999999999999"},
        {},
-       K::kUsage,
+       K::Usage,
        "invalid value \"99999999999999999999999\" for flag -snapshot-count: value out of range"},
       {{"--heartbeat-interval", "500"},
        {},
-       K::kInvalid,
+       K::Invalid,
        "--election-timeout[1000ms] should be at least as 5 times as --heartbeat-interval[500ms]"},
       {{"--election-timeout", "50001"},
        {},
-       K::kInvalid,
+       K::Invalid,
        "--election-timeout[50001ms] is too long, and should be set less than 50000ms"},
       {{"--heartbeat-interval", "0"},
        {},
-       K::kInvalid,
+       K::Invalid,
        "--heartbeat-interval must be >0 (set to 0ms)"},
-      {{"x", "--foo"}, {}, K::kInvalid, "'x' is not a valid flag"},
-      {{"--enable-v2", "false"}, {}, K::kInvalid, "'false' is not a valid flag"},
-      {{"--", "--foo"}, {}, K::kInvalid, "'--foo' is not a valid flag"},
+      {{"x", "--foo"}, {}, K::Invalid, "'x' is not a valid flag"},
+      {{"--enable-v2", "false"}, {}, K::Invalid, "'false' is not a valid flag"},
+      {{"--", "--foo"}, {}, K::Invalid, "'--foo' is not a valid flag"},
       {{"--listen-client-urls", "http://example.com:2379", "--advertise-client-urls",
         "http://example.com:2379"},
        {},
-       K::kInvalid,
+       K::Invalid,
        "expected IP in URL for binding (http://example.com:2379)"},
       {{"--advertise-client-urls", "http://:2379"},
        {},
-       K::kInvalid,
+       K::Invalid,
        "--advertise-client-urls \"http://:2379\" must be \"host:port\" (unexpected empty host "
        "(http://:2379))"},
       {{"--listen-client-urls", "http://127.0.0.1:1"},
        {},
-       K::kInvalid,
+       K::Invalid,
        "--advertise-client-urls is required when --listen-client-urls is set explicitly"},
       {{},
        {"ETCD_LISTEN_CLIENT_URLS=http://127.0.0.1:1"},
-       K::kInvalid,
+       K::Invalid,
        "--advertise-client-urls is required when --listen-client-urls is set explicitly"},
-      {{"--logger", "bad"}, {}, K::kInvalid, "unknown logger option \"bad\""},
-      {{"--auto-compaction-mode", "bad"}, {}, K::kInvalid, "unknown auto-compaction-mode \"bad\""},
+      {{"--logger", "bad"}, {}, K::Invalid, "unknown logger option \"bad\""},
+      {{"--auto-compaction-mode", "bad"}, {}, K::Invalid, "unknown auto-compaction-mode \"bad\""},
       {{"--initial-cluster", "foo"},
        {},
-       K::kInvalid,
+       K::Invalid,
        "error setting up initial cluster: URL scheme must be http, https, unix, or unixs: "},
       {{"--initial-cluster", "default=foo"},
        {},
-       K::kInvalid,
+       K::Invalid,
        "error setting up initial cluster: URL scheme must be http, https, unix, or unixs: foo"},
       {{"--snapshot-count", "7"},
        {"ETCD_SNAPSHOT_COUNT=5"},
-       K::kInvalid,
+       K::Invalid,
        "conflicting environment variable \"ETCD_SNAPSHOT_COUNT\" is shadowed by corresponding "
        "command-line flag (either unset environment variable or disable flag)"},
       {{},
        {"ETCD_SNAPSHOT_COUNT=abc"},
-       K::kInvalid,
+       K::Invalid,
        "invalid value \"abc\" for ETCD_SNAPSHOT_COUNT: parse error"},
       {{},
        {"ETCD_ENABLE_V2=yes"},
-       K::kInvalid,
+       K::Invalid,
        "invalid value \"yes\" for ETCD_ENABLE_V2: parse error"},
       // Not etcd behaviour: features discovery does not have are refused clearly.
       {{"--config-file", "/etc/etcd.yaml"},
        {},
-       K::kInvalid,
+       K::Invalid,
        "--config-file (ETCD_CONFIG_FILE) is not supported; pass flags or ETCD_* environment "
        "variables instead"},
       {{},
        {"ETCD_CONFIG_FILE=/x"},
-       K::kInvalid,
+       K::Invalid,
        "--config-file (ETCD_CONFIG_FILE) is not supported; pass flags or ETCD_* environment "
        "variables instead"},
       {{"--discovery", "https://discovery.etcd.io/x"},
        {},
-       K::kInvalid,
+       K::Invalid,
        "--discovery and --discovery-srv are not supported; bootstrap with --initial-cluster"},
       {{"--proxy", "on"},
        {},
-       K::kInvalid,
+       K::Invalid,
        "--proxy=on is not supported; discovery always runs as a member"},
       {{"--log-level", "bad"},
        {},
-       K::kUsage,
+       K::Usage,
        "invalid value \"bad\" for flag -log-level: unknown level \"bad\" (debug, info, warn, "
        "error, panic or fatal)"},
       {{"--listen-client-urls", "https://127.0.0.1:1", "--advertise-client-urls",
         "https://127.0.0.1:1"},
        {},
-       K::kInvalid,
+       K::Invalid,
        "TLS key/cert (--cert-file, --key-file) must be provided for client url "
        "https://127.0.0.1:1 with HTTPS scheme"},
   };
@@ -280,7 +280,7 @@ TEST(ConfigTest, ErrorsMatchEtcd) {
     ASSERT_FALSE(got.has_value()) << label;
     EXPECT_EQ(got.error().message, c.message) << label;
     EXPECT_EQ(got.error().kind, c.kind) << label;
-    EXPECT_EQ(got.error().exit_code, c.kind == K::kUsage ? 2 : 1) << label;
+    EXPECT_EQ(got.error().exit_code, c.kind == K::Usage ? 2 : 1) << label;
     EXPECT_TRUE(got.error().stdout_text.empty()) << label;
     EXPECT_NE(got.error().stderr_text.find(c.message), std::string::npos) << label;
   }
@@ -301,7 +301,7 @@ TEST(ConfigTest, HelpAndVersionExitZero) {
   for (const Args& args : {Args{"-h"}, Args{"--help"}, Args{"-help", "--foo"}}) {
     auto got = run(args);
     ASSERT_FALSE(got.has_value());
-    EXPECT_EQ(got.error().kind, ConfigError::Kind::kHelp);
+    EXPECT_EQ(got.error().kind, ConfigError::Kind::Help);
     EXPECT_EQ(got.error().exit_code, 0);
     const std::string& help = got.error().stdout_text;
     EXPECT_NE(help.find("  --name 'default'\n"), std::string::npos);
@@ -315,7 +315,7 @@ TEST(ConfigTest, HelpAndVersionExitZero) {
   // etcd prints the version even when the environment conflicts: it is checked first.
   auto version = run({"--name", "a", "--version"}, {"ETCD_NAME=b"});
   ASSERT_FALSE(version.has_value());
-  EXPECT_EQ(version.error().kind, ConfigError::Kind::kVersion);
+  EXPECT_EQ(version.error().kind, ConfigError::Kind::Version);
   EXPECT_EQ(version.error().exit_code, 0);
   EXPECT_TRUE(version.error().stdout_text.starts_with("discovery Version: "));
   EXPECT_NE(version.error().stdout_text.find("\netcd Version: 3.4.23\n"), std::string::npos);
