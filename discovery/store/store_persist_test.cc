@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <cstdio>
 #include <map>
 #include <random>
@@ -228,44 +227,6 @@ TEST(StoreRandomized, SameCommandsSameBytesAndRestoreReproduces) {
     EXPECT_EQ(watched_first, watched_second);
     EXPECT_GT(first.index(), 50u);
   }
-}
-
-// Restore speed for a million records. Not run by default (no timing in tests); run with
-// --gtest_also_run_disabled_tests --gtest_filter='*Million*' to measure.
-TEST(StoreRestore, DISABLED_MillionRecords) {
-  Records records;
-  records.reserve(1'000'001);
-  records.emplace_back("/pxc-cluster", stored(true, "", 1, 1));
-  std::uint64_t index = 1;
-  for (int dir = 0; dir < 1000; ++dir) {
-    const std::string dir_key = "/pxc-cluster/node-" + std::to_string(100000 + dir);
-    ++index;
-    records.emplace_back(dir_key, stored(true, "", index, index, kT0 + 30 * kSecondNs));
-    for (int leaf = 0; leaf < 999; ++leaf) {
-      ++index;
-      records.emplace_back(dir_key + "/key-" + std::to_string(100000 + leaf),
-                           stored(false, "10.0.0.1", index, index));
-    }
-  }
-  Store store;
-  const auto start = std::chrono::steady_clock::now();
-  ASSERT_TRUE(store.restore(std::move(records), index));
-  const auto took = std::chrono::steady_clock::now() - start;
-  std::printf(
-      "restored %zu nodes in %lld ms\n", store.node_count(),
-      static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
-  const auto snap_start = std::chrono::steady_clock::now();
-  const std::string bytes = store.snapshot();
-  std::printf("snapshot alone %lld ms\n",
-              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                         std::chrono::steady_clock::now() - snap_start)
-                                         .count()));
-  Store copy;
-  ASSERT_TRUE(copy.restore_snapshot(bytes));
-  const auto snap_took = std::chrono::steady_clock::now() - snap_start;
-  std::printf("snapshot %zu bytes + restore_snapshot in %lld ms\n", bytes.size(),
-              static_cast<long long>(
-                  std::chrono::duration_cast<std::chrono::milliseconds>(snap_took).count()));
 }
 
 }  // namespace
