@@ -5,6 +5,8 @@
 #include <functional>
 #include <string>
 
+#include "sqlproxy/protocol/framing.h"
+
 namespace sqlproxy::protocol {
 namespace {
 
@@ -264,6 +266,50 @@ TEST(QueryResponseTest, Classify) {
   EXPECT_EQ(*classify_query_response("\xfb/tmp/x"), QueryResponse::LocalInfile);
   EXPECT_EQ(*classify_query_response("\x02"), QueryResponse::ResultSet);
   EXPECT_EQ(classify_query_response("").error(), Error::Truncated);
+}
+
+}  // namespace
+}  // namespace sqlproxy::protocol
+
+namespace sqlproxy::protocol {
+namespace {
+
+// The greeting frame of a real MariaDB 10.11.19 (Debian 12 mariadb-server) on 127.0.0.1, read
+// with a raw socket right after connecting.
+const std::string kMariaDbGreeting = std::string(
+    "\x64\x00\x00\x00\x0a\x35\x2e\x35\x2e\x35\x2d\x31\x30\x2e\x31\x31\x2e\x31\x39\x2d\x4d\x61\x72"
+    "\x69\x61\x44\x42\x2d\x30\x2b\x64\x65\x62\x31\x32\x75\x31\x00\x04\x00\x00\x00\x37\x35\x45\x3b"
+    "\x37\x40\x7b\x6e\x00\xfe\xf7\x08\x02\x00\xff\x81\x15\x00\x00\x00\x00\x00\x00\x1d\x00\x00\x00"
+    "\x36\x5f\x5f\x3c\x4e\x55\x3f\x7c\x72\x47\x4c\x29\x00\x6d\x79\x73\x71\x6c\x5f\x6e\x61\x74\x69"
+    "\x76\x65\x5f\x70\x61\x73\x73\x77\x6f\x72\x64\x00",
+    104);
+
+TEST(RealServerTest, MariaDbGreeting) {
+  PacketReader reader(1 << 20);
+  reader.feed(kMariaDbGreeting);
+  auto packet = reader.next();
+  ASSERT_TRUE(packet && *packet);
+  EXPECT_EQ((*packet)->sequence_id, 0);
+  auto h = parse_handshake_v10((*packet)->payload);
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->server_version, "5.5.5-10.11.19-MariaDB-0+deb12u1");
+  EXPECT_EQ(h->connection_id, 4u);
+  EXPECT_EQ(h->capabilities, 0x81FFF7FEu);
+  EXPECT_TRUE(h->capabilities & cap::kProtocol41);
+  EXPECT_TRUE(h->capabilities & cap::kSecureConnection);
+  EXPECT_TRUE(h->capabilities & cap::kPluginAuth);
+  EXPECT_TRUE(h->capabilities & cap::kDeprecateEof);
+  EXPECT_FALSE(h->capabilities & cap::kLongPassword);  // MariaDB: extended capabilities follow
+  EXPECT_EQ(h->reserved.substr(6), std::string("\x1d\x00\x00\x00", 4));
+  EXPECT_EQ(h->character_set, 8);
+  EXPECT_TRUE(autocommit(h->status_flags));
+  EXPECT_EQ(h->auth_plugin_data_len, 21);
+  EXPECT_EQ(h->auth_plugin_data.size(), 21u);  // 8 + 12 + NUL
+  EXPECT_EQ(h->auth_plugin_name, "mysql_native_password");
+  EXPECT_EQ(frame(build_handshake_v10(*h), 0), kMariaDbGreeting);
+  for (std::size_t n = 0; n < (*packet)->payload.size(); ++n) {
+    EXPECT_FALSE(parse_handshake_v10((*packet)->payload.substr(0, n))) << n;
+  }
 }
 
 }  // namespace
