@@ -5,10 +5,13 @@
 #include "sqlproxy/protocol/wire.h"
 
 // Every field read can fail; this keeps each parser a readable list of fields in wire order.
+// `var` is a name being declared, so it cannot be parenthesised.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define SQLP_TRY(var, expr)             \
   auto var##_r = (expr);                \
   if (!var##_r) return var##_r.error(); \
   auto var = *var##_r
+// NOLINTEND(bugprone-macro-parentheses)
 
 namespace sqlproxy::protocol {
 
