@@ -22,7 +22,7 @@ constexpr std::uint8_t kErrHeader = 0xFF;
 constexpr std::uint8_t kLocalInfileHeader = 0xFB;
 constexpr std::size_t kScramblePart1 = 8;
 constexpr std::size_t kReservedSize = 10;
-constexpr std::size_t kResponseFiller = 23;
+constexpr std::size_t kResponseFiller = 19;  // then 4 bytes of MariaDB capabilities
 constexpr std::size_t kSqlStateSize = 5;
 
 std::uint8_t first_byte(std::string_view payload) { return static_cast<std::uint8_t>(payload[0]); }
@@ -110,19 +110,21 @@ Result<SslRequest> parse_response_head(WireReader& r) {
   SQLP_TRY(max_packet, r.u32());
   SQLP_TRY(charset, r.u8());
   SQLP_TRY(filler, r.bytes(kResponseFiller));
-  (void)filler;  // zero by the spec, but not checked: MariaDB keeps extended capabilities there
+  (void)filler;  // zero by the spec; not checked, a relay must not be stricter than the server
+  SQLP_TRY(mariadb_caps, r.u32());
   head.capabilities = caps;
+  head.mariadb_capabilities = mariadb_caps;
   head.max_packet_size = max_packet;
   head.character_set = charset;
   return head;
 }
 
-void put_response_head(std::string& out, std::uint32_t caps, std::uint32_t max_packet,
-                       std::uint8_t charset) {
-  put_u32(out, caps);
-  put_u32(out, max_packet);
-  put_u8(out, charset);
+void put_response_head(std::string& out, const SslRequest& head) {
+  put_u32(out, head.capabilities);
+  put_u32(out, head.max_packet_size);
+  put_u8(out, head.character_set);
   out.append(kResponseFiller, '\0');
+  put_u32(out, head.mariadb_capabilities);
 }
 }  // namespace
 
@@ -136,7 +138,7 @@ Result<SslRequest> parse_ssl_request(std::string_view payload) {
 
 std::string build_ssl_request(const SslRequest& req) {
   std::string out;
-  put_response_head(out, req.capabilities, req.max_packet_size, req.character_set);
+  put_response_head(out, req);
   return out;
 }
 
@@ -176,6 +178,7 @@ Result<HandshakeResponse41> parse_handshake_response41(std::string_view payload)
   resp.capabilities = head.capabilities;
   resp.max_packet_size = head.max_packet_size;
   resp.character_set = head.character_set;
+  resp.mariadb_capabilities = head.mariadb_capabilities;
   SQLP_TRY(user, r.null_str());
   resp.user = user;
   SQLP_TRY(auth, parse_auth_response(r, head.capabilities));
@@ -200,7 +203,8 @@ Result<HandshakeResponse41> parse_handshake_response41(std::string_view payload)
 std::string build_handshake_response41(const HandshakeResponse41& resp) {
   std::string out;
   const std::uint32_t caps = resp.capabilities;
-  put_response_head(out, caps, resp.max_packet_size, resp.character_set);
+  put_response_head(
+      out, SslRequest{caps, resp.max_packet_size, resp.character_set, resp.mariadb_capabilities});
   put_null_str(out, resp.user);
   if (caps & cap::kPluginAuthLenencClientData) {
     put_lenenc_str(out, resp.auth_response);

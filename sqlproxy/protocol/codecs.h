@@ -86,6 +86,9 @@ struct SslRequest {
   std::uint32_t capabilities = 0;
   std::uint32_t max_packet_size = 0;
   std::uint8_t character_set = 0;
+  // MariaDB clients put extended capabilities in the last 4 of the 23 filler bytes (zero for
+  // MySQL clients); kept so that a rebuilt packet is byte for byte the one received.
+  std::uint32_t mariadb_capabilities = 0;
 
   friend bool operator==(const SslRequest&, const SslRequest&) = default;
 };
@@ -99,6 +102,7 @@ struct HandshakeResponse41 {
   std::uint32_t capabilities = 0;
   std::uint32_t max_packet_size = 0;
   std::uint8_t character_set = 0;
+  std::uint32_t mariadb_capabilities = 0;  // as in SslRequest
   std::string user;
   std::string auth_response;
   std::string database;                                    // when CLIENT_CONNECT_WITH_DB
@@ -151,6 +155,7 @@ Result<EofPacket> parse_eof(std::string_view payload, std::uint32_t capabilities
 std::string build_eof(const EofPacket& eof, std::uint32_t capabilities);
 
 // Classification of a server payload by its first byte and length.
+// An OK packet as the 4.1 protocol tells it apart: header 0x00 and at least 7 bytes.
 bool is_ok_packet(std::string_view payload);
 bool is_err_packet(std::string_view payload);
 // An EOF packet, or under CLIENT_DEPRECATE_EOF the 0xFE OK that replaces it: what ends the rows

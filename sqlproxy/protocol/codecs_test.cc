@@ -100,12 +100,12 @@ TEST(HandshakeTest, ParsesMariaDbStyleGreeting) {
 }
 
 TEST(SslRequestTest, DetectedOnlyWith32BytesAndSslFlag) {
-  SslRequest req{kModernCaps | cap::kSsl, 16u << 20, 33};
+  SslRequest req{kModernCaps | cap::kSsl, 16u << 20, 33, 0x1D};
   const std::string wire = build_ssl_request(req);
   ASSERT_EQ(wire.size(), kSslRequestSize);
   EXPECT_TRUE(is_ssl_request(wire));
   EXPECT_EQ(*parse_ssl_request(wire), req);
-  EXPECT_FALSE(is_ssl_request(build_ssl_request({kModernCaps, 0, 33})));
+  EXPECT_FALSE(is_ssl_request(build_ssl_request({kModernCaps, 0, 33, 0})));
   EXPECT_FALSE(is_ssl_request(wire + "u"));
   for (std::size_t n = 0; n < wire.size(); ++n) {
     EXPECT_FALSE(is_ssl_request(wire.substr(0, n)));
