@@ -371,6 +371,29 @@ Result<QueryResponse> classify_query_response(std::string_view payload) {
   }
 }
 
+Result<ColumnCount> parse_column_count(std::string_view payload, std::uint32_t mariadb_caps) {
+  WireReader r(payload);
+  ColumnCount c;
+  SQLP_TRY(columns, r.lenenc_int());
+  // Zero columns would be an OK packet and 0xFB a LOCAL INFILE request, not a result set.
+  if (!columns || *columns == 0) return Error::Malformed;
+  c.columns = *columns;
+  if (mariadb_caps & mariadb_cap::kCacheMetadata) {
+    SQLP_TRY(follows, r.u8());
+    if (follows > 1) return Error::Malformed;
+    c.metadata_follows = follows == 1;
+  }
+  if (!r.empty()) return Error::Malformed;
+  return c;
+}
+
+std::string build_column_count(const ColumnCount& c, std::uint32_t mariadb_caps) {
+  std::string out;
+  put_lenenc_int(out, c.columns);
+  if (mariadb_caps & mariadb_cap::kCacheMetadata) put_u8(out, c.metadata_follows ? 1 : 0);
+  return out;
+}
+
 Result<Command> command_of(std::string_view payload) {
   if (payload.empty()) return Error::Truncated;
   return static_cast<Command>(first_byte(payload));

@@ -166,6 +166,24 @@ bool is_end_of_rows(std::string_view payload, std::uint32_t capabilities);
 enum class QueryResponse { Ok, Err, LocalInfile, ResultSet };
 Result<QueryResponse> classify_query_response(std::string_view payload);
 
+// MariaDB extended capabilities (SslRequest::mariadb_capabilities) that change result sets.
+namespace mariadb_cap {
+inline constexpr std::uint32_t kExtendedMetadata = 1u << 3;
+inline constexpr std::uint32_t kCacheMetadata = 1u << 4;
+}  // namespace mariadb_cap
+
+// The first packet of a result set: the number of columns and, when the client negotiated
+// MariaDB's metadata cache, whether column definitions follow (0 means the client's cached
+// ones apply and the EOF/rows come next).
+struct ColumnCount {
+  std::uint64_t columns = 0;
+  bool metadata_follows = true;
+
+  friend bool operator==(const ColumnCount&, const ColumnCount&) = default;
+};
+Result<ColumnCount> parse_column_count(std::string_view payload, std::uint32_t mariadb_caps);
+std::string build_column_count(const ColumnCount& c, std::uint32_t mariadb_caps);
+
 // Command byte of a command-phase packet. Unknown values are kept as they are.
 enum class Command : std::uint8_t {
   Sleep = 0x00,

@@ -259,6 +259,20 @@ TEST(CommandTest, CommandBytes) {
   EXPECT_TRUE(expects_response(Command::Query));
 }
 
+TEST(ColumnCountTest, RoundTripAndTruncation) {
+  for (std::uint32_t mcaps : {0u, mariadb_cap::kCacheMetadata}) {
+    for (ColumnCount c : {ColumnCount{1, true}, ColumnCount{300, mcaps == 0}}) {
+      const std::string wire = build_column_count(c, mcaps);
+      EXPECT_EQ(*parse_column_count(wire, mcaps), c);
+      for (std::size_t n = 0; n < wire.size(); ++n) {
+        EXPECT_FALSE(parse_column_count(wire.substr(0, n), mcaps)) << n;
+      }
+    }
+  }
+  EXPECT_FALSE(parse_column_count(std::string("\x00", 1), 0));
+  EXPECT_FALSE(parse_column_count("\xfb", 0));
+}
+
 TEST(QueryResponseTest, Classify) {
   EXPECT_EQ(*classify_query_response(std::string("\x00\x00\x00\x02\x00\x00\x00", 7)),
             QueryResponse::Ok);

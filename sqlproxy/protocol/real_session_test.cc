@@ -103,6 +103,14 @@ TEST(RealSessionTest, ServerSideTracksTransaction) {
   EXPECT_TRUE(in_transaction(begin_ok->status_flags));
   // SELECT: column count, column definition, EOF, one row, EOF (no CLIENT_DEPRECATE_EOF).
   EXPECT_EQ(*classify_query_response(packets[3].payload), QueryResponse::ResultSet);
+  const std::uint32_t mariadb_caps =
+      parse_handshake_response41(packets_of(kClientBytes)[0].payload)->mariadb_capabilities;
+  auto columns = parse_column_count(packets[3].payload, mariadb_caps);
+  ASSERT_TRUE(columns);
+  EXPECT_EQ(columns->columns, 1u);
+  EXPECT_TRUE(columns->metadata_follows);
+  EXPECT_EQ(build_column_count(*columns, mariadb_caps), packets[3].payload);
+  EXPECT_FALSE(parse_column_count(packets[3].payload, 0));  // the extra byte is unexpected
   EXPECT_FALSE(is_end_of_rows(packets[4].payload, caps));
   EXPECT_TRUE(is_end_of_rows(packets[5].payload, caps));
   EXPECT_FALSE(is_end_of_rows(packets[6].payload, caps));

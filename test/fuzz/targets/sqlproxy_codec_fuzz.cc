@@ -3,7 +3,8 @@
 // Input layout: 4 bytes of little-endian capability flags, then one payload given to every
 // parser. Properties checked beyond "no crash, no sanitizer report":
 //   - a parsed greeting or EOF builds back to exactly the input bytes;
-//   - any other parsed value builds to bytes that parse back to the same value;
+//   - any other parsed value (response, OK, ERR, column count) builds to bytes that parse back
+//     to the same value;
 //   - is_ssl_request agrees with parse_ssl_request.
 
 #include <cstddef>
@@ -47,6 +48,11 @@ void check_server_packets(std::string_view payload, std::uint32_t caps) {
   if (auto err = p::parse_err(payload, caps)) {
     auto back = p::parse_err(p::build_err(*err, caps), caps);
     require(back && *back == *err);
+  }
+  // The same 32 bits stand for MariaDB's extended capabilities here.
+  if (auto c = p::parse_column_count(payload, caps)) {
+    auto back = p::parse_column_count(p::build_column_count(*c, caps), caps);
+    require(back && *back == *c);
   }
   (void)p::classify_query_response(payload);
   (void)p::is_end_of_rows(payload, caps);
