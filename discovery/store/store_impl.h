@@ -36,6 +36,8 @@ struct Store::Impl {
   // Removes `node` for a delete, compareAndDelete or expire `event`, telling the watchers of every
   // removed node, then records the erase.
   void remove_node(Node* node, const Event& event);
+  // Removes `node` as a delete or compareAndDelete at the next index and returns its event.
+  Event remove_as(Node* node, Action action, std::int64_t now_ns);
 
   Error error(ErrorCode code, std::string cause) const;
   Error with_index(Error error) const;

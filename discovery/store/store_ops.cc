@@ -295,15 +295,7 @@ StoreResult<Event> Store::Impl::erase(const pb::Write& write, std::int64_t now_n
   if (node->dir && !node->children.empty() && !write.recursive()) {
     return error(ErrorCode::DirNotEmpty, node->key);
   }
-  const std::uint64_t next = index + 1;
-  Event event{.action = Action::Delete,
-              .node = removed_view(*node, next),
-              .prev_node = tree.view(*node, false, now_ns),
-              .etcd_index = next};
-  remove_node(node, event);
-  index = next;
-  hub.notify(event);
-  return event;
+  return remove_as(node, Action::Delete, now_ns);
 }
 
 StoreResult<Event> Store::Impl::compare_and_delete(const pb::Write& write, std::int64_t now_ns) {
@@ -313,8 +305,12 @@ StoreResult<Event> Store::Impl::compare_and_delete(const pb::Write& write, std::
   // etcd reports the root by its internal path, which the API trims to an empty cause.
   if (node->dir) return error(ErrorCode::NotFile, write.key() == "/" ? "" : write.key());
   if (auto cause = compare_failure(*node, write)) return error(ErrorCode::TestFailed, *cause);
+  return remove_as(node, Action::CompareAndDelete, now_ns);
+}
+
+Event Store::Impl::remove_as(Node* node, Action action, std::int64_t now_ns) {
   const std::uint64_t next = index + 1;
-  Event event{.action = Action::CompareAndDelete,
+  Event event{.action = action,
               .node = removed_view(*node, next),
               .prev_node = tree.view(*node, false, now_ns),
               .etcd_index = next};
