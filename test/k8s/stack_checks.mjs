@@ -140,10 +140,6 @@ function backendsOf(objects, service, servicePort) {
 // ---------------------------------------------------------------------------------------------
 // discovery
 
-function memberAddress(sts, ordinal, url) {
-  return url.replace(/\$\(POD_NAME\)/g, `${sts.metadata.name}-${ordinal}`);
-}
-
 function checkDiscoveryMember(objects, sts, container, ordinal) {
   const podName = `${sts.metadata.name}-${ordinal}`;
   const where = `${describe(sts)} pod ${podName} container ${container.name}`;
