@@ -8,7 +8,8 @@
 #  3. `buildah bud --isolation chroot` per image, with the host's ccache mounted into the build
 #     stage, and exports build/images/<name>-<version>.oci.tar (OCI archive);
 #  4. smoke-tests each image from its root filesystem: the binary's libraries resolve, `--version`
-#     runs as the image's user, and discovery answers /health on a free 127.0.0.1 port.
+#     runs as the image's user, and the server answers on free 127.0.0.1 ports (discovery
+#     /health; sqlproxy /health, and /ready refusing without a writer).
 # An image whose CMake target does not exist yet is skipped with a message.
 # Usage: containers/build.sh [discovery|sqlproxy]...   (default: both)
 # Environment: CCACHE_DIR (default: the host's ccache directory), STORAGE_DRIVER (overlay or vfs).
@@ -204,6 +205,31 @@ smoke_discovery() {
   echo "smoke: discovery answered /health on 127.0.0.1:$client with $body"
 }
 
+# sqlproxy with one backend that refuses connections: the admin port says it is alive (/health)
+# and not ready (/ready: there is no writer).
+smoke_sqlproxy() {
+  local rootfs="$1" user="$2" mysql admin backend pid health="" ready deadline
+  mysql=$(free_port); admin=$(free_port); backend=$(free_port)
+  run_in_rootfs "$rootfs" "$user" env -i SQLPROXY_MONITOR_PASSWORD=smoke /usr/local/bin/sqlproxy \
+    --listen "127.0.0.1:$mysql" --admin-listen "127.0.0.1:$admin" \
+    --backends "127.0.0.1:$backend" > "$out/sqlproxy-smoke.log" 2>&1 &
+  pid=$!
+  deadline=$((SECONDS + 30))
+  while [ $SECONDS -lt $deadline ] && kill -0 "$pid" 2>/dev/null; do
+    health=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$admin/health") && \
+      [ "$health" = 200 ] && break
+    sleep 0.2
+  done
+  ready=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$admin/ready" || true)
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  if [ "$health" != 200 ] || [ "$ready" = 200 ]; then
+    echo "smoke: sqlproxy /health $health, /ready $ready (log: $out/sqlproxy-smoke.log)" >&2
+    return 1
+  fi
+  echo "smoke: sqlproxy admin on 127.0.0.1:$admin: /health $health, /ready $ready (no writer)"
+}
+
 smoke_test() {
   local name="$1" tag="hawp/$1:$version" ctr rootfs user entrypoint status=0
   log "smoke test $tag"
@@ -216,7 +242,7 @@ smoke_test() {
   rootfs=$(bah mount "$ctr")
   if run_in_rootfs "$rootfs" "$user" ldd "$entrypoint" | grep 'not found'; then status=1; fi
   run_in_rootfs "$rootfs" "$user" "$entrypoint" --version || status=1
-  if [ "$status" = 0 ] && [ "$name" = discovery ]; then smoke_discovery "$rootfs" "$user" || status=1; fi
+  if [ "$status" = 0 ]; then "smoke_$name" "$rootfs" "$user" || status=1; fi
   bah umount "$ctr" >/dev/null
   bah rm "$ctr" >/dev/null
   return $status
