@@ -428,5 +428,105 @@ TEST(Chaos, RandomPartitionsAndProposalsKeepSafetyAndHealedProgress) {
   }
 }
 
+// The leader's own disk write in parallel with replication: its MsgApp may go out before it
+// persists, but it counts itself toward commit only once advance() reports its entries persisted.
+TEST(ReadyContract, TheLeaderSendsBeforePersistingAndCountsItselfOnlyAfter) {
+  MemoryStorage storage;
+  Node node(manual_config(1), storage);
+  ASSERT_TRUE(node.campaign());
+  ASSERT_TRUE(node.step(response(pb::MsgVoteResp, 2, 1)));
+  ASSERT_EQ(node.role(), Role::Leader);
+  Ready first = node.ready();
+  EXPECT_FALSE(first.may_send_before_persisting);  // the term and vote changed with it
+  storage.set_hard_state(*first.hard_state);
+  storage.append(first.entries);
+  node.advance(first);
+  // Follower 2 acknowledges the no-op; the leader persisted it too: committed.
+  ASSERT_TRUE(node.step(response(pb::MsgAppResp, 2, 1, 1)));
+  ASSERT_EQ(node.log().committed(), 1u);
+  persist(node, storage);
+
+  ASSERT_TRUE(node.propose("x"));
+  Ready rd = node.ready();
+  EXPECT_TRUE(rd.may_send_before_persisting);
+  ASSERT_EQ(rd.entries.size(), 1u);
+  size_t appends = 0;
+  for (const pb::Message& m : rd.messages) appends += m.type() == pb::MsgApp;
+  EXPECT_GE(appends, 1u);
+  // One follower acknowledges before the leader's write is done: 1 of 3 is no quorum.
+  ASSERT_TRUE(node.step(response(pb::MsgAppResp, 2, 1, 2)));
+  EXPECT_EQ(node.log().committed(), 1u);
+  storage.append(rd.entries);
+  node.advance(rd);  // the local append acknowledgement
+  EXPECT_EQ(node.log().committed(), 2u);
+}
+
+TEST(ReadyContract, AReadyWithAVoteMustBePersistedBeforeSending) {
+  MemoryStorage storage;
+  Node node(manual_config(2), storage);
+  pb::Message vote = response(pb::MsgVote, 1, 1);
+  vote.set_to(2);
+  ASSERT_TRUE(node.step(vote));
+  EXPECT_FALSE(node.ready().may_send_before_persisting);
+}
+
+TEST(ReadyContract, CommittedEntriesPerReadyAreBounded) {
+  Config config;
+  config.max_committed_bytes_per_ready = 64;
+  Network net(1, config);
+  ASSERT_TRUE(net.node(1).campaign());
+  net.stabilize();
+  for (const std::string& s : strings(std::string(20, 'x'), 10)) {
+    ASSERT_TRUE(net.node(1).propose(s));
+  }
+  size_t readies = 0;
+  size_t applied = 0;
+  Node& node = net.node(1);
+  while (node.has_ready()) {
+    Ready rd = node.ready();
+    net.storage(1).append(rd.entries);
+    if (rd.hard_state) net.storage(1).set_hard_state(*rd.hard_state);
+    uint64_t bytes = 0;
+    for (const pb::Entry& e : rd.committed_entries) bytes += e.ByteSizeLong();
+    if (rd.committed_entries.size() > 1) {
+      EXPECT_LE(bytes, 64u);
+    }
+    applied += rd.committed_entries.size();
+    readies += !rd.committed_entries.empty();
+    node.advance(rd);
+  }
+  EXPECT_EQ(applied, 10u);
+  EXPECT_GE(readies, 4u);
+}
+
+TEST(Status, ReportsTheMembersView) {
+  Network net(3);
+  ASSERT_TRUE(net.node(1).campaign());
+  net.stabilize();
+  ASSERT_TRUE(net.node(1).propose("x"));
+  net.stabilize();
+  const Status leader = net.node(1).status();
+  EXPECT_EQ(leader.id, 1u);
+  EXPECT_EQ(leader.role, Role::Leader);
+  EXPECT_EQ(leader.leader, 1u);
+  EXPECT_EQ(leader.vote, 1u);
+  EXPECT_EQ(leader.commit, 2u);
+  EXPECT_EQ(leader.applied, 2u);
+  EXPECT_EQ(leader.conf_state.voters_size(), 3);
+  ASSERT_EQ(leader.progress.size(), 3u);
+  for (const auto& [id, member] : leader.progress) {
+    EXPECT_EQ(member.match, 2u) << id;
+    EXPECT_EQ(member.next, 3u) << id;
+    if (id != 1) {
+      EXPECT_EQ(member.state, Progress::State::Replicate) << id;
+    }
+  }
+  const Status follower = net.node(2).status();
+  EXPECT_EQ(follower.role, Role::Follower);
+  EXPECT_EQ(follower.leader, 1u);
+  EXPECT_EQ(follower.commit, 2u);
+  EXPECT_TRUE(follower.progress.empty());
+}
+
 }  // namespace
 }  // namespace raft
