@@ -31,6 +31,7 @@ class Chaos {
           break;
         case 2:
           drop_percent_ = pick(2) == 0 ? 0 : pick(30);
+          net_.set_shuffle(pick(2) == 0 ? nullptr : &rng_);
           break;
         case 3:
           net_.restart(any());
@@ -58,6 +59,7 @@ class Chaos {
   void converge() {
     net_.heal();
     drop_percent_ = 0;
+    net_.set_shuffle(nullptr);
     const uint64_t leader = net_.tick_until_leader(500);
     ASSERT_NE(leader, kNone);
     bool proposed = false;
