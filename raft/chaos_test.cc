@@ -74,7 +74,7 @@ class Chaos {
     const pb::ConfState conf = net_.node(now).conf_state();
     for (uint64_t id : conf.voters()) {
       EXPECT_EQ(net_.applied(id), net_.applied(now)) << id;
-      EXPECT_EQ(net_.applied(id).back(), "final") << id;
+      EXPECT_EQ(last(net_.applied(id)), "final") << id;
     }
     check_reads();
     EXPECT_GT(reads_served_, 0u);

@@ -423,7 +423,7 @@ TEST(Chaos, RandomPartitionsAndProposalsKeepSafetyAndHealedProgress) {
     for (uint64_t id = 1; id <= size; ++id) {
       EXPECT_EQ(net.applied(id), net.applied(leader)) << id;
       ASSERT_FALSE(net.applied(id).empty());
-      EXPECT_EQ(net.applied(id).back(), "final");
+      EXPECT_EQ(last(net.applied(id)), "final");
     }
   }
 }

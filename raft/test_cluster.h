@@ -11,8 +11,8 @@
 
 #include <gtest/gtest.h>
 
-#include <deque>
 #include <algorithm>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -239,6 +239,11 @@ class Network {
   std::map<uint64_t, uint64_t> leaders_;     // term -> leader
   std::vector<pb::Message> delivered_;
 };
+
+// The last applied value, or "" if none (a test must fail, not crash, when nothing applied).
+inline std::string last(const std::vector<std::string>& applied) {
+  return applied.empty() ? std::string() : applied.back();
+}
 
 inline std::vector<std::string> strings(const std::string& prefix, int count) {
   std::vector<std::string> out;
