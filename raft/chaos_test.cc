@@ -34,7 +34,11 @@ class Chaos {
           net_.set_shuffle(pick(2) == 0 ? nullptr : &rng_);
           break;
         case 3:
-          net_.restart(any());
+          if (pick(2) == 0) {
+            net_.restart(any());
+          } else if (net_.leader() != kNone) {
+            net_.crash_after_send(net_.leader());
+          }
           break;
         case 4:
           if (net_.applied_index(any()) > 0) compact();
