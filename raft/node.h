@@ -221,6 +221,7 @@ class Node {
   void handle_append(const pb::Message& m);
   void handle_heartbeat(const pb::Message& m);
   void handle_snapshot(const pb::Message& m);
+  std::optional<pb::Snapshot> assemble_snapshot() const;
   void install_snapshot(const pb::Message& m, pb::Snapshot snapshot);
   void reject_snapshot(const pb::Message& m);
 
@@ -262,11 +263,14 @@ class Node {
   ReadOnly read_only_;
   std::vector<pb::Message> deferred_reads_;  // reads received before the term's first commit
   std::vector<ReadState> read_states_;
-  // The snapshot being received in chunks: metadata from the first chunk, data so far.
+  // The snapshot being received in chunks, in any order: chunks by offset (duplicates ignored),
+  // and its size once the last chunk came. Kept across the leader's resends of the same
+  // snapshot, so a resend fills the holes a lost or late chunk left.
   struct IncomingSnapshot {
     uint64_t from = kNone;
-    pb::Snapshot snapshot;
-    bool broken = false;  // a chunk was lost: the rest of this transfer is dropped
+    pb::SnapshotMetadata metadata;
+    std::map<uint64_t, std::string> chunks;
+    std::optional<uint64_t> size;
   };
   std::optional<IncomingSnapshot> incoming_;
 };
