@@ -7,9 +7,10 @@
 // The Ready contract, for the owner of a Node:
 //   while (node.has_ready()) {
 //     Ready rd = node.ready();
-//     1. persist, durably (fsync), into the LogStorage: rd.snapshot (if set; it replaces the
-//        whole log), then rd.hard_state (if set), then rd.entries (they replace any stored
-//        entries from their first index on);
+//     1. persist, durably (fsync) and atomically (one write batch: a crash keeps all of it or
+//        none), into the LogStorage: rd.snapshot (if set; it replaces the whole log),
+//        rd.hard_state (if set) and rd.entries (they replace any stored entries from their first
+//        index on). Readies are persisted in the order they were handed out;
 //     2. only then send rd.messages (a vote or an acknowledgement must never outlive a crash);
 //     3. install rd.snapshot (if set) into the state machine, then apply rd.committed_entries in
 //        order (calling apply_conf_change() for each EntryConfChange), and serve rd.read_states
