@@ -138,9 +138,11 @@ class Node {
   Result<void> campaign();
 
   // Proposes one membership change as an EntryConfChange entry. ConfChangeAddNode of a new member
-  // adds it as a learner; the leader promotes it to voter by itself once it has caught up.
+  // adds it as a learner; the leader promotes it to voter by itself (ConfChangePromoteNode) once
+  // it has caught up. AddNode of an existing member changes nothing.
   // Errors: as propose(), plus ConfChangePending while an earlier change is not yet committed and
-  // applied on the leader, and ConfChangeInvalid for node_id 0. (A follower forwards; the leader
+  // applied on the leader, and ConfChangeInvalid for node_id 0 or ConfChangePromoteNode. (A
+  // follower forwards; the leader
   // may still refuse.)
   Result<void> propose_conf_change(const pb::ConfChange& change);
   // Makes a committed conf change take effect on this member; the owner calls it when it applies
