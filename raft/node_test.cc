@@ -500,6 +500,23 @@ TEST(ReadyContract, CommittedEntriesPerReadyAreBounded) {
   EXPECT_GE(readies, 4u);
 }
 
+TEST(Replication, AnUnreachableFollowerIsProbedInsteadOfStreamedTo) {
+  Network net(3);
+  ASSERT_TRUE(net.node(1).campaign());
+  net.stabilize();
+  ASSERT_EQ(net.node(1).status().progress.at(2).state, Progress::State::Replicate);
+  net.node(1).report_unreachable(2);
+  EXPECT_EQ(net.node(1).status().progress.at(2).state, Progress::State::Probe);
+  net.isolate(2);
+  for (const std::string& s : strings("a", 5)) ASSERT_TRUE(net.node(1).propose(s));
+  net.stabilize();
+  // One probe is outstanding and unanswered: no window of MsgApps was streamed into the void.
+  EXPECT_EQ(net.node(1).status().progress.at(2).state, Progress::State::Probe);
+  net.heal();
+  net.tick(2);
+  EXPECT_EQ(net.applied(2).size(), 5u);
+}
+
 TEST(Status, ReportsTheMembersView) {
   Network net(3);
   ASSERT_TRUE(net.node(1).campaign());
