@@ -167,7 +167,11 @@ class Node {
   void report_unreachable(uint64_t id);
 
   bool has_ready() const;
+  // Hands out the next Ready. At most one is outstanding: ready() again before advance() is a
+  // broken contract (CHECK). Between the two the owner may keep calling step(), tick() and the
+  // rest (the leader's parallel disk write).
   Ready ready();
+  // The owner handled `handled` (the Ready last handed out) as the contract says.
   void advance(const Ready& handled);
 
   Status status() const;
@@ -259,6 +263,7 @@ class Node {
   std::mt19937_64 rng_;
   std::vector<pb::Message> messages_;
   bool messages_need_persist_ = false;  // a non-leader message is queued: no early send
+  bool ready_outstanding_ = false;      // ready() handed one out; advance() not yet called
   pb::HardState prev_hard_state_;
   uint64_t uncommitted_bytes_ = 0;
   uint64_t pending_conf_index_ = 0;  // the last conf change in the log; pending until applied

@@ -471,6 +471,15 @@ TEST(ReadyContract, AReadyWithAVoteMustBePersistedBeforeSending) {
   EXPECT_FALSE(node.ready().may_send_before_persisting);
 }
 
+TEST(ReadyContractDeathTest, ASecondReadyBeforeAdvanceIsABrokenContract) {
+  MemoryStorage storage;
+  Node node(manual_config(1), storage);
+  ASSERT_TRUE(node.campaign());
+  Ready rd = node.ready();
+  EXPECT_DEATH((void)node.ready(), "before advance");
+  node.advance(rd);
+}
+
 TEST(ReadyContract, CommittedEntriesPerReadyAreBounded) {
   Config config;
   config.max_committed_bytes_per_ready = 64;
