@@ -69,8 +69,8 @@ common::Result<std::optional<pb::Envelope>, FrameError> FrameReader::next() {
   }
   if (end_ - begin_ - kFrameHeaderBytes < length) return std::nullopt;
   pb::Envelope envelope;
-  const bool parsed =
-      envelope.ParseFromArray(buffer_.data() + begin_ + kFrameHeaderBytes, static_cast<int>(length));
+  const bool parsed = envelope.ParseFromArray(buffer_.data() + begin_ + kFrameHeaderBytes,
+                                              static_cast<int>(length));
   begin_ += kFrameHeaderBytes + length;
   if (!parsed) {
     error_ = FrameError::Malformed;

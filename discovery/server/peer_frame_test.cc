@@ -28,7 +28,8 @@ std::vector<pb::Envelope> read_all(FrameReader& reader) {
 
 TEST(PeerFrame, RoundTripsFedOneByteAtATime) {
   std::string wire;
-  for (std::uint64_t i = 1; i <= 3; ++i) append_frame(wire, message_envelope(i, std::string(i * 100, 'x')));
+  for (std::uint64_t i = 1; i <= 3; ++i)
+    append_frame(wire, message_envelope(i, std::string(i * 100, 'x')));
   FrameReader reader(1 << 20);
   std::vector<pb::Envelope> got;
   for (const char c : wire) {

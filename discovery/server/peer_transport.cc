@@ -138,8 +138,10 @@ void PeerTransport::stop() {
       peer->wake->cancel();
     }
     peers_.clear();
-    for (auto& [id, stream] : inbound_) close(*stream);
     inbound_.clear();
+    // Dials, handshakes and snapshot transfers in progress end now, not at their deadlines.
+    for (const StreamPtr& stream : streams_) close(*stream);
+    streams_.clear();
   });
 }
 
@@ -225,9 +227,14 @@ void PeerTransport::drop_queue(Peer& peer) {
   peer.queue_bytes = 0;
 }
 
+void PeerTransport::release(const StreamPtr& stream) {
+  close(*stream);
+  streams_.erase(stream);
+}
+
 void PeerTransport::close_stream(Peer& peer) {
   if (!peer.stream) return;
-  close(*peer.stream);
+  release(peer.stream);
   peer.stream.reset();
 }
 
@@ -239,9 +246,8 @@ void PeerTransport::on_peer_failure(Peer& peer) {
   spdlog::warn("peer {:x} at {}:{} unreachable; retrying with back-off", peer.id,
                peer.endpoint.address().to_string(), peer.endpoint.port());
   if (handlers_.on_unreachable) {
-    asio::post(handler_executor_, [handler = handlers_.on_unreachable, id = peer.id] {
-      handler(id);
-    });
+    asio::post(handler_executor_,
+               [handler = handlers_.on_unreachable, id = peer.id] { handler(id); });
   }
 }
 
@@ -249,8 +255,8 @@ std::chrono::milliseconds PeerTransport::backoff(int failures) {
   // Exponential from backoff_initial up to backoff_max, then a uniform pick in [half, all] of it,
   // so members that lost the same peer do not redial it in lock step.
   const int doublings = std::min(std::max(failures - 1, 0), 20);
-  const auto full = std::min(config_.backoff_initial * (std::int64_t{1} << doublings),
-                             config_.backoff_max);
+  const auto full =
+      std::min(config_.backoff_initial * (std::int64_t{1} << doublings), config_.backoff_max);
   std::uniform_int_distribution<std::int64_t> pick(full.count() / 2, full.count());
   return std::chrono::milliseconds{pick(rng_)};
 }
@@ -260,7 +266,7 @@ asio::awaitable<void> PeerTransport::run_peer(PeerPtr peer) {
     if (!peer->stream) {
       StreamPtr stream = co_await dial(*peer, false);
       if (peer->removed || stopped_) {
-        if (stream) close(*stream);
+        if (stream) release(stream);
         break;
       }
       if (!stream) {
@@ -289,10 +295,12 @@ asio::awaitable<void> PeerTransport::run_peer(PeerPtr peer) {
 
 asio::awaitable<PeerTransport::StreamPtr> PeerTransport::dial(Peer& peer, bool snapshot) {
   auto stream = std::make_shared<beast::tcp_stream>(strand_);
+  streams_.insert(stream);
   stream->expires_after(config_.dial_timeout);
   auto [connect_ec] = co_await stream->async_connect(peer.endpoint, kAwait);
   if (connect_ec) {
     metrics_.send_failures.inc();
+    release(stream);
     co_return nullptr;
   }
   beast::error_code ignored;
@@ -304,7 +312,8 @@ asio::awaitable<PeerTransport::StreamPtr> PeerTransport::dial(Peer& peer, bool s
   hello.mutable_hello()->set_snapshot(snapshot);
   FrameReader reader(config_.frame_bytes_max);
   ReadResult reply;
-  if (const beast::error_code ec = co_await write_envelope(*stream, hello, config_.handshake_timeout);
+  if (const beast::error_code ec =
+          co_await write_envelope(*stream, hello, config_.handshake_timeout);
       ec) {
     reply.ec = ec;
   } else {
@@ -317,7 +326,7 @@ asio::awaitable<PeerTransport::StreamPtr> PeerTransport::dial(Peer& peer, bool s
       metrics_.malformed_frames.inc();
       spdlog::warn("peer {:x}: bad handshake reply from {}", peer.id, remote_text(*stream));
     }
-    close(*stream);
+    release(stream);
     co_return nullptr;
   }
   const pb::HelloReply& answer = reply.envelope->hello_reply();
@@ -326,10 +335,9 @@ asio::awaitable<PeerTransport::StreamPtr> PeerTransport::dial(Peer& peer, bool s
     if (!peer.mismatch_logged) {
       peer.mismatch_logged = true;
       spdlog::error("peer {:x} at {} refused us (its cluster {:x}, ours {:x}): {}", peer.id,
-                    remote_text(*stream), answer.cluster_id(), config_.cluster_id,
-                    answer.reason());
+                    remote_text(*stream), answer.cluster_id(), config_.cluster_id, answer.reason());
     }
-    close(*stream);
+    release(stream);
     co_return nullptr;
   }
   stream->expires_never();
@@ -351,8 +359,8 @@ asio::awaitable<void> PeerTransport::watch_outbound(PeerPtr peer, StreamPtr stre
 asio::awaitable<void> PeerTransport::write_queued(Peer& peer) {
   std::string batch;
   std::uint64_t count = 0;
-  while (!peer.queue.empty() &&
-         (batch.empty() || batch.size() + peer.queue.front().size() <= config_.write_batch_bytes_max)) {
+  while (!peer.queue.empty() && (batch.empty() || batch.size() + peer.queue.front().size() <=
+                                                      config_.write_batch_bytes_max)) {
     batch += peer.queue.front();
     peer.queue_bytes -= peer.queue.front().size();
     peer.queue.pop_front();
@@ -378,21 +386,21 @@ asio::awaitable<void> PeerTransport::write_queued(Peer& peer) {
 void PeerTransport::send_snapshot(raft::pb::Message message, std::filesystem::path checkpoint_dir) {
   CHECK(message.type() == raft::pb::MsgSnap, "send_snapshot of a {} message",
         raft::pb::MessageType_Name(message.type()));
-  asio::post(strand_, [this, message = std::move(message), dir = std::move(checkpoint_dir)]() mutable {
-    const auto it = stopped_ ? peers_.end() : peers_.find(message.to());
-    if (it == peers_.end() || it->second->snapshot_in_flight) {
-      metrics_.snapshot_failures.inc();
-      if (handlers_.on_snapshot_sent) {
-        asio::post(handler_executor_, [handler = handlers_.on_snapshot_sent, to = message.to()] {
-          handler(to, false);
-        });
-      }
-      return;
-    }
-    it->second->snapshot_in_flight = true;
-    asio::co_spawn(strand_, send_snapshot_job(it->second, std::move(message), std::move(dir)),
-                   asio::detached);
-  });
+  asio::post(
+      strand_, [this, message = std::move(message), dir = std::move(checkpoint_dir)]() mutable {
+        const auto it = stopped_ ? peers_.end() : peers_.find(message.to());
+        if (it == peers_.end() || it->second->snapshot_in_flight) {
+          metrics_.snapshot_failures.inc();
+          if (handlers_.on_snapshot_sent) {
+            asio::post(handler_executor_, [handler = handlers_.on_snapshot_sent,
+                                           to = message.to()] { handler(to, false); });
+          }
+          return;
+        }
+        it->second->snapshot_in_flight = true;
+        asio::co_spawn(strand_, send_snapshot_job(it->second, std::move(message), std::move(dir)),
+                       asio::detached);
+      });
 }
 
 asio::awaitable<void> PeerTransport::send_snapshot_job(PeerPtr peer, raft::pb::Message message,
@@ -401,7 +409,7 @@ asio::awaitable<void> PeerTransport::send_snapshot_job(PeerPtr peer, raft::pb::M
   bool ok = false;
   if (stream) {
     ok = co_await stream_snapshot(*stream, message, dir);
-    close(*stream);
+    release(stream);
   }
   peer->snapshot_in_flight = false;
   if (ok) {
@@ -412,9 +420,8 @@ asio::awaitable<void> PeerTransport::send_snapshot_job(PeerPtr peer, raft::pb::M
     spdlog::warn("snapshot at {} to peer {:x} failed", message.snapshot().index(), peer->id);
   }
   if (handlers_.on_snapshot_sent) {
-    asio::post(handler_executor_, [handler = handlers_.on_snapshot_sent, id = peer->id, ok] {
-      handler(id, ok);
-    });
+    asio::post(handler_executor_,
+               [handler = handlers_.on_snapshot_sent, id = peer->id, ok] { handler(id, ok); });
   }
 }
 
@@ -444,7 +451,7 @@ asio::awaitable<bool> PeerTransport::stream_snapshot(beast::tcp_stream& stream,
   FrameReader ack_reader(config_.frame_bytes_max);
   stream.expires_after(config_.snapshot_timeout);
   const ReadResult ack = co_await read_envelope(stream, ack_reader, 256);
-  co_return ack.envelope && ack.envelope->has_snapshot_ack() && ack.envelope->snapshot_ack().ok();
+  co_return ack.envelope&& ack.envelope->has_snapshot_ack() && ack.envelope->snapshot_ack().ok();
 }
 
 asio::awaitable<void> PeerTransport::accept_loop() {
@@ -469,6 +476,7 @@ asio::awaitable<void> PeerTransport::accept_loop() {
 
 asio::awaitable<void> PeerTransport::serve_inbound(StreamPtr stream) {
   ++inbound_count_;
+  streams_.insert(stream);
   FrameReader reader(config_.frame_bytes_max);
   stream->expires_after(config_.handshake_timeout);
   const ReadResult first = co_await read_envelope(*stream, reader, config_.read_bytes);
@@ -487,7 +495,7 @@ asio::awaitable<void> PeerTransport::serve_inbound(StreamPtr stream) {
     spdlog::warn("peer connection from {}: {} instead of a handshake", remote_text(*stream),
                  first.frame_error ? to_string(*first.frame_error) : "another frame");
   }
-  close(*stream);
+  release(stream);
   --inbound_count_;
 }
 
@@ -499,8 +507,8 @@ asio::awaitable<bool> PeerTransport::accept_hello(beast::tcp_stream& stream,
   if (stopped_) {
     answer.set_reason("member stopping");
   } else if (hello.cluster_id() != config_.cluster_id) {
-    answer.set_reason(fmt::format("cluster id mismatch: {:x} != {:x}", hello.cluster_id(),
-                                  config_.cluster_id));
+    answer.set_reason(
+        fmt::format("cluster id mismatch: {:x} != {:x}", hello.cluster_id(), config_.cluster_id));
   } else if (hello.to() != config_.self_id || hello.from() == 0 ||
              hello.from() == config_.self_id) {
     answer.set_reason(fmt::format("member id mismatch: dialed {:x} from {:x}, this is {:x}",
@@ -636,9 +644,8 @@ asio::awaitable<void> PeerTransport::receive_snapshot(beast::tcp_stream& stream,
                  got.envelope->message().snapshot().index(), hello.from(), dir.string());
     if (handlers_.on_snapshot && !stopped_) {
       asio::post(handler_executor_, [handler = handlers_.on_snapshot,
-                                     message = std::move(*got.envelope->mutable_message()), dir] {
-        handler(message, dir);
-      });
+                                     message = std::move(*got.envelope->mutable_message()),
+                                     dir] { handler(message, dir); });
     }
     pb::Envelope ack;
     ack.mutable_snapshot_ack()->set_ok(true);

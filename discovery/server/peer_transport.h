@@ -154,6 +154,7 @@ class PeerTransport {
   void enqueue(Peer& peer, std::string frame);
   void drop_queue(Peer& peer);
   void close_stream(Peer& peer);
+  void release(const StreamPtr& stream);  // closes and forgets a stream
   void on_peer_failure(Peer& peer);
   std::chrono::milliseconds backoff(int failures);
 
@@ -177,8 +178,8 @@ class PeerTransport {
                                                 FrameReader& reader, const pb::Hello& hello);
   bool valid_message(const raft::pb::Message& message, const pb::Hello& hello,
                      boost::beast::tcp_stream& stream);
-  bool drain_messages(FrameReader& reader, const pb::Hello& hello,
-                      boost::beast::tcp_stream& stream, std::vector<raft::pb::Message>& batch);
+  bool drain_messages(FrameReader& reader, const pb::Hello& hello, boost::beast::tcp_stream& stream,
+                      std::vector<raft::pb::Message>& batch);
   void deliver(std::vector<raft::pb::Message> messages);
 
   const PeerTransportConfig config_;
@@ -191,6 +192,7 @@ class PeerTransport {
   std::map<std::uint64_t, PeerPtr> peers_;
   std::multimap<std::uint64_t, StreamPtr> inbound_;  // by the dialer's id
   std::size_t inbound_count_ = 0;
+  std::set<StreamPtr> streams_;              // every open connection, so stop() can close them all
   std::set<std::uint64_t> mismatch_logged_;  // dialers refused (and logged) once
   std::uint64_t snapshot_serial_ = 0;
   std::mt19937_64 rng_;

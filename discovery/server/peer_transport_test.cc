@@ -1,0 +1,311 @@
+#include "discovery/server/peer_transport.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/write.hpp>
+#include <fstream>
+#include <random>
+
+namespace discovery::server {
+namespace {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using tcp = asio::ip::tcp;
+
+constexpr std::uint64_t kCluster = 0xc1;
+constexpr auto kDeadline = std::chrono::seconds(20);
+
+raft::pb::Message message(std::uint64_t from, std::uint64_t to, std::uint64_t index,
+                          raft::pb::MessageType type = raft::pb::MsgApp) {
+  raft::pb::Message m;
+  m.set_type(type);
+  m.set_from(from);
+  m.set_to(to);
+  m.set_index(index);
+  return m;
+}
+
+// One member's transport on its own io_context, so it can be stopped and destroyed (a restart)
+// while the others keep running. Everything it records is written by handlers on that io_context,
+// which only the test thread runs.
+struct TestMember {
+  TestMember(std::uint64_t id, std::uint64_t cluster, fs::path dir, std::uint16_t port = 0,
+             std::function<void(PeerTransportConfig&)> tune = {}) {
+    PeerTransportConfig config;
+    config.self_id = id;
+    config.cluster_id = cluster;
+    config.listen = tcp::endpoint(asio::ip::make_address("127.0.0.1"), port);
+    config.snapshot_dir = std::move(dir);
+    config.backoff_initial = std::chrono::milliseconds(5);
+    config.backoff_max = std::chrono::milliseconds(50);
+    config.seed = id;
+    if (tune) tune(config);
+    PeerTransportHandlers handlers;
+    handlers.on_message = [this](raft::pb::Message m) { received.push_back(std::move(m)); };
+    handlers.on_unreachable = [this](std::uint64_t peer) { unreachable.push_back(peer); };
+    handlers.on_snapshot = [this](raft::pb::Message m, fs::path staged) {
+      snapshots.emplace_back(std::move(m), std::move(staged));
+    };
+    handlers.on_snapshot_sent = [this](std::uint64_t peer, bool ok) {
+      snapshots_sent.emplace_back(peer, ok);
+    };
+    transport = std::make_unique<PeerTransport>(io, config, handlers, io.get_executor(), registry);
+    auto started = transport->start();
+    EXPECT_TRUE(started.has_value()) << started.error();
+  }
+  // Stops the transport and runs its io_context dry, as a member's shutdown does.
+  ~TestMember() {
+    transport->stop();
+    const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+    while (!io.stopped() && std::chrono::steady_clock::now() < deadline) {
+      io.run_for(std::chrono::milliseconds(1));
+    }
+    EXPECT_TRUE(io.stopped()) << "transport work left after stop()";
+  }
+  tcp::endpoint endpoint() const { return transport->local_endpoint(); }
+  const PeerTransportMetrics& metrics() const { return transport->metrics(); }
+
+  asio::io_context io;
+  common::metrics::Registry registry;
+  std::unique_ptr<PeerTransport> transport;
+  std::vector<raft::pb::Message> received;
+  std::vector<std::uint64_t> unreachable;
+  std::vector<std::pair<raft::pb::Message, fs::path>> snapshots;
+  std::vector<std::pair<std::uint64_t, bool>> snapshots_sent;
+};
+
+class PeerTransportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("raftio-transport-" + std::to_string(::getpid()) + "-" +
+                                        std::to_string(std::random_device{}()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    members_.clear();
+    fs::remove_all(dir_);
+  }
+  TestMember& add(std::uint64_t id, std::uint64_t cluster = kCluster, std::uint16_t port = 0,
+                  std::function<void(PeerTransportConfig&)> tune = {}) {
+    members_[id] = std::make_unique<TestMember>(id, cluster, dir_ / ("snap-" + std::to_string(id)),
+                                                port, std::move(tune));
+    return *members_[id];
+  }
+  // Runs every member's io_context until `done` holds; false at the deadline.
+  template <class F>
+  bool pump_until(F done) {
+    const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      for (auto& [id, member] : members_) {
+        if (member->io.stopped()) member->io.restart();
+        member->io.run_for(std::chrono::microseconds(500));
+      }
+    }
+    return true;
+  }
+  static std::vector<std::uint64_t> indexes(const std::vector<raft::pb::Message>& messages) {
+    std::vector<std::uint64_t> out;
+    for (const auto& m : messages) out.push_back(m.index());
+    return out;
+  }
+
+  fs::path dir_;
+  std::map<std::uint64_t, std::unique_ptr<TestMember>> members_;
+};
+
+TEST_F(PeerTransportTest, DeliversInOrderBothWays) {
+  TestMember& a = add(1);
+  TestMember& b = add(2);
+  TestMember& c = add(3);
+  a.transport->add_peer(2, b.endpoint());
+  a.transport->add_peer(3, c.endpoint());
+  b.transport->add_peer(1, a.endpoint());
+  std::vector<std::uint64_t> want;
+  for (std::uint64_t i = 1; i <= 2000; i += 50) {
+    std::vector<raft::pb::Message> batch;
+    for (std::uint64_t j = i; j < i + 50; ++j) {
+      batch.push_back(message(1, 2, j));
+      batch.push_back(message(1, 3, j));
+      want.push_back(j);
+    }
+    a.transport->send(std::move(batch));
+  }
+  b.transport->send({message(2, 1, 7), message(2, 1, 8), message(2, 9, 1)});  // 9 is unknown
+  ASSERT_TRUE(pump_until([&] {
+    return b.received.size() == 2000 && c.received.size() == 2000 && a.received.size() == 2;
+  }));
+  EXPECT_EQ(indexes(b.received), want);
+  EXPECT_EQ(indexes(c.received), want);
+  EXPECT_EQ(indexes(a.received), (std::vector<std::uint64_t>{7, 8}));
+  EXPECT_EQ(b.received[0].from(), 1u);
+  EXPECT_EQ(a.metrics().sent_messages.value(), 4000u);
+  EXPECT_EQ(b.metrics().received_messages.value(), 2000u);
+  EXPECT_EQ(b.metrics().dropped_messages.value(), 1u);
+  EXPECT_EQ(a.metrics().dropped_messages.value(), 0u);
+  EXPECT_TRUE(a.unreachable.empty());
+}
+
+TEST_F(PeerTransportTest, ReconnectsAfterThePeerRestarts) {
+  TestMember& a = add(1);
+  const std::uint16_t port = add(2).endpoint().port();
+  a.transport->add_peer(2, members_[2]->endpoint());
+  a.transport->send({message(1, 2, 1)});
+  ASSERT_TRUE(pump_until([&] { return members_[2]->received.size() == 1; }));
+
+  members_.erase(2);  // stopped and gone: dials fail, a is told once
+  std::uint64_t index = 100;
+  ASSERT_TRUE(pump_until([&] {
+    a.transport->send({message(1, 2, ++index)});
+    return !a.unreachable.empty() && a.metrics().send_failures.value() >= 3;
+  }));
+  EXPECT_EQ(a.unreachable, (std::vector<std::uint64_t>{2}));
+
+  TestMember& b = add(2, kCluster, port);  // back on the same address
+  ASSERT_TRUE(pump_until([&] {
+    a.transport->send({message(1, 2, ++index)});
+    return !b.received.empty();
+  }));
+  // Whatever arrives after the restart arrives in order.
+  const std::uint64_t first = b.received.front().index();
+  ASSERT_TRUE(pump_until([&] { return b.received.back().index() == index; }));
+  std::vector<std::uint64_t> want;
+  for (std::uint64_t i = first; i <= index; ++i) want.push_back(i);
+  EXPECT_EQ(indexes(b.received), want);
+  // A new failure streak would be reported again; a healthy connection reports nothing more.
+  EXPECT_EQ(a.unreachable.size(), 1u);
+}
+
+TEST_F(PeerTransportTest, MembersOfAnotherClusterRefuseEachOther) {
+  TestMember& a = add(1);
+  TestMember& other = add(2, kCluster + 1);
+  TestMember& b = add(3);
+  a.transport->add_peer(2, other.endpoint());
+  other.transport->add_peer(1, a.endpoint());
+  b.transport->add_peer(5, a.endpoint());  // the right cluster, but a is not member 5
+  ASSERT_TRUE(pump_until([&] {
+    a.transport->send({message(1, 2, 1)});
+    other.transport->send({message(2, 1, 1)});
+    b.transport->send({message(3, 5, 1)});
+    return a.metrics().cluster_mismatches.value() >= 6 &&
+           other.metrics().cluster_mismatches.value() >= 3 &&
+           b.metrics().cluster_mismatches.value() >= 3;
+  }));
+  EXPECT_TRUE(a.received.empty());
+  EXPECT_TRUE(other.received.empty());
+  EXPECT_EQ(a.unreachable, (std::vector<std::uint64_t>{2}));
+  EXPECT_EQ(b.unreachable, (std::vector<std::uint64_t>{5}));
+  EXPECT_EQ(a.metrics().sent_messages.value(), 0u);
+}
+
+TEST_F(PeerTransportTest, FullQueueDropsAndCounts) {
+  TestMember& a = add(1, kCluster, 0, [](PeerTransportConfig& c) { c.queue_messages_max = 10; });
+  TestMember& b = add(2);
+  a.transport->add_peer(2, b.endpoint());
+  // One send() runs as one step on the transport's strand, before the dial can complete, so the
+  // queue holds exactly its bound and the rest is dropped.
+  std::vector<raft::pb::Message> batch;
+  for (std::uint64_t i = 1; i <= 100; ++i) batch.push_back(message(1, 2, i));
+  a.transport->send(std::move(batch));
+  ASSERT_TRUE(pump_until([&] { return b.received.size() == 10; }));
+  EXPECT_EQ(indexes(b.received), (std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
+  EXPECT_EQ(a.metrics().dropped_messages.value(), 90u);
+  a.transport->send({message(1, 2, 101)});
+  ASSERT_TRUE(pump_until([&] { return b.received.size() == 11; }));
+}
+
+std::string frame_of(const pb::Envelope& envelope) {
+  std::string out;
+  append_frame(out, envelope);
+  return out;
+}
+
+std::string hello_frame(std::uint64_t from, std::uint64_t to) {
+  pb::Envelope e;
+  e.mutable_hello()->set_cluster_id(kCluster);
+  e.mutable_hello()->set_from(from);
+  e.mutable_hello()->set_to(to);
+  return frame_of(e);
+}
+
+TEST_F(PeerTransportTest, BadFramesCloseTheConnectionAndAreCounted) {
+  TestMember& b = add(2, kCluster, 0, [](PeerTransportConfig& c) {
+    c.frame_bytes_max = 1 << 16;
+    c.snapshot_chunk_bytes = 1 << 12;
+  });
+  pb::Envelope forged;
+  *forged.mutable_message() = message(7, 2, 1);  // not the member that said hello
+  pb::Envelope good;
+  *good.mutable_message() = message(1, 2, 42);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"no handshake", "GET / HTTP/1.1\r\nHost: x\r\n\r\n"},
+      {"oversized", hello_frame(1, 2) + std::string("\x7f\xff\xff\xff", 4)},
+      {"garbage body", hello_frame(1, 2) + std::string("\0\0\0\4\xff\xff\xff\xff", 8)},
+      {"empty envelope", hello_frame(1, 2) + std::string("\0\0\0\0", 4)},
+      {"forged sender", hello_frame(1, 2) + frame_of(good) + frame_of(forged)},
+  };
+  asio::io_context client_io;
+  std::uint64_t malformed = 0;
+  for (const auto& [name, bytes] : cases) {
+    SCOPED_TRACE(name);
+    tcp::socket raw(client_io);
+    raw.connect(b.endpoint());
+    asio::write(raw, asio::buffer(bytes));
+    raw.non_blocking(true);
+    boost::system::error_code ec;
+    ASSERT_TRUE(pump_until([&] {
+      char buffer[256];
+      raw.read_some(asio::buffer(buffer), ec);
+      return ec == asio::error::eof || ec == asio::error::connection_reset;
+    }));
+    EXPECT_EQ(b.metrics().malformed_frames.value(), ++malformed);
+  }
+  // The good message before the forged one got through; nothing else did, and b still serves.
+  EXPECT_EQ(indexes(b.received), (std::vector<std::uint64_t>{42}));
+  TestMember& a = add(1);
+  a.transport->add_peer(2, b.endpoint());
+  a.transport->send({message(1, 2, 43)});
+  ASSERT_TRUE(pump_until([&] { return b.received.size() == 2; }));
+}
+
+TEST_F(PeerTransportTest, StreamsASnapshotInChunks) {
+  const auto small_chunks = [](PeerTransportConfig& c) {
+    c.snapshot_chunk_bytes = 1000;
+    c.frame_bytes_max = 8192;
+  };
+  TestMember& a = add(1, kCluster, 0, small_chunks);
+  TestMember& b = add(2, kCluster, 0, small_chunks);
+  a.transport->add_peer(2, b.endpoint());
+  const fs::path checkpoint = dir_ / "checkpoint";
+  fs::create_directories(checkpoint);
+  std::string sst(25'500, '\0');
+  for (std::size_t i = 0; i < sst.size(); ++i) sst[i] = static_cast<char>(i % 251);
+  std::ofstream(checkpoint / "000007.sst", std::ios::binary) << sst;
+  std::ofstream(checkpoint / "CURRENT", std::ios::binary) << "MANIFEST-000005\n";
+  raft::pb::Message snap = message(1, 2, 0, raft::pb::MsgSnap);
+  snap.mutable_snapshot()->set_index(77);
+  snap.mutable_snapshot()->set_term(3);
+  a.transport->send_snapshot(snap, checkpoint);
+  a.transport->send({message(1, 2, 5)});  // heartbeats keep flowing on their own connection
+  ASSERT_TRUE(pump_until([&] { return !a.snapshots_sent.empty() && !b.snapshots.empty(); }));
+  EXPECT_EQ(a.snapshots_sent.front(), (std::pair<std::uint64_t, bool>{2, true}));
+  const auto& [got, staged] = b.snapshots.front();
+  EXPECT_EQ(got.type(), raft::pb::MsgSnap);
+  EXPECT_EQ(got.snapshot().index(), 77u);
+  std::ifstream in(staged / "000007.sst", std::ios::binary);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), sst);
+  EXPECT_TRUE(fs::exists(staged / "CURRENT"));
+  EXPECT_EQ(a.metrics().snapshots_sent.value(), 1u);
+  EXPECT_EQ(b.metrics().snapshots_received.value(), 1u);
+  ASSERT_TRUE(pump_until([&] { return b.received.size() == 1; }));
+  // A snapshot to a peer that is not there fails, and says so.
+  a.transport->send_snapshot(message(1, 4, 0, raft::pb::MsgSnap), checkpoint);
+  ASSERT_TRUE(pump_until([&] { return a.snapshots_sent.size() == 2; }));
+  EXPECT_EQ(a.snapshots_sent.back(), (std::pair<std::uint64_t, bool>{4, false}));
+}
+
+}  // namespace
+}  // namespace discovery::server

@@ -25,7 +25,9 @@ bool valid_file_name(const std::string& name) {
 
 SnapshotFileReader::SnapshotFileReader(fs::path dir, std::vector<CheckpointFile> files,
                                        std::size_t chunk_bytes)
-    : dir_(std::move(dir)), files_(std::move(files)), chunk_bytes_(std::max<std::size_t>(1, chunk_bytes)) {}
+    : dir_(std::move(dir)),
+      files_(std::move(files)),
+      chunk_bytes_(std::max<std::size_t>(1, chunk_bytes)) {}
 
 SnapshotFileReader::~SnapshotFileReader() {
   if (fd_ >= 0) ::close(fd_);
@@ -48,7 +50,8 @@ common::Result<std::optional<pb::SnapshotChunk>, std::string> SnapshotFileReader
   data.resize(want);
   std::size_t got = 0;
   while (got < want) {
-    const ssize_t n = ::pread(fd_, data.data() + got, want - got, static_cast<off_t>(offset_ + got));
+    const ssize_t n =
+        ::pread(fd_, data.data() + got, want - got, static_cast<off_t>(offset_ + got));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return errno_text("read", path);
     if (n == 0) return "snapshot file " + path.string() + " shorter than listed";
