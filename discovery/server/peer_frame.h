@@ -49,9 +49,12 @@ class FrameReader {
   common::Result<std::optional<pb::Envelope>, FrameError> next();
 
   std::size_t buffered_bytes() const { return end_ - begin_; }
+  // Changes the limit for the frames not yet returned (a connection admits a small handshake
+  // frame first, then full-size frames).
+  void set_frame_bytes_max(std::size_t bytes) { frame_bytes_max_ = bytes; }
 
  private:
-  const std::size_t frame_bytes_max_;
+  std::size_t frame_bytes_max_;
   std::vector<char> buffer_;
   std::size_t begin_ = 0;  // first unread byte
   std::size_t end_ = 0;    // one past the last byte read in

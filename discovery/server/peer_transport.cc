@@ -20,6 +20,10 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kHelloBytesMax = 1024;
+// Distinct refused dialers remembered so that each is logged once; beyond this many, refusals are
+// only counted (a scan of random ids must not grow memory).
+constexpr std::size_t kMismatchLogMax = 1024;
 
 // What one read of an envelope gave: the envelope, or why there is none (a socket error, a
 // timeout, or a bad frame; only the last is the peer's fault).
@@ -109,8 +113,11 @@ PeerTransport::PeerTransport(asio::io_context& io, PeerTransportConfig config,
 PeerTransport::~PeerTransport() = default;
 
 common::Result<void, std::string> PeerTransport::start() {
+  // Snapshots staged by an earlier run were never installed (or are the database an install
+  // swapped out just before a crash): nothing in the directory is worth keeping.
   std::error_code fs_ec;
-  std::filesystem::create_directories(config_.snapshot_dir, fs_ec);
+  std::filesystem::remove_all(config_.snapshot_dir, fs_ec);
+  if (!fs_ec) std::filesystem::create_directories(config_.snapshot_dir, fs_ec);
   if (fs_ec) return "cannot create " + config_.snapshot_dir.string() + ": " + fs_ec.message();
   beast::error_code ec;
   acceptor_.open(config_.listen.protocol(), ec);
@@ -264,10 +271,15 @@ std::chrono::milliseconds PeerTransport::backoff(int failures) {
 asio::awaitable<void> PeerTransport::run_peer(PeerPtr peer) {
   while (!peer->removed && !stopped_) {
     if (!peer->stream) {
+      const tcp::endpoint target = peer->endpoint;
       StreamPtr stream = co_await dial(*peer, false);
       if (peer->removed || stopped_) {
         if (stream) release(stream);
         break;
+      }
+      if (stream && peer->endpoint != target) {
+        release(stream);  // update_peer() moved the peer while we dialed its old address
+        continue;
       }
       if (!stream) {
         on_peer_failure(*peer);
@@ -310,7 +322,7 @@ asio::awaitable<PeerTransport::StreamPtr> PeerTransport::dial(Peer& peer, bool s
   hello.mutable_hello()->set_from(config_.self_id);
   hello.mutable_hello()->set_to(peer.id);
   hello.mutable_hello()->set_snapshot(snapshot);
-  FrameReader reader(config_.frame_bytes_max);
+  FrameReader reader(kHelloBytesMax);
   ReadResult reply;
   if (const beast::error_code ec =
           co_await write_envelope(*stream, hello, config_.handshake_timeout);
@@ -318,7 +330,7 @@ asio::awaitable<PeerTransport::StreamPtr> PeerTransport::dial(Peer& peer, bool s
     reply.ec = ec;
   } else {
     stream->expires_after(config_.handshake_timeout);
-    reply = co_await read_envelope(*stream, reader, 256);
+    reply = co_await read_envelope(*stream, reader, kHelloBytesMax);
   }
   if (!reply.envelope || !reply.envelope->has_hello_reply()) {
     metrics_.send_failures.inc();
@@ -448,9 +460,9 @@ asio::awaitable<bool> PeerTransport::stream_snapshot(beast::tcp_stream& stream,
   pb::Envelope last;
   *last.mutable_message() = message;
   if (co_await write_envelope(stream, last, config_.snapshot_timeout)) co_return false;
-  FrameReader ack_reader(config_.frame_bytes_max);
+  FrameReader ack_reader(kHelloBytesMax);
   stream.expires_after(config_.snapshot_timeout);
-  const ReadResult ack = co_await read_envelope(stream, ack_reader, 256);
+  const ReadResult ack = co_await read_envelope(stream, ack_reader, kHelloBytesMax);
   co_return ack.envelope&& ack.envelope->has_snapshot_ack() && ack.envelope->snapshot_ack().ok();
 }
 
@@ -477,12 +489,15 @@ asio::awaitable<void> PeerTransport::accept_loop() {
 asio::awaitable<void> PeerTransport::serve_inbound(StreamPtr stream) {
   ++inbound_count_;
   streams_.insert(stream);
-  FrameReader reader(config_.frame_bytes_max);
+  // Until the dialer has proved it belongs to this cluster it may send one small frame: nobody
+  // gets to make us buffer a full-size frame unannounced.
+  FrameReader reader(kHelloBytesMax);
   stream->expires_after(config_.handshake_timeout);
-  const ReadResult first = co_await read_envelope(*stream, reader, config_.read_bytes);
+  const ReadResult first = co_await read_envelope(*stream, reader, kHelloBytesMax);
   if (first.envelope && first.envelope->has_hello()) {
     const pb::Hello hello = first.envelope->hello();
     if (co_await accept_hello(*stream, hello)) {
+      reader.set_frame_bytes_max(config_.frame_bytes_max);
       stream->expires_never();
       if (hello.snapshot()) {
         co_await receive_snapshot(*stream, reader, hello);
@@ -518,7 +533,7 @@ asio::awaitable<bool> PeerTransport::accept_hello(beast::tcp_stream& stream,
   }
   if (!answer.accepted() && !stopped_) {
     metrics_.cluster_mismatches.inc();
-    if (mismatch_logged_.insert(hello.from()).second) {
+    if (mismatch_logged_.size() < kMismatchLogMax && mismatch_logged_.insert(hello.from()).second) {
       spdlog::error("refused peer {:x} from {}: {}", hello.from(), remote_text(stream),
                     answer.reason());
     }

@@ -55,7 +55,9 @@ struct PeerTransportConfig {
   std::uint64_t self_id = 0;
   std::uint64_t cluster_id = 0;
   boost::asio::ip::tcp::endpoint listen;  // from --listen-peer-urls; port 0 picks a free port
-  std::filesystem::path snapshot_dir;     // received snapshots are staged in subdirectories here
+  // Received snapshots are staged in subdirectories here. The transport owns the directory:
+  // start() empties it, since whatever an earlier run left there was never installed.
+  std::filesystem::path snapshot_dir;
   std::size_t frame_bytes_max = 16 << 20;
   std::size_t queue_messages_max = 4096;  // per peer
   std::size_t queue_bytes_max = 64 << 20;

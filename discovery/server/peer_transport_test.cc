@@ -8,6 +8,10 @@
 #include <fstream>
 #include <random>
 
+#include "discovery/server/rocksdb_raft_log.h"
+#include "discovery/server/rocksdb_storage.h"
+#include "discovery/server/snapshot_checkpoint.h"
+
 namespace discovery::server {
 namespace {
 
@@ -305,6 +309,94 @@ TEST_F(PeerTransportTest, StreamsASnapshotInChunks) {
   a.transport->send_snapshot(message(1, 4, 0, raft::pb::MsgSnap), checkpoint);
   ASSERT_TRUE(pump_until([&] { return a.snapshots_sent.size() == 2; }));
   EXPECT_EQ(a.snapshots_sent.back(), (std::pair<std::uint64_t, bool>{4, false}));
+}
+
+// The whole path a snapshot takes: the leader's checkpoint, the transfer, the receiver's install.
+TEST_F(PeerTransportTest, CheckpointTravelsAndInstallsOnTheReceiver) {
+  const auto small_chunks = [](PeerTransportConfig& c) { c.snapshot_chunk_bytes = 4096; };
+  TestMember& a = add(1, kCluster, 0, small_chunks);
+  TestMember& b = add(2, kCluster, 0, small_chunks);
+  a.transport->add_peer(2, b.endpoint());
+  raft::pb::SnapshotMetadata metadata;
+  metadata.set_index(500);
+  metadata.set_term(4);
+  metadata.mutable_conf_state()->add_voters(1);
+  metadata.mutable_conf_state()->add_voters(2);
+  const fs::path checkpoint = dir_ / "leader-checkpoint";
+  {
+    auto leader = std::move(*RocksdbStorage::open(dir_ / "leader"));
+    auto log = RocksdbRaftLog::load(leader->db());
+    rocksdb::WriteBatch batch;
+    std::vector<store::Change> changes;
+    for (int i = 0; i < 500; ++i) {
+      store::Change change{store::Change::Kind::Put, "/key" + std::to_string(i), {}};
+      change.node.set_value(std::string(100, static_cast<char>('a' + i % 26)));
+      changes.push_back(std::move(change));
+    }
+    RocksdbStorage::append(batch, changes, 500);
+    log->apply_snapshot(batch, metadata);  // a log whose base is 500, as after an earlier install
+    log->set_hard_state(batch, [] {
+      raft::pb::HardState hs;
+      hs.set_term(4);
+      hs.set_vote(1);
+      hs.set_commit(500);
+      return hs;
+    }());
+    leader->commit(batch);
+    ASSERT_TRUE(create_checkpoint(leader->db(), checkpoint).has_value());
+  }
+  raft::pb::Message snap = message(1, 2, 0, raft::pb::MsgSnap);
+  *snap.mutable_snapshot() = metadata;
+  a.transport->send_snapshot(snap, checkpoint);
+  ASSERT_TRUE(pump_until([&] { return !b.snapshots.empty() && !a.snapshots_sent.empty(); }));
+  ASSERT_TRUE(a.snapshots_sent.front().second);
+
+  const fs::path live = dir_ / "receiver";
+  ASSERT_TRUE(RocksdbStorage::open(live).has_value());  // an empty database of its own
+  raft::pb::HardState own;
+  own.set_term(4);
+  own.set_commit(500);
+  const fs::path staged = b.snapshots.front().second;
+  ASSERT_TRUE(prepare_received_checkpoint(staged, b.snapshots.front().first.snapshot(), own));
+  ASSERT_TRUE(swap_in_checkpoint(live, staged));
+  auto receiver = std::move(*RocksdbStorage::open(live));
+  const RocksdbStorage::Loaded loaded = receiver->load();
+  EXPECT_EQ(loaded.index, 500u);
+  EXPECT_EQ(loaded.records.size(), 500u);
+  auto log = RocksdbRaftLog::load(receiver->db());
+  EXPECT_EQ(log->first_index(), 501u);
+  EXPECT_EQ(log->hard_state().vote(), 0u);
+  EXPECT_EQ(log->conf_state().voters_size(), 2);
+}
+
+TEST_F(PeerTransportTest, UpdatedAddressIsDialedAndRemovedPeerIsDropped) {
+  TestMember& a = add(1);
+  TestMember& b = add(2);
+  // Member 3's port: bound once and released, so nothing listens there.
+  tcp::endpoint nowhere;
+  {
+    asio::io_context io;
+    tcp::acceptor probe(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    nowhere = probe.local_endpoint();
+  }
+  a.transport->add_peer(2, nowhere);
+  ASSERT_TRUE(pump_until([&] {
+    a.transport->send({message(1, 2, 1)});
+    return !a.unreachable.empty();
+  }));
+  a.transport->update_peer(2, b.endpoint());
+  std::uint64_t index = 1;
+  ASSERT_TRUE(pump_until([&] {
+    a.transport->send({message(1, 2, ++index)});
+    return !b.received.empty();
+  }));
+  // Once everything sent has arrived the queue is empty, so the removal drops exactly one more.
+  ASSERT_TRUE(pump_until([&] { return b.received.back().index() == index; }));
+  const std::uint64_t dropped = a.metrics().dropped_messages.value();
+  a.transport->remove_peer(2);
+  a.transport->send({message(1, 2, 1000)});
+  ASSERT_TRUE(pump_until([&] { return a.metrics().dropped_messages.value() == dropped + 1; }));
+  EXPECT_EQ(b.received.back().index(), index);
 }
 
 }  // namespace
