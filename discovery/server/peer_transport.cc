@@ -152,7 +152,7 @@ void PeerTransport::stop() {
   });
 }
 
-void PeerTransport::add_peer(std::uint64_t id, tcp::endpoint endpoint) {
+void PeerTransport::add_peer(std::uint64_t id, const tcp::endpoint& endpoint) {
   asio::post(strand_, [this, id, endpoint] {
     if (stopped_ || peers_.contains(id)) return;
     auto peer = std::make_shared<Peer>();
@@ -180,7 +180,7 @@ void PeerTransport::remove_peer(std::uint64_t id) {
   });
 }
 
-void PeerTransport::update_peer(std::uint64_t id, tcp::endpoint endpoint) {
+void PeerTransport::update_peer(std::uint64_t id, const tcp::endpoint& endpoint) {
   asio::post(strand_, [this, id, endpoint] {
     const auto it = peers_.find(id);
     if (it == peers_.end()) return;

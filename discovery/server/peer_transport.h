@@ -119,10 +119,10 @@ class PeerTransport {
   void stop();
 
   // Peers: adding a known id or removing/updating an unknown one does nothing.
-  void add_peer(std::uint64_t id, boost::asio::ip::tcp::endpoint endpoint);
+  void add_peer(std::uint64_t id, const boost::asio::ip::tcp::endpoint& endpoint);
   void remove_peer(std::uint64_t id);
   // A new address: the current connection closes and the next dial goes to `endpoint`.
-  void update_peer(std::uint64_t id, boost::asio::ip::tcp::endpoint endpoint);
+  void update_peer(std::uint64_t id, const boost::asio::ip::tcp::endpoint& endpoint);
 
   // Queues each message for its `to` peer (unknown peers: dropped and counted). Never blocks.
   // MsgSnap must go through send_snapshot() instead (CHECKed).
