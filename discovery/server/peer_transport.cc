@@ -398,6 +398,10 @@ asio::awaitable<void> PeerTransport::write_queued(Peer& peer) {
 void PeerTransport::send_snapshot(raft::pb::Message message, std::filesystem::path checkpoint_dir) {
   CHECK(message.type() == raft::pb::MsgSnap, "send_snapshot of a {} message",
         raft::pb::MessageType_Name(message.type()));
+  // The snapshot's data is empty (its content is the checkpoint), so Node makes one MsgSnap.
+  CHECK(message.snapshot_offset() == 0 && message.snapshot_done(),
+        "MsgSnap to {} is a chunk at {} of a snapshot carrying data", message.to(),
+        message.snapshot_offset());
   asio::post(
       strand_, [this, message = std::move(message), dir = std::move(checkpoint_dir)]() mutable {
         const auto it = stopped_ ? peers_.end() : peers_.find(message.to());
@@ -426,10 +430,12 @@ asio::awaitable<void> PeerTransport::send_snapshot_job(PeerPtr peer, raft::pb::M
   peer->snapshot_in_flight = false;
   if (ok) {
     metrics_.snapshots_sent.inc();
-    spdlog::info("snapshot at {} sent to peer {:x}", message.snapshot().index(), peer->id);
+    spdlog::info("snapshot at {} sent to peer {:x}", message.snapshot().metadata().index(),
+                 peer->id);
   } else {
     metrics_.snapshot_failures.inc();
-    spdlog::warn("snapshot at {} to peer {:x} failed", message.snapshot().index(), peer->id);
+    spdlog::warn("snapshot at {} to peer {:x} failed", message.snapshot().metadata().index(),
+                 peer->id);
   }
   if (handlers_.on_snapshot_sent) {
     asio::post(handler_executor_,
@@ -656,7 +662,7 @@ asio::awaitable<void> PeerTransport::receive_snapshot(beast::tcp_stream& stream,
     }
     metrics_.snapshots_received.inc();
     spdlog::info("snapshot at {} received from peer {:x} into {}",
-                 got.envelope->message().snapshot().index(), hello.from(), dir.string());
+                 got.envelope->message().snapshot().metadata().index(), hello.from(), dir.string());
     if (handlers_.on_snapshot && !stopped_) {
       asio::post(handler_executor_, [handler = handlers_.on_snapshot,
                                      message = std::move(*got.envelope->mutable_message()),

@@ -29,6 +29,7 @@ raft::pb::Message message(std::uint64_t from, std::uint64_t to, std::uint64_t in
   m.set_from(from);
   m.set_to(to);
   m.set_index(index);
+  m.set_snapshot_done(type == raft::pb::MsgSnap);  // one MsgSnap: the data is empty
   return m;
 }
 
@@ -290,15 +291,15 @@ TEST_F(PeerTransportTest, StreamsASnapshotInChunks) {
   std::ofstream(checkpoint / "000007.sst", std::ios::binary) << sst;
   std::ofstream(checkpoint / "CURRENT", std::ios::binary) << "MANIFEST-000005\n";
   raft::pb::Message snap = message(1, 2, 0, raft::pb::MsgSnap);
-  snap.mutable_snapshot()->set_index(77);
-  snap.mutable_snapshot()->set_term(3);
+  snap.mutable_snapshot()->mutable_metadata()->set_index(77);
+  snap.mutable_snapshot()->mutable_metadata()->set_term(3);
   a.transport->send_snapshot(snap, checkpoint);
   a.transport->send({message(1, 2, 5)});  // heartbeats keep flowing on their own connection
   ASSERT_TRUE(pump_until([&] { return !a.snapshots_sent.empty() && !b.snapshots.empty(); }));
   EXPECT_EQ(a.snapshots_sent.front(), (std::pair<std::uint64_t, bool>{2, true}));
   const auto& [got, staged] = b.snapshots.front();
   EXPECT_EQ(got.type(), raft::pb::MsgSnap);
-  EXPECT_EQ(got.snapshot().index(), 77u);
+  EXPECT_EQ(got.snapshot().metadata().index(), 77u);
   std::ifstream in(staged / "000007.sst", std::ios::binary);
   EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), sst);
   EXPECT_TRUE(fs::exists(staged / "CURRENT"));
@@ -346,7 +347,7 @@ TEST_F(PeerTransportTest, CheckpointTravelsAndInstallsOnTheReceiver) {
     ASSERT_TRUE(create_checkpoint(leader->db(), checkpoint).has_value());
   }
   raft::pb::Message snap = message(1, 2, 0, raft::pb::MsgSnap);
-  *snap.mutable_snapshot() = metadata;
+  *snap.mutable_snapshot()->mutable_metadata() = metadata;
   a.transport->send_snapshot(snap, checkpoint);
   ASSERT_TRUE(pump_until([&] { return !b.snapshots.empty() && !a.snapshots_sent.empty(); }));
   ASSERT_TRUE(a.snapshots_sent.front().second);
@@ -357,7 +358,8 @@ TEST_F(PeerTransportTest, CheckpointTravelsAndInstallsOnTheReceiver) {
   own.set_term(4);
   own.set_commit(500);
   const fs::path staged = b.snapshots.front().second;
-  ASSERT_TRUE(prepare_received_checkpoint(staged, b.snapshots.front().first.snapshot(), own));
+  ASSERT_TRUE(
+      prepare_received_checkpoint(staged, b.snapshots.front().first.snapshot().metadata(), own));
   ASSERT_TRUE(swap_in_checkpoint(live, staged));
   auto receiver = std::move(*RocksdbStorage::open(live));
   const RocksdbStorage::Loaded loaded = receiver->load();

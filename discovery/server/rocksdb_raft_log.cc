@@ -63,14 +63,35 @@ void get(rocksdb::DB& db, std::string_view key, Proto& out) {
 
 std::unique_ptr<RocksdbRaftLog> RocksdbRaftLog::load(rocksdb::DB& db, RaftLogCacheLimits limits) {
   std::unique_ptr<RocksdbRaftLog> log(new RocksdbRaftLog(db, limits));
-  get(db, kHardStateKey, log->hard_state_);
-  get(db, kConfStateKey, log->conf_state_);
-  get(db, kBaseKey, log->base_);
-  get(db, kSnapshotKey, log->snapshot_);
-  CHECK(log->base_.index() <= log->snapshot_.index(), "log base {} beyond the snapshot at {}",
-        log->base_.index(), log->snapshot_.index());
-  log->load_tail();
+  log->load_state();
   return log;
+}
+
+void RocksdbRaftLog::reload(rocksdb::DB& db) {
+  db_ = &db;
+  load_state();
+}
+
+void RocksdbRaftLog::load_state() {
+  hard_state_.Clear();
+  conf_state_.Clear();
+  base_.Clear();
+  snapshot_.Clear();
+  cache_.clear();
+  cache_bytes_ = 0;
+  get(*db_, kHardStateKey, hard_state_);
+  get(*db_, kConfStateKey, conf_state_);
+  get(*db_, kBaseKey, base_);
+  get(*db_, kSnapshotKey, snapshot_);
+  CHECK(base_.index() <= snapshot_.index(), "log base {} beyond the snapshot at {}", base_.index(),
+        snapshot_.index());
+  load_tail();
+}
+
+raft::Result<raft::pb::Snapshot> RocksdbRaftLog::snapshot() const {
+  raft::pb::Snapshot snapshot;
+  *snapshot.mutable_metadata() = snapshot_;
+  return snapshot;
 }
 
 // Reads the log backwards from its end: the last entries fill the cache, and every key is checked
@@ -83,7 +104,7 @@ void RocksdbRaftLog::load_tail() {
   const rocksdb::Slice upper(kEntryEnd);
   options.iterate_lower_bound = &lower;
   options.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(db_.NewIterator(options));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
   std::uint64_t expected = 0;
   for (it->SeekToLast(); it->Valid(); it->Prev()) {
     const std::uint64_t index = entry_key_index(it->key().ToStringView());
@@ -109,7 +130,7 @@ void RocksdbRaftLog::load_tail() {
 raft::pb::Entry RocksdbRaftLog::read_entry(std::uint64_t index) const {
   const std::string key = entry_key(index);
   std::string bytes;
-  const rocksdb::Status status = db_.Get(rocksdb::ReadOptions(), key, &bytes);
+  const rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), key, &bytes);
   CHECK(status.ok(), "reading raft entry {}: {}", index, status.ToString());
   raft::pb::Entry entry;
   parse(entry, "raft entry", bytes);
@@ -146,7 +167,7 @@ raft::Result<std::vector<raft::pb::Entry>> RocksdbRaftLog::entries(std::uint64_t
     const std::string upper_key = entry_key(std::min(hi, cache_first()));
     const rocksdb::Slice upper(upper_key);
     options.iterate_upper_bound = &upper;
-    std::unique_ptr<rocksdb::Iterator> it(db_.NewIterator(options));
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
     for (it->Seek(entry_key(lo)); it->Valid(); it->Next(), ++next) {
       raft::pb::Entry entry;
       parse(entry, "raft entry", it->value());
@@ -221,15 +242,21 @@ void RocksdbRaftLog::set_conf_state(rocksdb::WriteBatch& batch,
   conf_state_ = conf_state;
 }
 
-void RocksdbRaftLog::record_snapshot(rocksdb::WriteBatch& batch,
-                                     const raft::pb::SnapshotMetadata& metadata) {
-  CHECK(metadata.index() >= snapshot_.index(), "snapshot at {} older than the one at {}",
-        metadata.index(), snapshot_.index());
-  const raft::Result<std::uint64_t> log_term = term(metadata.index());
-  CHECK(log_term.has_value() && *log_term == metadata.term(),
-        "snapshot at {} term {} does not match the log", metadata.index(), metadata.term());
+raft::pb::SnapshotMetadata RocksdbRaftLog::create_snapshot(rocksdb::WriteBatch& batch,
+                                                           std::uint64_t index,
+                                                           const raft::pb::ConfState& conf_state) {
+  CHECK(index >= snapshot_.index(), "snapshot at {} older than the one at {}", index,
+        snapshot_.index());
+  const raft::Result<std::uint64_t> log_term = term(index);
+  CHECK(log_term.has_value(), "snapshot at {} outside the log [{}, {}]", index, base_.index(),
+        last_index_);
+  raft::pb::SnapshotMetadata metadata;
+  *metadata.mutable_conf_state() = conf_state;
+  metadata.set_index(index);
+  metadata.set_term(*log_term);
   put(batch, kSnapshotKey, metadata);
   snapshot_ = metadata;
+  return metadata;
 }
 
 void RocksdbRaftLog::apply_snapshot(rocksdb::WriteBatch& batch,

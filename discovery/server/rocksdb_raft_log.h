@@ -13,7 +13,8 @@
 //   made/installed
 // Big-endian indexes sort numerically, so a range delete drops a log suffix or prefix.
 //
-// Ownership: owned by the raft loop; `db` (from RocksdbStorage::db()) must outlive it. Threads:
+// Ownership: owned by the raft loop; `db` (from RocksdbStorage::db()) must outlive it, or be
+// replaced through reload(). Threads:
 // not thread-safe; every call comes from the raft strand. Node reads it through LogStorage.
 //
 // Write contract: every mutator adds its writes to the caller's `batch` and updates the in-memory
@@ -28,6 +29,8 @@
 // Invariants: base_index() < first_index() == base_index() + 1 <= last_index() + 1; the stored
 // entries are exactly (base_index(), last_index()]; base_index() <= snapshot_metadata().index()
 // (the log is only compacted behind a snapshot, so a lagging follower can always be caught up).
+// Node::Config::applied must be the store's applied index ("m:index"); conf_state() is the
+// configuration at that index, as raft::LogStorage requires.
 
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
@@ -61,7 +64,11 @@ class RocksdbRaftLog final : public raft::LogStorage {
   raft::Result<std::vector<raft::pb::Entry>> entries(std::uint64_t lo, std::uint64_t hi,
                                                      std::uint64_t max_bytes) const override;
 
-  // The latest snapshot made (record_snapshot) or installed (apply_snapshot); index 0 if none.
+  // The latest snapshot made (create_snapshot) or installed (apply_snapshot); index 0 if none.
+  // Its data is empty: the snapshot's content is the RocksDB checkpoint that the raft loop keeps
+  // under checkpoint_name(metadata.index()) (snapshot_checkpoint.h) and the peer transport
+  // streams beside the MsgSnap, so the one MsgSnap that Node makes of it stays tiny.
+  raft::Result<raft::pb::Snapshot> snapshot() const override;
   const raft::pb::SnapshotMetadata& snapshot_metadata() const { return snapshot_; }
   std::uint64_t base_index() const { return base_.index(); }
 
@@ -73,9 +80,12 @@ class RocksdbRaftLog final : public raft::LogStorage {
   // applies the configuration change, beside the store's applied index.
   void set_conf_state(rocksdb::WriteBatch& batch, const raft::pb::ConfState& conf_state);
 
-  // Records that a snapshot (a checkpoint of this database, see snapshot_checkpoint.h) now exists
-  // at metadata.index(), which must lie in [base_index(), last_index()] with the log's term there.
-  void record_snapshot(rocksdb::WriteBatch& batch, const raft::pb::SnapshotMetadata& metadata);
+  // Records that a snapshot (a checkpoint of this database, see snapshot_checkpoint.h) of the state
+  // at the applied entry `index` now exists, with the configuration in force there. Precondition:
+  // index in [max(base_index(), snapshot_metadata().index()), last_index()] (CHECKed; re-creating
+  // the held snapshot's index is allowed, for a checkpoint lost in a crash). Returns the metadata.
+  raft::pb::SnapshotMetadata create_snapshot(rocksdb::WriteBatch& batch, std::uint64_t index,
+                                             const raft::pb::ConfState& conf_state);
   // Installs a snapshot received from the leader: the whole log is dropped (it conflicts or lies
   // behind), the log restarts behind metadata.index(), the configuration becomes the snapshot's.
   // Precondition: metadata.index() > base_index() (Node never installs an older snapshot).
@@ -84,17 +94,22 @@ class RocksdbRaftLog final : public raft::LogStorage {
   // index <= snapshot_metadata().index(). Compacting at or behind base_index() does nothing.
   void compact(rocksdb::WriteBatch& batch, std::uint64_t index);
 
+  // Reloads everything from `db`, which replaced the database this log read before (a received
+  // snapshot was swapped in and reopened). Node keeps its reference to this object throughout.
+  void reload(rocksdb::DB& db);
+
   // Entries currently served from memory (for tests and metrics).
   std::size_t cached_entries() const { return cache_.size(); }
 
  private:
-  RocksdbRaftLog(rocksdb::DB& db, RaftLogCacheLimits limits) : db_(db), limits_(limits) {}
+  RocksdbRaftLog(rocksdb::DB& db, RaftLogCacheLimits limits) : db_(&db), limits_(limits) {}
+  void load_state();
   void load_tail();
   std::uint64_t cache_first() const { return last_index_ + 1 - cache_.size(); }
   void trim_cache();
   raft::pb::Entry read_entry(std::uint64_t index) const;
 
-  rocksdb::DB& db_;
+  rocksdb::DB* db_;  // never null
   const RaftLogCacheLimits limits_;
   raft::pb::HardState hard_state_;
   raft::pb::ConfState conf_state_;

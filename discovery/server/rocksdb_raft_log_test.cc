@@ -132,7 +132,9 @@ TEST_F(RaftLogTest, AppendTruncatesTheConflictingSuffixOnDisk) {
 
 TEST_F(RaftLogTest, CompactDropsThePrefixBehindTheSnapshot) {
   write([&](rocksdb::WriteBatch& b) { log_->append(b, run(1, 10, 3)); });
-  write([&](rocksdb::WriteBatch& b) { log_->record_snapshot(b, snapshot(7, 3, {1})); });
+  write([&](rocksdb::WriteBatch& b) {
+    EXPECT_EQ(log_->create_snapshot(b, 7, snapshot(0, 0, {1}).conf_state()).term(), 3u);
+  });
   write([&](rocksdb::WriteBatch& b) { log_->compact(b, 5); });
   for (int pass = 0; pass < 2; ++pass) {
     EXPECT_EQ(log_->first_index(), 6u);
@@ -141,6 +143,10 @@ TEST_F(RaftLogTest, CompactDropsThePrefixBehindTheSnapshot) {
     EXPECT_EQ(log_->entries(5, 8, 1 << 20).error(), raft::Error::Compacted);
     EXPECT_EQ(log_->entries(6, 11, 1 << 20)->size(), 5u);
     EXPECT_EQ(log_->snapshot_metadata().index(), 7u);
+    ASSERT_TRUE(log_->snapshot().has_value());
+    EXPECT_EQ(log_->snapshot()->metadata().index(), 7u);
+    EXPECT_EQ(log_->snapshot()->metadata().conf_state().voters_size(), 1);
+    EXPECT_TRUE(log_->snapshot()->data().empty());
     reopen();
   }
   // The deleted keys are really gone: nothing but entries 6..10 under the entry prefix.
@@ -282,7 +288,9 @@ TEST_F(RaftLogTest, CheckpointInstallsAsAnotherMembersDatabase) {
     log_->set_hard_state(b, hard_state(2, 9, 3));
     RocksdbStorage::append(b, {change}, 3);
   });
-  write([&](rocksdb::WriteBatch& b) { log_->record_snapshot(b, snapshot(3, 2, {1, 2})); });
+  write([&](rocksdb::WriteBatch& b) {
+    log_->create_snapshot(b, 3, snapshot(0, 0, {1, 2}).conf_state());
+  });
   const fs::path staged = dir_ / "staged";
   const auto files = create_checkpoint(storage_->db(), staged);
   ASSERT_TRUE(files.has_value()) << files.error();
@@ -304,7 +312,10 @@ TEST_F(RaftLogTest, CheckpointInstallsAsAnotherMembersDatabase) {
   ASSERT_TRUE(swap_in_checkpoint(live, staged));
   EXPECT_FALSE(fs::exists(staged));
   auto receiver = std::move(*RocksdbStorage::open(live));
-  auto receiver_log = RocksdbRaftLog::load(receiver->db());
+  // The log object the receiver's Node reads from stays the same one: it reloads in place.
+  auto receiver_log = RocksdbRaftLog::load(storage_->db());
+  EXPECT_EQ(receiver_log->last_index(), 3u);
+  receiver_log->reload(receiver->db());
   EXPECT_EQ(receiver_log->hard_state().vote(), 0u);  // not the sender's vote for 9
   EXPECT_EQ(receiver_log->hard_state().term(), 3u);
   EXPECT_EQ(receiver_log->first_index(), 4u);

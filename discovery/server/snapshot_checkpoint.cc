@@ -1,6 +1,7 @@
 #include "discovery/server/snapshot_checkpoint.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <unistd.h>
 
@@ -33,6 +34,8 @@ common::Result<void, std::string> sync_directory(const fs::path& dir) {
 }
 
 }  // namespace
+
+std::string checkpoint_name(std::uint64_t index) { return fmt::format("{:016x}", index); }
 
 common::Result<std::vector<CheckpointFile>, std::string> create_checkpoint(rocksdb::DB& db,
                                                                            const fs::path& dir) {

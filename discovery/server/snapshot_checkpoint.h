@@ -2,21 +2,30 @@
 // Snapshots as RocksDB checkpoints: how a member's whole state (key space, applied index, raft
 // metadata) is captured for a lagging or new member, and how the receiver installs it.
 //
-// Design: a raft snapshot's bytes are not the serialized store. The leader makes a RocksDB
-// checkpoint of its database (hard links to the immutable SST files after a memtable flush, so it
-// costs no copy and little time) and records its metadata in the raft log (RocksdbRaftLog::
-// record_snapshot). To send it, the peer transport streams the checkpoint's files in bounded
-// chunks over a dedicated connection, then the MsgSnap itself; the receiver writes the chunks
-// into a staging directory. Memory stays bounded by one chunk per transfer, whatever the size of
-// the key space, and the bytes on the wire are exactly RocksDB's files, whose own checksums
-// RocksDB verifies when the receiver opens them.
+// Design: a raft snapshot's data is not the serialized store (raft::Node would hold it whole in
+// memory on both ends, and so would every MsgSnap). It is empty: the snapshot's content is a
+// RocksDB checkpoint of the member's database, a directory of hard links to the immutable SST
+// files after a memtable flush, so making one copies nothing and takes milliseconds.
 //
-// Installing: once the receiver's Node accepts the MsgSnap, the raft loop calls
+// Leader side (the raft loop): every so many applied entries, after the apply batch is committed,
+// create_checkpoint(db, <checkpoints>/checkpoint_name(applied)), then
+// RocksdbRaftLog::create_snapshot(batch, applied, conf_state) and compact the log behind it. When a
+// Ready carries a MsgSnap, hand it with that directory to PeerTransport::send_snapshot(): the
+// transport streams the files in bounded chunks over a dedicated connection, then the MsgSnap, and
+// reports the outcome (Node::report_snapshot). Keep the directory until then; older checkpoints
+// can go once no transfer uses them.
+//
+// Receiving side: the transport writes the chunks into a staging directory and hands the MsgSnap
+// over with it. Step it into Node; when a Ready carries the snapshot, call
 // prepare_received_checkpoint() (the staged DB gets this member's hard state and the snapshot's
-// metadata; the sender's raft log and hard state in it are dropped), closes its own database,
-// calls swap_in_checkpoint() (an atomic directory exchange) and reopens. A crash at any point
-// leaves either the old database or the new one in place, never a mix; leftovers of an unfinished
-// install are removed by remove_directory() at start-up.
+// metadata; the sender's raft log and hard state in it are dropped), close the database, call
+// swap_in_checkpoint() (an atomic directory exchange), reopen, RocksdbRaftLog::reload() and restore
+// the store from it, then make a checkpoint of it (this member may lead next). A crash at any point
+// leaves either the old database or the new one in place, never a mix.
+//
+// Memory stays bounded by one chunk per transfer, whatever the size of the key space; the bytes on
+// the wire are RocksDB's own files, whose checksums RocksDB verifies when the receiver opens them.
+// The staging directory and the live database must be in one filesystem (for the exchange).
 //
 // Threads: each function is blocking file I/O, called from the raft strand (checkpoint creation is
 // a flush plus hard links; preparing opens the staged DB once). Errors are expected failures
@@ -33,6 +42,10 @@
 #include "raft/raft.pb.h"
 
 namespace discovery::server {
+
+// The directory name of the checkpoint for the snapshot at `index`: 16 hex digits, so that names
+// sort by index.
+std::string checkpoint_name(std::uint64_t index);
 
 struct CheckpointFile {
   std::string name;  // relative to the checkpoint directory, no '/'
