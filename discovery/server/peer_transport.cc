@@ -369,18 +369,22 @@ asio::awaitable<void> PeerTransport::watch_outbound(PeerPtr peer, StreamPtr stre
 }
 
 asio::awaitable<void> PeerTransport::write_queued(Peer& peer) {
-  std::string batch;
-  std::uint64_t count = 0;
-  while (!peer.queue.empty() && (batch.empty() || batch.size() + peer.queue.front().size() <=
-                                                      config_.write_batch_bytes_max)) {
-    batch += peer.queue.front();
+  // The queued frames leave in one gathered write (no copy), up to write_batch_bytes_max.
+  std::vector<std::string> frames;
+  std::vector<asio::const_buffer> buffers;
+  std::size_t bytes = 0;
+  while (!peer.queue.empty() &&
+         (frames.empty() || bytes + peer.queue.front().size() <= config_.write_batch_bytes_max)) {
+    bytes += peer.queue.front().size();
     peer.queue_bytes -= peer.queue.front().size();
+    frames.push_back(std::move(peer.queue.front()));
     peer.queue.pop_front();
-    ++count;
   }
+  for (const std::string& frame : frames) buffers.emplace_back(asio::buffer(frame));
+  const std::uint64_t count = frames.size();
   const StreamPtr stream = peer.stream;
   stream->expires_after(config_.write_timeout);
-  auto [ec, n] = co_await asio::async_write(*stream, asio::buffer(batch), kAwait);
+  auto [ec, n] = co_await asio::async_write(*stream, buffers, kAwait);
   if (ec) {
     metrics_.dropped_messages.inc(count);
     if (peer.stream == stream) {
