@@ -271,6 +271,14 @@ std::chrono::milliseconds PeerTransport::backoff(int failures) {
 asio::awaitable<void> PeerTransport::run_peer(PeerPtr peer) {
   while (!peer->removed && !stopped_) {
     if (!peer->stream) {
+      // Every lost connection waits before the next dial, so a peer that accepts and then drops
+      // us at once (or a bad network) costs one dial per back-off, not a busy loop. The count
+      // resets only once a write went through (or update_peer() names a new address).
+      if (peer->failures > 0) {
+        peer->wake->expires_after(backoff(peer->failures));
+        co_await peer->wake->async_wait(kAwait);
+        if (peer->removed || stopped_) break;
+      }
       const tcp::endpoint target = peer->endpoint;
       StreamPtr stream = co_await dial(*peer, false);
       if (peer->removed || stopped_) {
@@ -283,15 +291,12 @@ asio::awaitable<void> PeerTransport::run_peer(PeerPtr peer) {
       }
       if (!stream) {
         on_peer_failure(*peer);
-        peer->wake->expires_after(backoff(peer->failures));
-        co_await peer->wake->async_wait(kAwait);
         continue;
       }
-      if (peer->failures > 0) {
+      if (peer->reported_unreachable) {
         spdlog::info("peer {:x} reachable again after {} failures", peer->id, peer->failures);
       }
       peer->stream = stream;
-      peer->failures = 0;
       peer->reported_unreachable = false;
       asio::co_spawn(strand_, watch_outbound(peer, stream), asio::detached);
     }
@@ -364,6 +369,7 @@ asio::awaitable<void> PeerTransport::watch_outbound(PeerPtr peer, StreamPtr stre
   co_await stream->socket().async_read_some(asio::buffer(&byte, 1), kAwait);
   if (peer->stream == stream) {
     close_stream(*peer);
+    on_peer_failure(*peer);
     peer->wake->cancel();
   }
 }
@@ -397,6 +403,7 @@ asio::awaitable<void> PeerTransport::write_queued(Peer& peer) {
   }
   stream->expires_never();
   metrics_.sent_messages.inc(count);
+  peer.failures = 0;
 }
 
 void PeerTransport::send_snapshot(raft::pb::Message message, std::filesystem::path checkpoint_dir) {

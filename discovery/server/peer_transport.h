@@ -12,8 +12,9 @@
 //
 // Sending is best effort, as raft expects: send() never blocks; each peer has a bounded queue
 // (messages and bytes) and a full queue drops the message and counts it. When a dial or a write
-// fails, the queue is dropped, the peer is reported unreachable once per failure streak, and the
-// dialer retries with exponential back-off and jitter. Raft retransmits whatever was lost.
+// fails or the connection is lost, the queue is dropped, the peer is reported unreachable once per
+// failure streak, and the dialer retries with exponential back-off and jitter (the streak ends
+// with the next successful write). Raft retransmits whatever was lost.
 //
 // Snapshots go over their own connection (so a long transfer never delays heartbeats): the
 // checkpoint's files in chunks of snapshot_chunk_bytes, then the MsgSnap, then the receiver's
