@@ -328,5 +328,20 @@ TEST_F(RaftLogTest, CheckpointInstallsAsAnotherMembersDatabase) {
   EXPECT_EQ(loaded.records[0].second.value(), "v");
 }
 
+TEST_F(RaftLogTest, CheckpointMovesIntoPlaceWhereNoDatabaseIsYet) {
+  write([&](rocksdb::WriteBatch& b) {
+    log_->append(b, run(1, 2, 1));
+    RocksdbStorage::append(b, {}, 2);
+  });
+  ASSERT_TRUE(create_checkpoint(storage_->db(), dir_ / "staged").has_value());
+  ASSERT_TRUE(
+      prepare_received_checkpoint(dir_ / "staged", snapshot(2, 1, {1}), hard_state(1, 0, 2)));
+  ASSERT_TRUE(swap_in_checkpoint(dir_ / "fresh", dir_ / "staged"));
+  EXPECT_FALSE(fs::exists(dir_ / "staged"));
+  auto fresh = std::move(*RocksdbStorage::open(dir_ / "fresh"));
+  EXPECT_EQ(fresh->load().index, 2u);
+  EXPECT_EQ(checkpoint_name(500), "00000000000001f4");
+}
+
 }  // namespace
 }  // namespace discovery::server

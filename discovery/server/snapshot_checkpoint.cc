@@ -90,13 +90,19 @@ common::Result<void, std::string> prepare_received_checkpoint(
 }
 
 common::Result<void, std::string> swap_in_checkpoint(const fs::path& live, const fs::path& staged) {
-  if (::renameat2(AT_FDCWD, staged.c_str(), AT_FDCWD, live.c_str(), RENAME_EXCHANGE) != 0) {
-    return errno_text("exchange with " + staged.string(), live);
+  // With no database in place yet there is nothing to exchange: a plain rename is just as atomic.
+  std::error_code ec;
+  const bool has_live = fs::exists(live, ec);
+  if (ec) return "checking " + live.string() + ": " + ec.message();
+  const unsigned flags = has_live ? RENAME_EXCHANGE : RENAME_NOREPLACE;
+  if (::renameat2(AT_FDCWD, staged.c_str(), AT_FDCWD, live.c_str(), flags) != 0) {
+    return errno_text("moving " + staged.string() + " to", live);
   }
   if (auto synced = sync_directory(live.parent_path()); !synced) return synced;
   if (staged.parent_path() != live.parent_path()) {
     if (auto synced = sync_directory(staged.parent_path()); !synced) return synced;
   }
+  if (!has_live) return {};
   return remove_directory(staged);
 }
 

@@ -70,8 +70,8 @@ common::Result<void, std::string> prepare_received_checkpoint(
     const raft::pb::HardState& hard_state);
 
 // Atomically exchanges the directories `live` and `staged` (renameat2 RENAME_EXCHANGE) and syncs
-// their parent, then removes `staged` (now the old database). Both must exist in the same
-// filesystem; the database in `live` must be closed.
+// their parent, then removes `staged` (now the old database); when `live` does not exist, moves
+// `staged` there. Both must be in the same filesystem; the database in `live` must be closed.
 common::Result<void, std::string> swap_in_checkpoint(const std::filesystem::path& live,
                                                      const std::filesystem::path& staged);
 
