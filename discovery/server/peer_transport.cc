@@ -152,12 +152,16 @@ void PeerTransport::stop() {
   });
 }
 
-void PeerTransport::add_peer(std::uint64_t id, const tcp::endpoint& endpoint) {
-  asio::post(strand_, [this, id, endpoint] {
+PeerAddress PeerAddress::of(const tcp::endpoint& endpoint) {
+  return {endpoint.address().to_string(), std::to_string(endpoint.port())};
+}
+
+void PeerTransport::add_peer(std::uint64_t id, PeerAddress address) {
+  asio::post(strand_, [this, id, address = std::move(address)] {
     if (stopped_ || peers_.contains(id)) return;
     auto peer = std::make_shared<Peer>();
     peer->id = id;
-    peer->endpoint = endpoint;
+    peer->address = address;
     peer->wake = std::make_unique<asio::steady_timer>(strand_);
     peers_.emplace(id, peer);
     asio::co_spawn(strand_, run_peer(peer), asio::detached);
@@ -180,12 +184,12 @@ void PeerTransport::remove_peer(std::uint64_t id) {
   });
 }
 
-void PeerTransport::update_peer(std::uint64_t id, const tcp::endpoint& endpoint) {
-  asio::post(strand_, [this, id, endpoint] {
+void PeerTransport::update_peer(std::uint64_t id, PeerAddress address) {
+  asio::post(strand_, [this, id, address = std::move(address)] {
     const auto it = peers_.find(id);
     if (it == peers_.end()) return;
     Peer& peer = *it->second;
-    peer.endpoint = endpoint;
+    peer.address = address;
     peer.failures = 0;
     close_stream(peer);
     peer.wake->cancel();  // cuts a back-off short: the new address deserves a try now
@@ -250,8 +254,8 @@ void PeerTransport::on_peer_failure(Peer& peer) {
   drop_queue(peer);
   if (peer.reported_unreachable) return;
   peer.reported_unreachable = true;
-  spdlog::warn("peer {:x} at {}:{} unreachable; retrying with back-off", peer.id,
-               peer.endpoint.address().to_string(), peer.endpoint.port());
+  spdlog::warn("peer {:x} at {}:{} unreachable; retrying with back-off", peer.id, peer.address.host,
+               peer.address.port);
   if (handlers_.on_unreachable) {
     asio::post(handler_executor_,
                [handler = handlers_.on_unreachable, id = peer.id] { handler(id); });
@@ -279,13 +283,13 @@ asio::awaitable<void> PeerTransport::run_peer(PeerPtr peer) {
         co_await peer->wake->async_wait(kAwait);
         if (peer->removed || stopped_) break;
       }
-      const tcp::endpoint target = peer->endpoint;
+      const PeerAddress target = peer->address;
       StreamPtr stream = co_await dial(*peer, false);
       if (peer->removed || stopped_) {
         if (stream) release(stream);
         break;
       }
-      if (stream && peer->endpoint != target) {
+      if (stream && peer->address != target) {
         release(stream);  // update_peer() moved the peer while we dialed its old address
         continue;
       }
@@ -310,11 +314,30 @@ asio::awaitable<void> PeerTransport::run_peer(PeerPtr peer) {
   close_stream(*peer);
 }
 
+asio::awaitable<std::tuple<beast::error_code, tcp::resolver::results_type>> PeerTransport::resolve(
+    const PeerAddress& address, std::chrono::steady_clock::time_point deadline) {
+  // Resolution has no deadline of its own (a DNS server may not answer for seconds): a timer
+  // cancels it. Both handlers hold the resolver, so whichever runs last still finds it alive.
+  auto resolver = std::make_shared<tcp::resolver>(strand_);
+  asio::steady_timer timer(strand_, deadline);
+  timer.async_wait([resolver](beast::error_code ec) {
+    if (!ec) resolver->cancel();
+  });
+  auto result = co_await resolver->async_resolve(address.host, address.port, kAwait);
+  timer.cancel();
+  co_return result;
+}
+
 asio::awaitable<PeerTransport::StreamPtr> PeerTransport::dial(Peer& peer, bool snapshot) {
   auto stream = std::make_shared<beast::tcp_stream>(strand_);
   streams_.insert(stream);
-  stream->expires_after(config_.dial_timeout);
-  auto [connect_ec] = co_await stream->async_connect(peer.endpoint, kAwait);
+  const auto deadline = std::chrono::steady_clock::now() + config_.dial_timeout;
+  auto [resolve_ec, endpoints] = co_await resolve(peer.address, deadline);
+  beast::error_code connect_ec = resolve_ec;
+  if (!connect_ec) {
+    stream->expires_at(deadline);
+    std::tie(connect_ec, std::ignore) = co_await stream->async_connect(endpoints, kAwait);
+  }
   if (connect_ec) {
     metrics_.send_failures.inc();
     release(stream);

@@ -43,6 +43,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "common/metrics.h"
@@ -67,13 +68,22 @@ struct PeerTransportConfig {
   std::size_t snapshot_chunk_bytes = 1 << 20;   // must stay well below frame_bytes_max
   std::uint64_t snapshot_bytes_max = 64ull << 30;
   std::size_t inbound_connections_max = 256;
-  std::chrono::milliseconds dial_timeout{1000};
+  std::chrono::milliseconds dial_timeout{1000};  // name resolution and connect
   std::chrono::milliseconds handshake_timeout{1000};
   std::chrono::milliseconds write_timeout{5000};
   std::chrono::milliseconds snapshot_timeout{30000};  // per chunk read or write, and the ack
   std::chrono::milliseconds backoff_initial{50};
   std::chrono::milliseconds backoff_max{2000};
   std::uint64_t seed = 1;  // the back-off jitter's PRNG
+};
+
+// Where a peer listens: a host name (resolved again at every dial, so a member that comes back
+// under its name with a new address, as a Kubernetes pod does, is found) or a literal address.
+struct PeerAddress {
+  std::string host;
+  std::string port;
+  static PeerAddress of(const boost::asio::ip::tcp::endpoint& endpoint);
+  bool operator==(const PeerAddress&) const = default;
 };
 
 struct PeerTransportHandlers {
@@ -120,10 +130,10 @@ class PeerTransport {
   void stop();
 
   // Peers: adding a known id or removing/updating an unknown one does nothing.
-  void add_peer(std::uint64_t id, const boost::asio::ip::tcp::endpoint& endpoint);
+  void add_peer(std::uint64_t id, PeerAddress address);
   void remove_peer(std::uint64_t id);
-  // A new address: the current connection closes and the next dial goes to `endpoint`.
-  void update_peer(std::uint64_t id, const boost::asio::ip::tcp::endpoint& endpoint);
+  // A new address: the current connection closes and the next dial goes to `address`.
+  void update_peer(std::uint64_t id, PeerAddress address);
 
   // Queues each message for its `to` peer (unknown peers: dropped and counted). Never blocks.
   // MsgSnap must go through send_snapshot() instead (CHECKed).
@@ -140,7 +150,7 @@ class PeerTransport {
   using StreamPtr = std::shared_ptr<boost::beast::tcp_stream>;
   struct Peer {
     std::uint64_t id = 0;
-    boost::asio::ip::tcp::endpoint endpoint;
+    PeerAddress address;
     std::deque<std::string> queue;  // one frame each
     std::size_t queue_bytes = 0;
     StreamPtr stream;  // the connected outbound stream, if any
@@ -162,6 +172,9 @@ class PeerTransport {
   std::chrono::milliseconds backoff(int failures);
 
   boost::asio::awaitable<void> run_peer(PeerPtr peer);
+  boost::asio::awaitable<
+      std::tuple<boost::beast::error_code, boost::asio::ip::tcp::resolver::results_type>>
+  resolve(const PeerAddress& address, std::chrono::steady_clock::time_point deadline);
   boost::asio::awaitable<StreamPtr> dial(Peer& peer, bool snapshot);
   boost::asio::awaitable<void> watch_outbound(PeerPtr peer, StreamPtr stream);
   boost::asio::awaitable<void> write_queued(Peer& peer);

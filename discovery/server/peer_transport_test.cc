@@ -126,9 +126,10 @@ TEST_F(PeerTransportTest, DeliversInOrderBothWays) {
   TestMember& a = add(1);
   TestMember& b = add(2);
   TestMember& c = add(3);
-  a.transport->add_peer(2, b.endpoint());
-  a.transport->add_peer(3, c.endpoint());
-  b.transport->add_peer(1, a.endpoint());
+  a.transport->add_peer(2, PeerAddress::of(b.endpoint()));
+  // By name, resolved at the dial (to 127.0.0.1 and ::1; only the first listens).
+  a.transport->add_peer(3, {"localhost", std::to_string(c.endpoint().port())});
+  b.transport->add_peer(1, PeerAddress::of(a.endpoint()));
   std::vector<std::uint64_t> want;
   for (std::uint64_t i = 1; i <= 2000; i += 50) {
     std::vector<raft::pb::Message> batch;
@@ -157,7 +158,7 @@ TEST_F(PeerTransportTest, DeliversInOrderBothWays) {
 TEST_F(PeerTransportTest, ReconnectsAfterThePeerRestarts) {
   TestMember& a = add(1);
   const std::uint16_t port = add(2).endpoint().port();
-  a.transport->add_peer(2, members_[2]->endpoint());
+  a.transport->add_peer(2, PeerAddress::of(members_[2]->endpoint()));
   a.transport->send({message(1, 2, 1)});
   ASSERT_TRUE(pump_until([&] { return members_[2]->received.size() == 1; }));
 
@@ -188,9 +189,10 @@ TEST_F(PeerTransportTest, MembersOfAnotherClusterRefuseEachOther) {
   TestMember& a = add(1);
   TestMember& other = add(2, kCluster + 1);
   TestMember& b = add(3);
-  a.transport->add_peer(2, other.endpoint());
-  other.transport->add_peer(1, a.endpoint());
-  b.transport->add_peer(5, a.endpoint());  // the right cluster, but a is not member 5
+  a.transport->add_peer(2, PeerAddress::of(other.endpoint()));
+  other.transport->add_peer(1, PeerAddress::of(a.endpoint()));
+  b.transport->add_peer(5,
+                        PeerAddress::of(a.endpoint()));  // the right cluster, but a is not member 5
   ASSERT_TRUE(pump_until([&] {
     a.transport->send({message(1, 2, 1)});
     other.transport->send({message(2, 1, 1)});
@@ -209,7 +211,7 @@ TEST_F(PeerTransportTest, MembersOfAnotherClusterRefuseEachOther) {
 TEST_F(PeerTransportTest, FullQueueDropsAndCounts) {
   TestMember& a = add(1, kCluster, 0, [](PeerTransportConfig& c) { c.queue_messages_max = 10; });
   TestMember& b = add(2);
-  a.transport->add_peer(2, b.endpoint());
+  a.transport->add_peer(2, PeerAddress::of(b.endpoint()));
   // One send() runs as one step on the transport's strand, before the dial can complete, so the
   // queue holds exactly its bound and the rest is dropped.
   std::vector<raft::pb::Message> batch;
@@ -271,7 +273,7 @@ TEST_F(PeerTransportTest, BadFramesCloseTheConnectionAndAreCounted) {
   // The good message before the forged one got through; nothing else did, and b still serves.
   EXPECT_EQ(indexes(b.received), (std::vector<std::uint64_t>{42}));
   TestMember& a = add(1);
-  a.transport->add_peer(2, b.endpoint());
+  a.transport->add_peer(2, PeerAddress::of(b.endpoint()));
   a.transport->send({message(1, 2, 43)});
   ASSERT_TRUE(pump_until([&] { return b.received.size() == 2; }));
 }
@@ -283,7 +285,7 @@ TEST_F(PeerTransportTest, StreamsASnapshotInChunks) {
   };
   TestMember& a = add(1, kCluster, 0, small_chunks);
   TestMember& b = add(2, kCluster, 0, small_chunks);
-  a.transport->add_peer(2, b.endpoint());
+  a.transport->add_peer(2, PeerAddress::of(b.endpoint()));
   const fs::path checkpoint = dir_ / "checkpoint";
   fs::create_directories(checkpoint);
   std::string sst(25'500, '\0');
@@ -317,7 +319,7 @@ TEST_F(PeerTransportTest, CheckpointTravelsAndInstallsOnTheReceiver) {
   const auto small_chunks = [](PeerTransportConfig& c) { c.snapshot_chunk_bytes = 4096; };
   TestMember& a = add(1, kCluster, 0, small_chunks);
   TestMember& b = add(2, kCluster, 0, small_chunks);
-  a.transport->add_peer(2, b.endpoint());
+  a.transport->add_peer(2, PeerAddress::of(b.endpoint()));
   raft::pb::SnapshotMetadata metadata;
   metadata.set_index(500);
   metadata.set_term(4);
@@ -381,12 +383,12 @@ TEST_F(PeerTransportTest, UpdatedAddressIsDialedAndRemovedPeerIsDropped) {
     tcp::acceptor probe(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     nowhere = probe.local_endpoint();
   }
-  a.transport->add_peer(2, nowhere);
+  a.transport->add_peer(2, PeerAddress::of(nowhere));
   ASSERT_TRUE(pump_until([&] {
     a.transport->send({message(1, 2, 1)});
     return !a.unreachable.empty();
   }));
-  a.transport->update_peer(2, b.endpoint());
+  a.transport->update_peer(2, PeerAddress::of(b.endpoint()));
   std::uint64_t index = 1;
   ASSERT_TRUE(pump_until([&] {
     a.transport->send({message(1, 2, ++index)});
