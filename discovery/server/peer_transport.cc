@@ -409,6 +409,7 @@ asio::awaitable<void> PeerTransport::write_queued(Peer& peer) {
     frames.push_back(std::move(peer.queue.front()));
     peer.queue.pop_front();
   }
+  buffers.reserve(frames.size());
   for (const std::string& frame : frames) buffers.emplace_back(asio::buffer(frame));
   const std::uint64_t count = frames.size();
   const StreamPtr stream = peer.stream;
