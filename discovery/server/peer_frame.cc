@@ -37,9 +37,11 @@ void append_frame(std::string& out, const pb::Envelope& envelope) {
 std::span<char> FrameReader::prepare(std::size_t bytes) {
   if (buffer_.size() - end_ < bytes) {
     // Move the unread bytes to the front before growing, so the buffer stays at about one frame.
-    std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
-    end_ -= begin_;
-    begin_ = 0;
+    if (begin_ > 0) {
+      if (end_ > begin_) std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
+      end_ -= begin_;
+      begin_ = 0;
+    }
     if (buffer_.size() - end_ < bytes) buffer_.resize(end_ + bytes);
   }
   return {buffer_.data() + end_, bytes};
