@@ -7,9 +7,10 @@
 // The Ready contract, for the owner of a Node:
 //   while (node.has_ready()) {
 //     Ready rd = node.ready();
-//     1. persist, durably (fsync), into the LogStorage: rd.snapshot (if set; it replaces the
-//        whole log), then rd.hard_state (if set), then rd.entries (they replace any stored
-//        entries from their first index on);
+//     1. persist, durably (fsync) and atomically (one write batch: a crash keeps all of it or
+//        none), into the LogStorage: rd.snapshot (if set; it replaces the whole log),
+//        rd.hard_state (if set) and rd.entries (they replace any stored entries from their first
+//        index on). Readies are persisted in the order they were handed out;
 //     2. only then send rd.messages (a vote or an acknowledgement must never outlive a crash);
 //     3. install rd.snapshot (if set) into the state machine, then apply rd.committed_entries in
 //        order (calling apply_conf_change() for each EntryConfChange), and serve rd.read_states
@@ -149,7 +150,8 @@ class Node {
   pb::ConfState apply_conf_change(const pb::ConfChange& change);
 
   // Asks for a linearizable read point: a ReadState with this context comes out of a later Ready
-  // (on a follower, once the leader answered). The context must be unique among pending reads.
+  // (on a follower, once the leader answered). The context must be unique among the pending reads
+  // of the whole cluster (prefix it with the member id): the leader drops a duplicate.
   // No answer comes if leadership is lost meanwhile; the caller times out and retries. Errors:
   // ProposalDropped (no leader known), ReadIndexQueueFull.
   Result<void> read_index(std::string context);
@@ -220,6 +222,7 @@ class Node {
   void handle_append(const pb::Message& m);
   void handle_heartbeat(const pb::Message& m);
   void handle_snapshot(const pb::Message& m);
+  std::optional<pb::Snapshot> assemble_snapshot() const;
   void install_snapshot(const pb::Message& m, pb::Snapshot snapshot);
   void reject_snapshot(const pb::Message& m);
 
@@ -261,11 +264,14 @@ class Node {
   ReadOnly read_only_;
   std::vector<pb::Message> deferred_reads_;  // reads received before the term's first commit
   std::vector<ReadState> read_states_;
-  // The snapshot being received in chunks: metadata from the first chunk, data so far.
+  // The snapshot being received in chunks, in any order: chunks by offset (duplicates ignored),
+  // and its size once the last chunk came. Kept across the leader's resends of the same
+  // snapshot, so a resend fills the holes a lost or late chunk left.
   struct IncomingSnapshot {
     uint64_t from = kNone;
-    pb::Snapshot snapshot;
-    bool broken = false;  // a chunk was lost: the rest of this transfer is dropped
+    pb::SnapshotMetadata metadata;
+    std::map<uint64_t, std::string> chunks;
+    std::optional<uint64_t> size;
   };
   std::optional<IncomingSnapshot> incoming_;
 };

@@ -113,7 +113,11 @@ void Node::maybe_promote_learners() {
   for (uint64_t id : learners_to_promote_) {
     auto it = progress_.find(id);
     if (it == progress_.end() || !it->second.is_learner()) continue;
-    if (it->second.match() + config_.promotion_max_lag < log_.last_index()) continue;
+    // Caught up: it has acknowledged an append (a silent learner's match proves nothing) and
+    // lags by at most the configured gap.
+    const Progress& pr = it->second;
+    if (pr.state() != Progress::State::Replicate) continue;
+    if (pr.match() + config_.promotion_max_lag < log_.last_index()) continue;
     pb::ConfChange change;
     change.set_type(pb::ConfChangeAddNode);
     change.set_node_id(id);

@@ -413,6 +413,7 @@ TEST(Chaos, RandomPartitionsAndProposalsKeepSafetyAndHealedProgress) {
         const uint64_t proposer = rng() % size + 1;
         if (net.node(proposer).propose("p" + std::to_string(proposals))) ++proposals;
         net.tick(static_cast<int>(rng() % 3));
+        if (HasFatalFailure()) return;
       }
     }
     net.heal();

@@ -64,6 +64,9 @@ class Network {
     config.applied = member.applied_index;
     member.node = std::make_unique<Node>(config, *member.storage);
   }
+  // The member's next Ready that may be sent before persisting is sent, then the member crashes
+  // before persisting it (the leader's parallel disk write, interrupted).
+  void crash_after_send(uint64_t id) { members_.at(id).crash_after_send = true; }
   // The application snapshots its state at its applied index and compacts the log behind it.
   void compact(uint64_t id) {
     Member& member = members_.at(id);
@@ -135,6 +138,7 @@ class Network {
     std::vector<std::string> applied;  // data of the normal, non-empty entries applied
     uint64_t applied_index = 0;
     std::vector<ReadState> read_states;
+    bool crash_after_send = false;
   };
 
   void start(uint64_t id, Config config) {
@@ -152,6 +156,12 @@ class Network {
     Member& member = members_.at(id);
     while (member.node->has_ready()) {
       Ready rd = member.node->ready();
+      if (member.crash_after_send && rd.may_send_before_persisting) {
+        for (pb::Message& m : rd.messages) queue_.push_back(std::move(m));
+        member.crash_after_send = false;
+        restart(id);
+        continue;
+      }
       if (rd.snapshot) {
         ASSERT_TRUE(member.storage->apply_snapshot(*rd.snapshot));
       }
