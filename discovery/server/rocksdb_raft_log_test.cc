@@ -334,12 +334,15 @@ TEST_F(RaftLogTest, CheckpointMovesIntoPlaceWhereNoDatabaseIsYet) {
     RocksdbStorage::append(b, {}, 2);
   });
   ASSERT_TRUE(create_checkpoint(storage_->db(), dir_ / "staged").has_value());
-  ASSERT_TRUE(
-      prepare_received_checkpoint(dir_ / "staged", snapshot(2, 1, {1}), hard_state(1, 0, 2)));
+  ASSERT_TRUE(prepare_received_checkpoint(dir_ / "staged", snapshot(2, 1, {1}), hard_state(1, 0, 2),
+                                          run(3, 4, 1)));
   ASSERT_TRUE(swap_in_checkpoint(dir_ / "fresh", dir_ / "staged"));
   EXPECT_FALSE(fs::exists(dir_ / "staged"));
   auto fresh = std::move(*RocksdbStorage::open(dir_ / "fresh"));
   EXPECT_EQ(fresh->load().index, 2u);
+  auto log = RocksdbRaftLog::load(fresh->db());
+  EXPECT_EQ(log->first_index(), 3u);
+  EXPECT_EQ(log->last_index(), 4u);  // the entries of the Ready that carried the snapshot
   EXPECT_EQ(checkpoint_name(500), "00000000000001f4");
 }
 

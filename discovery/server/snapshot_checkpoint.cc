@@ -67,7 +67,7 @@ common::Result<std::vector<CheckpointFile>, std::string> list_checkpoint(const f
 
 common::Result<void, std::string> prepare_received_checkpoint(
     const fs::path& dir, const raft::pb::SnapshotMetadata& metadata,
-    const raft::pb::HardState& hard_state) {
+    const raft::pb::HardState& hard_state, const std::vector<raft::pb::Entry>& entries) {
   auto opened = RocksdbStorage::open(dir);
   if (!opened) return opened.error();
   RocksdbStorage& storage = **opened;
@@ -85,6 +85,7 @@ common::Result<void, std::string> prepare_received_checkpoint(
   rocksdb::WriteBatch batch;
   log->apply_snapshot(batch, metadata);
   log->set_hard_state(batch, hard_state);
+  log->append(batch, entries);
   storage.commit(batch);
   return {};
 }
