@@ -92,7 +92,8 @@ struct PeerTransportHandlers {
   // The transport could not reach `peer` (dial, handshake or write failed); raft should probe.
   std::function<void(std::uint64_t peer)> on_unreachable;
   // A MsgSnap whose checkpoint files are synced in `staged_dir`. The handler owns the directory:
-  // it installs it (snapshot_checkpoint.h) or removes it.
+  // it steps the message into Node and installs the directory (snapshot_checkpoint.h) when a
+  // Ready carries that snapshot, or removes it (Node ignored a resend or an outdated snapshot).
   std::function<void(raft::pb::Message, std::filesystem::path staged_dir)> on_snapshot;
   // The outcome of one send_snapshot(): true once the receiver acknowledged it.
   std::function<void(std::uint64_t peer, bool ok)> on_snapshot_sent;
@@ -126,7 +127,8 @@ class PeerTransport {
   common::Result<void, std::string> start();
   // The bound address (its real port when config.listen asked for port 0). After start().
   boost::asio::ip::tcp::endpoint local_endpoint() const { return local_endpoint_; }
-  // Closes the listener and every connection; queued messages are dropped, handlers stop.
+  // Closes the listener and every connection and drops the queues; once the stop has run on the
+  // transport's strand, no further handler is posted (ones posted before may still run).
   void stop();
 
   // Peers: adding a known id or removing/updating an unknown one does nothing.
