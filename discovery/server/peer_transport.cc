@@ -102,7 +102,6 @@ PeerTransport::PeerTransport(asio::io_context& io, PeerTransportConfig config,
       handler_executor_(std::move(handler_executor)),
       metrics_(registry),
       strand_(asio::make_strand(io)),
-      acceptor_(strand_),
       rng_(config_.seed) {
   CHECK(config_.self_id != 0, "peer transport without a member id");
   CHECK(config_.snapshot_chunk_bytes + 1024 < config_.frame_bytes_max,
@@ -119,17 +118,24 @@ common::Result<void, std::string> PeerTransport::start() {
   std::filesystem::remove_all(config_.snapshot_dir, fs_ec);
   if (!fs_ec) std::filesystem::create_directories(config_.snapshot_dir, fs_ec);
   if (fs_ec) return "cannot create " + config_.snapshot_dir.string() + ": " + fs_ec.message();
-  beast::error_code ec;
-  acceptor_.open(config_.listen.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(config_.listen, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return "listen tcp " + config_.listen.address().to_string() + ":" +
-           std::to_string(config_.listen.port()) + ": " + ec.message();
+  CHECK(!config_.listen.empty(), "peer transport without a listen address");
+  for (const tcp::endpoint& endpoint : config_.listen) {
+    tcp::acceptor& acceptor = acceptors_.emplace_back(strand_);
+    beast::error_code ec;
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      acceptors_.clear();
+      return "listen tcp " + endpoint.address().to_string() + ":" +
+             std::to_string(endpoint.port()) + ": " + ec.message();
+    }
   }
-  local_endpoint_ = acceptor_.local_endpoint();
-  asio::co_spawn(strand_, accept_loop(), asio::detached);
+  for (tcp::acceptor& acceptor : acceptors_) {
+    local_endpoints_.push_back(acceptor.local_endpoint());
+    asio::co_spawn(strand_, accept_loop(acceptor), asio::detached);
+  }
   return {};
 }
 
@@ -137,7 +143,7 @@ void PeerTransport::stop() {
   asio::post(strand_, [this] {
     stopped_ = true;
     beast::error_code ignored;
-    acceptor_.close(ignored);
+    for (tcp::acceptor& acceptor : acceptors_) acceptor.close(ignored);
     for (auto& [id, peer] : peers_) {
       peer->removed = true;
       drop_queue(*peer);
@@ -507,9 +513,9 @@ asio::awaitable<bool> PeerTransport::stream_snapshot(beast::tcp_stream& stream,
   co_return ack.envelope&& ack.envelope->has_snapshot_ack() && ack.envelope->snapshot_ack().ok();
 }
 
-asio::awaitable<void> PeerTransport::accept_loop() {
-  while (acceptor_.is_open()) {
-    auto [ec, socket] = co_await acceptor_.async_accept(kAwait);
+asio::awaitable<void> PeerTransport::accept_loop(tcp::acceptor& acceptor) {
+  while (acceptor.is_open()) {
+    auto [ec, socket] = co_await acceptor.async_accept(kAwait);
     if (ec == asio::error::operation_aborted || stopped_) co_return;
     if (ec) {
       // Out of descriptors and the like: keep the connections we have.

@@ -56,7 +56,8 @@ namespace discovery::server {
 struct PeerTransportConfig {
   std::uint64_t self_id = 0;
   std::uint64_t cluster_id = 0;
-  boost::asio::ip::tcp::endpoint listen;  // from --listen-peer-urls; port 0 picks a free port
+  // From --listen-peer-urls (one acceptor each); port 0 picks a free port.
+  std::vector<boost::asio::ip::tcp::endpoint> listen;
   // Received snapshots are staged in subdirectories here. The transport owns the directory:
   // start() empties it, since whatever an earlier run left there was never installed.
   std::filesystem::path snapshot_dir;
@@ -122,11 +123,15 @@ class PeerTransport {
   PeerTransport(const PeerTransport&) = delete;
   PeerTransport& operator=(const PeerTransport&) = delete;
 
-  // Binds the listen address and starts accepting. Call once, before the io_context runs or from
+  // Binds the listen addresses and starts accepting. Call once, before the io_context runs or from
   // its thread. Error: the address cannot be bound (the message names it).
   common::Result<void, std::string> start();
-  // The bound address (its real port when config.listen asked for port 0). After start().
-  boost::asio::ip::tcp::endpoint local_endpoint() const { return local_endpoint_; }
+  // The first bound address (its real port when config.listen asked for port 0). After start().
+  boost::asio::ip::tcp::endpoint local_endpoint() const { return local_endpoints_.front(); }
+  // Every bound address, in the order of config.listen. After start().
+  const std::vector<boost::asio::ip::tcp::endpoint>& local_endpoints() const {
+    return local_endpoints_;
+  }
   // Closes the listener and every connection and drops the queues; once the stop has run on the
   // transport's strand, no further handler is posted (ones posted before may still run).
   void stop();
@@ -186,7 +191,7 @@ class PeerTransport {
                                                const raft::pb::Message& message,
                                                const std::filesystem::path& dir);
 
-  boost::asio::awaitable<void> accept_loop();
+  boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acceptor);
   boost::asio::awaitable<void> serve_inbound(StreamPtr stream);
   boost::asio::awaitable<bool> accept_hello(boost::beast::tcp_stream& stream,
                                             const pb::Hello& hello);
@@ -205,8 +210,8 @@ class PeerTransport {
   boost::asio::any_io_executor handler_executor_;
   PeerTransportMetrics metrics_;
   Strand strand_;
-  boost::asio::ip::tcp::acceptor acceptor_;
-  boost::asio::ip::tcp::endpoint local_endpoint_;
+  std::deque<boost::asio::ip::tcp::acceptor> acceptors_;  // a deque: references stay valid
+  std::vector<boost::asio::ip::tcp::endpoint> local_endpoints_;
   std::map<std::uint64_t, PeerPtr> peers_;
   std::multimap<std::uint64_t, StreamPtr> inbound_;  // by the dialer's id
   std::size_t inbound_count_ = 0;

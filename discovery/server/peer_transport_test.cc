@@ -42,7 +42,8 @@ struct TestMember {
     PeerTransportConfig config;
     config.self_id = id;
     config.cluster_id = cluster;
-    config.listen = tcp::endpoint(asio::ip::make_address("127.0.0.1"), port);
+    config.listen = {tcp::endpoint(asio::ip::make_address("127.0.0.1"), port),
+                     tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
     config.snapshot_dir = std::move(dir);
     config.backoff_initial = std::chrono::milliseconds(5);
     config.backoff_max = std::chrono::milliseconds(50);
@@ -126,7 +127,8 @@ TEST_F(PeerTransportTest, DeliversInOrderBothWays) {
   TestMember& a = add(1);
   TestMember& b = add(2);
   TestMember& c = add(3);
-  a.transport->add_peer(2, PeerAddress::of(b.endpoint()));
+  // Every member listens on two addresses; b is reached on its second.
+  a.transport->add_peer(2, PeerAddress::of(b.transport->local_endpoints().at(1)));
   // By name, resolved at the dial (to 127.0.0.1 and ::1; only the first listens).
   a.transport->add_peer(3, {"localhost", std::to_string(c.endpoint().port())});
   b.transport->add_peer(1, PeerAddress::of(a.endpoint()));
