@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/experimental/channel.hpp>
@@ -15,6 +16,7 @@
 #include "discovery/api/auth.h"
 #include "discovery/api/member_request.h"
 #include "discovery/server/bootstrap.h"
+#include "discovery/server/cluster_members.h"
 #include "discovery/server/member_id.h"
 
 namespace discovery::server {
@@ -61,6 +63,20 @@ asio::awaitable<bool> write_raw(beast::tcp_stream& stream, const Buffers& buffer
   co_return !ec;
 }
 
+api::RaftRole role_of(raft::Role role) {
+  switch (role) {
+    case raft::Role::Leader:
+      return api::RaftRole::Leader;
+    case raft::Role::Candidate:
+      return api::RaftRole::Candidate;
+    case raft::Role::PreCandidate:
+      return api::RaftRole::PreCandidate;
+    case raft::Role::Follower:
+      break;
+  }
+  return api::RaftRole::Follower;
+}
+
 }  // namespace
 
 ApiHandler::ApiHandler(const Config& config, Member& member, common::metrics::Registry& metrics)
@@ -70,7 +86,6 @@ ApiHandler::ApiHandler(const Config& config, Member& member, common::metrics::Re
       member_id_(config.member_id()),
       cluster_id_(config.cluster_id()),
       client_urls_(url_texts(config.advertise_client_urls)),
-      peer_urls_(url_texts(config.initial_advertise_peer_urls)),
       start_time_(member.clock().wall_now()),
       requests_(metrics.counter("discovery_http_requests_total", "HTTP requests received.")),
       watch_streams_(metrics.counter("discovery_watch_requests_total", "Watch requests served.")) {}
@@ -198,9 +213,10 @@ api::Response ApiHandler::serve(const api::Routed& routed, const Request& reques
                                 const api::ResponseMeta& meta) {
   switch (routed.endpoint) {
     case api::Endpoint::MembersList:
-      return api::members_response({self_member()}, cluster_id_, meta);
+      return api::members_response(members(), cluster_id_, meta);
     case api::Endpoint::MembersLeader:
-      return api::members_leader_response(self_member(), cluster_id_, meta);
+      return api::members_leader_response(find_member(members(), member_.node().leader()),
+                                          cluster_id_, meta);
     case api::Endpoint::MemberAdd:
     case api::Endpoint::MemberRemove:
     case api::Endpoint::MemberUpdate:
@@ -208,12 +224,11 @@ api::Response ApiHandler::serve(const api::Routed& routed, const Request& reques
     case api::Endpoint::Auth:
       return api::auth_disabled_response(request, routed, cluster_id_, meta);
     case api::Endpoint::Machines:
-      return api::machines_response(client_urls_, meta);
+      return api::machines_response(machine_urls(), meta);
     case api::Endpoint::StatsSelf:
       return api::stats_self_response(self_stats(), meta);
     case api::Endpoint::StatsLeader:
-      return api::stats_leader_response(api::LeaderStats{.leader_id = member_id_, .followers = {}},
-                                        meta);
+      return leader_stats(meta);
     case api::Endpoint::StatsStore:
       return api::stats_store_response(member_.store().stats(), meta);
     case api::Endpoint::Version:
@@ -238,7 +253,7 @@ api::Response ApiHandler::change_members(const api::Routed& routed, const Reques
     if (!peer_urls)
       return api::members_error_response(400, peer_urls.error().message, cluster_id_, meta);
   }
-  if (routed.endpoint != api::Endpoint::MemberAdd && routed.member_id != member_id_) {
+  if (routed.endpoint != api::Endpoint::MemberAdd && !find_member(members(), routed.member_id)) {
     return api::members_error_response(404, "No such member: " + format_id(routed.member_id),
                                        cluster_id_, meta);
   }
@@ -248,9 +263,30 @@ api::Response ApiHandler::change_members(const api::Routed& routed, const Reques
       meta);
 }
 
-api::Member ApiHandler::self_member() const {
-  return api::Member{
-      .id = member_id_, .name = config_.name, .peer_urls = peer_urls_, .client_urls = client_urls_};
+std::vector<std::string> ApiHandler::machine_urls() const {
+  std::vector<std::string> urls;
+  for (api::Member& member : members()) {
+    for (std::string& url : member.client_urls) urls.push_back(std::move(url));
+  }
+  std::sort(urls.begin(), urls.end());  // etcd sorts them
+  return urls;
+}
+
+std::vector<api::Member> ApiHandler::members() const {
+  return cluster_members(member_.store(), member_.node().conf_state());
+}
+
+api::Response ApiHandler::leader_stats(const api::ResponseMeta& meta) const {
+  const raft::Status status = member_.node().status();
+  if (status.role != raft::Role::Leader) return api::stats_leader_response(std::nullopt, meta);
+  api::LeaderStats stats{.leader_id = member_id_, .followers = {}};
+  for (const auto& [id, progress] : status.progress) {
+    if (id == member_id_) continue;
+    api::FollowerStats follower;
+    follower.id = id;
+    stats.followers.push_back(follower);
+  }
+  return api::stats_leader_response(std::move(stats), meta);
 }
 
 api::SelfStats ApiHandler::self_stats() const {
@@ -258,9 +294,9 @@ api::SelfStats ApiHandler::self_stats() const {
   return api::SelfStats{
       .name = config_.name,
       .id = member_id_,
-      .state = api::RaftRole::Leader,
+      .state = role_of(member_.node().role()),
       .start_time = start_time_,
-      .leader_id = member_id_,
+      .leader_id = member_.node().leader(),
       .leader_uptime_ns =
           std::chrono::duration_cast<std::chrono::nanoseconds>(now - start_time_).count(),
       .leader_start_time = start_time_,
@@ -268,9 +304,7 @@ api::SelfStats ApiHandler::self_stats() const {
 }
 
 api::RaftPosition ApiHandler::raft_position() const {
-  // One member, no log yet: the raft index is the applied index, and the term is 2, the term a
-  // fresh single-member etcd serves in.
-  return api::RaftPosition{.index = member_.store().index(), .term = 2};
+  return api::RaftPosition{.index = member_.raft_applied(), .term = member_.node().term()};
 }
 
 }  // namespace discovery::server

@@ -41,7 +41,9 @@ class ApiHandler final : public RequestHandler {
                       const api::ResponseMeta& meta);
   api::Response change_members(const api::Routed& routed, const Request& request,
                                const api::ResponseMeta& meta);
-  api::Member self_member() const;
+  std::vector<api::Member> members() const;
+  std::vector<std::string> machine_urls() const;
+  api::Response leader_stats(const api::ResponseMeta& meta) const;
   api::SelfStats self_stats() const;
   api::RaftPosition raft_position() const;
 
@@ -51,7 +53,6 @@ class ApiHandler final : public RequestHandler {
   std::uint64_t member_id_;
   std::uint64_t cluster_id_;
   std::vector<std::string> client_urls_;
-  std::vector<std::string> peer_urls_;
   common::WallTime start_time_;
   common::metrics::Counter& requests_;
   common::metrics::Counter& watch_streams_;

@@ -1,6 +1,8 @@
 #include "discovery/server/bootstrap.h"
 
+#include "common/check.h"
 #include "discovery/api/go_format.h"
+#include "discovery/server/member.h"
 #include "discovery/server/member_id.h"
 
 namespace discovery::server {
@@ -41,6 +43,27 @@ std::vector<store::pb::ClusterRecord> bootstrap_records(const Config& config) {
       record("/members/" + format_id(config.member_id()) + "/attributes", attributes, false));
   records.push_back(record("/version", std::string(kClusterVersion), false));
   return records;
+}
+
+MemberSetup member_setup(const Config& config, bool new_cluster) {
+  std::vector<store::pb::ClusterRecord> records = bootstrap_records(config);
+  const std::size_t members = config.initial_cluster.size();
+  CHECK(records.size() == members + 2, "bootstrap records: {} for {} members", records.size(),
+        members);
+  MemberSetup setup;
+  setup.self_id = config.member_id();
+  setup.seed = config.member_id();
+  if (new_cluster) {
+    for (std::size_t i = 0; i < members; ++i) {
+      std::vector<std::string> peer_texts;
+      for (const Url& url : config.initial_cluster[i].peer_urls) peer_texts.push_back(url.text);
+      setup.initial_members.emplace_back(
+          compute_member_id(peer_texts, config.initial_cluster_token), records[i]);
+    }
+  }
+  setup.attributes = records[members];
+  setup.version = records[members + 1];
+  return setup;
 }
 
 }  // namespace discovery::server

@@ -15,4 +15,9 @@ inline constexpr std::string_view kClusterVersion = "3.4.0";
 
 std::vector<store::pb::ClusterRecord> bootstrap_records(const Config& config);
 
+// The member's raft setup: its id, its attributes and the version record, and, when
+// `new_cluster`, the initial members' ids with their raftAttributes records.
+struct MemberSetup;
+MemberSetup member_setup(const Config& config, bool new_cluster);
+
 }  // namespace discovery::server

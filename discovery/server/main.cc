@@ -19,6 +19,7 @@
 #include "discovery/server/http_listener.h"
 #include "discovery/server/member.h"
 #include "discovery/server/member_id.h"
+#include "discovery/server/peer_transport.h"
 #include "discovery/server/rocksdb_storage.h"
 #include "discovery/server/server_metrics.h"
 
@@ -58,10 +59,60 @@ common::Result<std::unique_ptr<Member>, std::string> open_member(asio::io_contex
   }
   auto storage = RocksdbStorage::open(keys_dir);
   if (!storage) return storage.error();
-  auto member = std::make_unique<Member>(io, std::move(*storage), clock);
-  if (auto started = member->start(); !started) return started.error();
-  if (!existing) member->bootstrap(bootstrap_records(config));
+  auto member =
+      std::make_unique<Member>(io, std::move(*storage), clock, member_setup(config, !existing));
   return member;
+}
+
+// The peer transport of a multi-member cluster: listens on --listen-peer-urls and dials every
+// other initial member at its first peer URL. A lone member needs none (and binds no peer port,
+// as several lone members may share a machine with etcd's default peer URL).
+common::Result<std::unique_ptr<PeerTransport>, std::string> open_transport(
+    asio::io_context& io, const Config& config, Member& member,
+    common::metrics::Registry& metrics) {
+  if (config.initial_cluster.size() <= 1) return std::unique_ptr<PeerTransport>();
+  PeerTransportConfig transport;
+  transport.self_id = config.member_id();
+  transport.cluster_id = config.cluster_id();
+  transport.snapshot_dir = std::filesystem::path(config.data_dir) / "member" / "snap-staging";
+  transport.seed = config.member_id();
+  for (const Url& url : config.listen_peer_urls) {
+    auto endpoints = endpoints_of(io, url);
+    if (!endpoints) return endpoints.error();
+    transport.listen.insert(transport.listen.end(), endpoints->begin(), endpoints->end());
+  }
+  PeerTransportHandlers handlers{
+      .on_message = [&member](raft::pb::Message message) { member.step(message); },
+      .on_unreachable = [&member](std::uint64_t peer) { member.report_unreachable(peer); },
+      .on_snapshot =
+          [](raft::pb::Message, std::filesystem::path staged) {
+            // Snapshot installation comes with log compaction; until then none is sent.
+            std::error_code ec;
+            std::filesystem::remove_all(staged, ec);
+          },
+      .on_snapshot_sent = [](std::uint64_t, bool) {},
+  };
+  auto made = std::make_unique<PeerTransport>(io, std::move(transport), std::move(handlers),
+                                              io.get_executor(), metrics);
+  if (auto started = made->start(); !started) return started.error();
+  for (const InitialMember& peer : config.initial_cluster) {
+    std::vector<std::string> peer_texts;
+    for (const Url& url : peer.peer_urls) peer_texts.push_back(url.text);
+    const std::uint64_t id = compute_member_id(peer_texts, config.initial_cluster_token);
+    if (id == config.member_id() || peer.peer_urls.empty()) continue;
+    made->add_peer(
+        id, PeerAddress{.host = peer.peer_urls.front().host, .port = peer.peer_urls.front().port});
+  }
+  PeerTransport* raw = made.get();
+  member.set_sender([raw](std::vector<raft::pb::Message> messages) {
+    std::vector<raft::pb::Message> plain;
+    for (raft::pb::Message& message : messages) {
+      if (message.type() == raft::pb::MsgSnap) continue;  // see on_snapshot above
+      plain.push_back(std::move(message));
+    }
+    raw->send(std::move(plain));
+  });
+  return made;
 }
 
 int serve(const Config& config) {
@@ -76,6 +127,7 @@ int serve(const Config& config) {
   register_member_metrics(metrics, **member, clock.wall_now());
   ApiHandler handler(config, **member, metrics);
   std::vector<std::unique_ptr<HttpListener>> listeners;
+  // Bound now (so a busy port fails the start), accepting only once the member is ready.
   for (const Url& url : config.listen_client_urls) {
     auto endpoints = endpoints_of(io, url);
     if (!endpoints) {
@@ -88,21 +140,28 @@ int serve(const Config& config) {
         spdlog::critical("{}", listener.error());
         return 1;
       }
-      spdlog::info("serving client requests on {}", url.text);
+      spdlog::info("client URL {} waits for the member to be ready", url.text);
       listeners.push_back(std::move(*listener));
-      listeners.back()->start();
     }
   }
-  (*member)->set_client_connections([&listeners] {
-    std::size_t count = 0;
-    for (const auto& listener : listeners) count += listener->connection_count();
-    return count;
+  auto transport = open_transport(io, config, **member, metrics);
+  if (!transport) {
+    spdlog::critical("cannot start the peer transport: {}", transport.error());
+    return 1;
+  }
+  (*member)->when_ready([&listeners] {
+    for (auto& listener : listeners) listener->start();
   });
+  if (auto started = (*member)->start(); !started) {
+    spdlog::critical("cannot start: {}", started.error());
+    return 1;
+  }
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int signal) {
     spdlog::info("received signal {}, shutting down", signal);
     for (auto& listener : listeners) listener->stop();
     (*member)->stop();
+    if (*transport) (*transport)->stop();
     io.stop();
   });
   spdlog::info("member {} ready (name {}, data dir {})", format_id(config.member_id()), config.name,

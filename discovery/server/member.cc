@@ -17,7 +17,10 @@ namespace {
 
 // etcd's leader proposes a SYNC every 500 ms; expiry events therefore arrive within half a second
 // of the expiration time, and so do ours (behaviour item 7).
-constexpr auto kExpiryInterval = std::chrono::milliseconds{500};
+constexpr int kSyncTicks = 5;
+// A publish or version proposal not applied after this many ticks was lost (a leader change):
+// propose it again.
+constexpr int kRecordRetryTicks = 30;
 
 std::int64_t unix_ns(common::WallTime time) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
@@ -25,19 +28,15 @@ std::int64_t unix_ns(common::WallTime time) {
 
 }  // namespace
 
-Member::Member(asio::io_context& io, std::unique_ptr<RocksdbStorage> storage,
-               const common::Clock& clock)
-    : io_(io), clock_(clock), storage_(std::move(storage)), expire_timer_(io) {
-  syncer_ = std::make_unique<Syncer>(*storage_, [this](std::uint64_t index) {
-    asio::post(io_, [this, index] { on_synced(index); });
-  });
-}
+Member::Member(asio::io_context& io, std::unique_ptr<RocksdbStorage> storage, const Clock& clock,
+               MemberSetup setup)
+    : io_(io),
+      clock_(clock),
+      setup_(std::move(setup)),
+      storage_(std::move(storage)),
+      tick_timer_(io) {}
 
-Member::~Member() {
-  syncer_.reset();
-  // Answers still waiting were never sent, but what they wrote may be applied: keep it.
-  if (open_batch_.Count() > 0) storage_->commit(open_batch_);
-}
+Member::~Member() = default;
 
 common::Result<void, std::string> Member::start() {
   RocksdbStorage::Loaded loaded = storage_->load();
@@ -45,119 +44,251 @@ common::Result<void, std::string> Member::start() {
   if (auto restored = store_.restore(std::move(loaded.records), loaded.index); !restored) {
     return restored.error();
   }
-  durable_index_ = store_.index();
-  open_batch_index_ = durable_index_;
-  spdlog::info("restored {} nodes at index {}", count, durable_index_);
-  asio::co_spawn(io_, expire_loop(), asio::detached);
+  applied_ = loaded.applied;
+  log_ = RocksdbRaftLog::load(storage_->db());
+  if (log_->last_index() == 0 && applied_ == 0 && store_.index() == 0) {
+    if (setup_.initial_members.empty()) {
+      return std::string("empty data directory and no initial cluster to bootstrap");
+    }
+    bootstrap_log();
+    // etcd's bootstrap also makes one failed read of its auth records (pinned by the store's etcd
+    // traces: a fresh member shows getsFail 1).
+    ++store_.stats().gets_fail;
+  }
+  spdlog::info("restored {} nodes at index {} (raft applied {}, log up to {})", count,
+               store_.index(), applied_, log_->last_index());
+  raft::Config config;
+  config.id = setup_.self_id;
+  config.applied = applied_;
+  config.election_tick = setup_.election_tick;
+  config.seed = setup_.seed ^ setup_.self_id;
+  node_ = std::make_unique<raft::Node>(config, *log_);
+  // etcd's request ids: the member id's low 16 bits, then the start time in milliseconds, then a
+  // counter, so ids stay unique across members and restarts.
+  const auto start_ms = static_cast<std::uint64_t>(unix_ns(clock_.wall_now()) / 1'000'000);
+  request_prefix_ = ((setup_.self_id & 0xffff) << 48) | ((start_ms & ((1ull << 40) - 1)) << 8);
+  const raft::pb::ConfState conf = log_->conf_state();
+  if (conf.voters_size() == 1 && conf.voters(0) == setup_.self_id) {
+    // Alone: no one else can hold an election, so take the lead at once instead of waiting for
+    // an election timeout.
+    CHECK(node_->campaign().has_value(), "a lone member cannot campaign");
+  }
+  after_apply();
+  schedule_ready();
+  asio::co_spawn(io_, tick_loop(), asio::detached);
   return {};
 }
 
-void Member::bootstrap(const std::vector<store::pb::ClusterRecord>& records) {
-  CHECK(store_.index() == 0, "bootstrap of a used store (index {})", store_.index());
-  const std::int64_t now_ns = unix_ns(clock_.wall_now());
-  for (const store::pb::ClusterRecord& record : records) {
+void Member::bootstrap_log() {
+  // As etcd starts a new cluster: one entry per initial member in term 1, already committed, the
+  // same bytes on every member (no clock in them), with the initial members as voters.
+  std::vector<raft::pb::Entry> entries;
+  raft::pb::ConfState conf;
+  for (const auto& [id, record] : setup_.initial_members) {
     store::pb::Command command;
-    command.set_time_unix_ns(now_ns);
     *command.mutable_cluster_record() = record;
-    CHECK(store_.apply(command).has_value(), "cluster record {} refused", record.key());
+    raft::pb::Entry entry;
+    entry.set_index(entries.size() + 1);
+    entry.set_term(1);
+    entry.set_type(raft::pb::EntryNormal);
+    entry.set_data(command.SerializeAsString());
+    entries.push_back(std::move(entry));
+    conf.add_voters(id);
   }
-  // etcd's bootstrap also makes one failed read of its auth records (pinned by the store's etcd
-  // traces: a fresh member shows getsFail 1).
-  ++store_.stats().gets_fail;
-  std::vector<store::Change> changes = store_.take_changes();
-  RocksdbStorage::append(open_batch_, changes, store_.index());
-  open_batch_index_ = store_.index();
-  commit_inline();
-  CHECK(durable_index_ == store_.index(), "bootstrap records not synced ({} of {})", durable_index_,
-        store_.index());
+  raft::pb::HardState hard_state;
+  hard_state.set_term(1);
+  hard_state.set_commit(entries.size());
+  rocksdb::WriteBatch batch;
+  log_->append(batch, entries);
+  log_->set_hard_state(batch, hard_state);
+  log_->set_conf_state(batch, conf);
+  storage_->commit(batch);
 }
 
 void Member::stop() {
   stopped_ = true;
-  expire_timer_.cancel();
+  tick_timer_.cancel();
 }
 
 asio::awaitable<store::StoreResult<store::Event>> Member::write(store::pb::Command command) {
-  store::StoreResult<std::optional<store::Event>> applied = store_.apply(command);
-  persist_changes();
-  co_await wait_durable();
-  if (!applied) co_return applied.error();
-  CHECK(applied->has_value(), "a write produced no event");
-  co_return std::move(**applied);
-}
-
-asio::awaitable<void> Member::wait_durable() {
-  const std::uint64_t index = store_.index();
-  if (index <= durable_index_) co_return;
+  const std::uint64_t id = next_request_id();
+  command.set_request_id(id);
+  if (auto proposed = node_->propose(command.SerializeAsString()); !proposed) {
+    co_return store::Error{.code = store::ErrorCode::RaftInternal,
+                           .cause = raft::to_string(proposed.error()),
+                           .index = store_.index()};
+  }
+  schedule_ready();
+  std::optional<store::StoreResult<store::Event>> result;
   co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
-      [this, index](auto handler) {
-        CHECK(waiters_.empty() || waiters_.back().first <= index,
-              "waiters out of order: {} after {}", index, waiters_.back().first);
-        waiters_.emplace_back(index, std::move(handler));
+      [this, id, &result](auto handler) {
+        pending_.emplace(id, Pending{.result = &result, .waiter = std::move(handler)});
       },
       asio::use_awaitable);
+  CHECK(result.has_value(), "request {} answered without a result", id);
+  co_return std::move(*result);
 }
 
-void Member::persist_changes() {
-  std::vector<store::Change> changes = store_.take_changes();
-  // The index alone may move too (it is what makes waiters progress), so it decides, not changes.
-  if (changes.empty() && store_.index() == open_batch_index_) return;
-  RocksdbStorage::append(open_batch_, changes, store_.index());
-  open_batch_index_ = store_.index();
-  if (sync_in_flight_) return;  // on_synced takes the open batch
-  if (client_connections_ && client_connections_() <= 1) {
-    // A lone client sends its next write only after this answer: there is nothing to batch, and
-    // syncing here spares it two thread wake-ups (measured on 2 cores: 3850 vs 3000 sequential
-    // PUT/s).
-    commit_inline();
-  } else {
-    submit_open_batch();
+void Member::schedule_ready() {
+  if (ready_scheduled_ || stopped_) return;
+  ready_scheduled_ = true;
+  // Posted behind the handlers already queued, so the writes they carry share this Ready.
+  asio::post(io_, [this] { handle_ready(); });
+}
+
+void Member::handle_ready() {
+  ready_scheduled_ = false;
+  while (node_->has_ready()) {
+    raft::Ready ready = node_->ready();
+    if (ready.may_send_before_persisting) send(ready.messages);
+    CHECK(!ready.snapshot.has_value(), "snapshots are not handled yet");
+    rocksdb::WriteBatch batch;
+    bool sync = false;
+    persist(ready, batch, sync);
+    std::vector<Answer> answers;
+    apply_entries(ready.committed_entries, batch, answers);
+    if (batch.Count() > 0) storage_->commit(batch, sync);
+    send(ready.messages);
+    node_->advance(ready);
+    answer(answers);
+    after_apply();
   }
 }
 
-void Member::commit_inline() {
-  storage_->commit(open_batch_);
-  open_batch_.Clear();
-  mark_durable(open_batch_index_);
+void Member::persist(const raft::Ready& ready, rocksdb::WriteBatch& batch, bool& sync) const {
+  if (ready.hard_state) {
+    const raft::pb::HardState& before = log_->hard_state();
+    // A commit index alone need not be synced: after a crash the leader tells it again.
+    if (ready.hard_state->term() != before.term() || ready.hard_state->vote() != before.vote()) {
+      sync = true;
+    }
+    log_->set_hard_state(batch, *ready.hard_state);
+  }
+  if (!ready.entries.empty()) {
+    log_->append(batch, ready.entries);
+    sync = true;
+  }
 }
 
-void Member::submit_open_batch() {
-  sync_in_flight_ = true;
-  syncer_->submit(std::move(open_batch_), open_batch_index_);
-  open_batch_ = rocksdb::WriteBatch();
+void Member::apply_entries(const std::vector<raft::pb::Entry>& entries, rocksdb::WriteBatch& batch,
+                           std::vector<Answer>& answers) {
+  if (entries.empty()) return;
+  for (const raft::pb::Entry& entry : entries) {
+    if (entry.index() <= applied_) continue;
+    if (entry.type() == raft::pb::EntryConfChange) {
+      raft::pb::ConfChange change;
+      CHECK(change.ParseFromString(entry.data()), "corrupt conf change at {}", entry.index());
+      log_->set_conf_state(batch, node_->apply_conf_change(change));
+    } else if (!entry.data().empty()) {
+      apply_command(entry, answers);
+    }
+    applied_ = entry.index();
+  }
+  RocksdbStorage::append(batch, store_.take_changes(), store_.index());
+  RocksdbStorage::set_applied(batch, applied_);
 }
 
-void Member::on_synced(std::uint64_t index) {
-  sync_in_flight_ = false;
-  mark_durable(index);
-  // Writes that came during the sync form the next batch at once: that is the group commit.
-  if (open_batch_.Count() > 0) submit_open_batch();
+void Member::apply_command(const raft::pb::Entry& entry, std::vector<Answer>& answers) {
+  store::pb::Command command;
+  CHECK(command.ParseFromString(entry.data()), "corrupt command at {}", entry.index());
+  store::StoreResult<std::optional<store::Event>> applied = store_.apply(command);
+  if (command.request_id() == 0 || !pending_.contains(command.request_id())) return;
+  if (!applied) {
+    answers.push_back(Answer{.request_id = command.request_id(), .result = applied.error()});
+    return;
+  }
+  CHECK(applied->has_value(), "a write produced no event (entry {})", entry.index());
+  answers.push_back(Answer{.request_id = command.request_id(), .result = std::move(**applied)});
 }
 
-void Member::mark_durable(std::uint64_t index) {
-  CHECK(index >= durable_index_, "durable index went back from {} to {}", durable_index_, index);
-  durable_index_ = index;
-  while (!waiters_.empty() && waiters_.front().first <= durable_index_) {
+void Member::answer(std::vector<Answer>& answers) {
+  for (Answer& answer : answers) {
+    auto it = pending_.find(answer.request_id);
+    if (it == pending_.end()) continue;  // a duplicate of an entry already answered
+    *it->second.result = std::move(answer.result);
     // Posted, not called: a resumed session may write again and must not re-enter this loop.
-    asio::post(io_, std::move(waiters_.front().second));
-    waiters_.pop_front();
+    asio::post(io_, std::move(it->second.waiter));
+    pending_.erase(it);
   }
 }
 
-asio::awaitable<void> Member::expire_loop() {
+void Member::send(std::vector<raft::pb::Message>& messages) {
+  if (messages.empty()) return;
+  if (sender_) sender_(std::move(messages));
+  messages.clear();
+}
+
+void Member::step(const raft::pb::Message& message) {
+  if (stopped_ || !node_) return;
+  if (auto stepped = node_->step(message); !stepped) {
+    spdlog::debug("message {} from {:x} refused: {}", static_cast<int>(message.type()),
+                  message.from(), raft::to_string(stepped.error()));
+  }
+  schedule_ready();
+}
+
+void Member::report_unreachable(std::uint64_t peer) {
+  if (stopped_ || !node_) return;
+  node_->report_unreachable(peer);
+  schedule_ready();
+}
+
+void Member::after_apply() {
+  if (!published_ && store_.cluster_record(setup_.attributes.key()) == setup_.attributes.value()) {
+    published_ = true;
+    publish_wait_ticks_ = 0;
+    spdlog::info("member attributes applied at index {}; serving clients", store_.index());
+    if (ready_) ready_();
+  }
+  if (node_->leader() == raft::kNone) return;
+  if (!published_ && publish_wait_ticks_ == 0) {
+    publish_wait_ticks_ = 1;
+    propose_record(setup_.attributes);
+  }
+  if (node_->role() == raft::Role::Leader && version_wait_ticks_ == 0 &&
+      !store_.cluster_record(setup_.version.key()).has_value()) {
+    version_wait_ticks_ = 1;
+    propose_record(setup_.version);
+  }
+}
+
+void Member::propose_record(const store::pb::ClusterRecord& record) {
+  store::pb::Command command;
+  command.set_time_unix_ns(unix_ns(clock_.wall_now()));
+  *command.mutable_cluster_record() = record;
+  if (!node_->propose(command.SerializeAsString())) return;  // retried after kRecordRetryTicks
+  schedule_ready();
+}
+
+void Member::maybe_propose_sync() {
+  if (node_->role() != raft::Role::Leader) return;
+  const common::WallTime now = clock_.wall_now();
+  const std::optional<common::WallTime> next = store_.next_expiration();
+  if (!next || *next > now) return;
+  store::pb::Command command;
+  command.set_time_unix_ns(unix_ns(now));
+  command.mutable_sync()->set_time_unix_ns(unix_ns(now));
+  if (node_->propose(command.SerializeAsString())) schedule_ready();
+}
+
+asio::awaitable<void> Member::tick_loop() {
   while (!stopped_) {
-    expire_timer_.expires_after(kExpiryInterval);
-    const auto [ec] = co_await expire_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    tick_timer_.expires_after(kTickInterval);
+    const auto [ec] = co_await tick_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec || stopped_) co_return;
-    const common::WallTime now = clock_.wall_now();
-    const std::optional<common::WallTime> next = store_.next_expiration();
-    if (!next || *next > now) continue;
-    store::pb::Command command;
-    command.set_time_unix_ns(unix_ns(now));
-    command.mutable_sync()->set_time_unix_ns(unix_ns(now));
-    const auto applied = store_.apply(command);
-    CHECK(applied.has_value(), "sync failed: {}", applied.error().cause);
-    persist_changes();
+    node_->tick();
+    if (publish_wait_ticks_ > 0 && ++publish_wait_ticks_ > kRecordRetryTicks) {
+      publish_wait_ticks_ = 0;
+    }
+    if (version_wait_ticks_ > 0 && ++version_wait_ticks_ > kRecordRetryTicks) {
+      version_wait_ticks_ = 0;
+    }
+    if (++sync_ticks_ >= kSyncTicks) {
+      sync_ticks_ = 0;
+      maybe_propose_sync();
+    }
+    after_apply();
+    schedule_ready();
   }
 }
 

@@ -1,98 +1,158 @@
 #pragma once
-// Member: one discovery member's key space: the store, its durable copy, and the rule that no
-// answer leaves before the state it shows is synced.
+// Member: one discovery member's key space driven through raft: the raft node, its RocksDB log,
+// the store, and the loop that turns client writes into proposals and committed entries into
+// answers.
 //
 // Ownership: created by main() and shared by every HTTP session. Threads: every method runs on the
-// single io thread that also runs the sessions, so the store needs no lock.
+// single io thread (the raft strand) that also runs the sessions, so neither the store nor the
+// raft node needs a lock.
 //
-// Group commit: a Syncer thread commits one batch at a time while the io thread keeps applying;
-// everything applied during a sync goes out in the next batch. With a single client connected
-// (which waits for each answer, so there is nothing to batch) the io thread commits itself,
-// sparing the thread hand-offs that would otherwise cost more than the fsync.
+// The loop (raft/node.h, the Ready contract): client writes become store Commands carrying a
+// request id and are proposed; one Ready is handled once the handlers already queued on the io
+// thread have run, so every write that arrived meanwhile shares it (the group commit). Per Ready:
+// entries and hard state go into one RocksDB WriteBatch together with the changes that the
+// committed entries make to the store and the applied raft index; the batch is written once,
+// synced when it carries entries, a snapshot or a new term or vote (a commit index alone is
+// recomputed after a crash, and applied changes are recovered by replaying the synced log after
+// "m:applied"). Messages go out after that write (before it when the leader may send early),
+// then the writers whose commands were applied are answered.
 //
-// Invariants: durable_index() <= store().index(); an answer computed when the store was at index
-// i is released only after durable_index() >= i (write acknowledgements and reads alike, so no
-// client ever sees a state that a crash could take back).
+// Expiry: the leader proposes etcd's periodic sync command every 500 ms when a node is due.
+//
+// Invariants: store().index() changes only by applying committed entries; an answer is released
+// only after the batch holding its entry (and so the raft log up to it) is written, synced or
+// behind a synced raft log; durable_index() == store().index() between handlers.
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
-#include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
+#include "discovery/server/rocksdb_raft_log.h"
 #include "discovery/server/rocksdb_storage.h"
-#include "discovery/server/syncer.h"
 #include "discovery/store/store.h"
+#include "raft/node.h"
 
 namespace discovery::server {
 
+// What a member needs to know about itself and, for a new cluster, about the cluster it founds.
+struct MemberSetup {
+  std::uint64_t self_id = 0;
+  // A new cluster only (empty data directory, --initial-cluster-state new): every initial
+  // member's id with its raftAttributes record, in --initial-cluster order. They become the first
+  // log entries (term 1, committed) on every member alike, so all members show the same indexes.
+  std::vector<std::pair<std::uint64_t, store::pb::ClusterRecord>> initial_members;
+  // This member's attributes record, proposed once a leader is known unless already applied, and
+  // the cluster version record that the leader proposes when the store has none.
+  store::pb::ClusterRecord attributes;
+  store::pb::ClusterRecord version;
+  int election_tick = 10;  // in ticks of kTickInterval
+  std::uint64_t seed = 1;
+};
+
 class Member {
  public:
+  using Clock = common::Clock;
+  static constexpr std::chrono::milliseconds kTickInterval{100};
+
   // `storage` must already hold whatever a previous run persisted; start() loads it.
-  Member(boost::asio::io_context& io, std::unique_ptr<RocksdbStorage> storage,
-         const common::Clock& clock);
+  Member(boost::asio::io_context& io, std::unique_ptr<RocksdbStorage> storage, const Clock& clock,
+         MemberSetup setup);
   ~Member();
 
-  // Restores the persisted key space and starts the expiry timer. Error: the stored records do
-  // not form a key space (the message says why).
+  // Restores the persisted key space and raft state (bootstrapping a new cluster's log when the
+  // setup names initial members and the log is empty), then starts ticking. Error: the stored
+  // records do not form a key space (the message says why).
   common::Result<void, std::string> start();
 
-  // Writes the records a new cluster starts with (after start(), on an empty store) and syncs
-  // them before returning.
-  void bootstrap(const std::vector<store::pb::ClusterRecord>& records);
+  // Where raft messages go (the peer transport); without one, messages are dropped (a lone
+  // member sends none). MsgSnap is handed to the same function.
+  using Sender = std::function<void(std::vector<raft::pb::Message>)>;
+  void set_sender(Sender sender) { sender_ = std::move(sender); }
+  // A raft message from a peer (the transport's handler, on the io thread).
+  void step(const raft::pb::Message& message);
+  // The transport could not reach `peer`.
+  void report_unreachable(std::uint64_t peer);
 
-  // Applies one client write (its time and expiration already set) and completes once the result
-  // is durable.
+  // Called once this member's attributes are applied (etcd's publish): it may serve clients.
+  void when_ready(std::function<void()> ready) { ready_ = std::move(ready); }
+
+  // Proposes one client write (its time and expiration already set) and completes once it is
+  // applied and the entry is written. Error RaftInternal when the proposal is refused (no leader).
   boost::asio::awaitable<store::StoreResult<store::Event>> write(store::pb::Command command);
 
-  // Completes once everything applied so far is synced (at once when it already is). Waiting on
-  // the current index rather than a given one keeps the waiters ordered by index.
-  boost::asio::awaitable<void> wait_durable();
+  // Everything applied is durable (see the header comment): completes at once. Kept so readers
+  // state the rule they rely on.
+  boost::asio::awaitable<void> wait_durable() { co_return; }
 
-  // Tells the member how many client connections are open (for the choice above); until then it
-  // always uses the sync thread.
-  void set_client_connections(std::function<std::size_t()> count) {
-    client_connections_ = std::move(count);
-  }
+  // Unused since the raft loop batches by itself; kept for main()'s wiring.
+  void set_client_connections(std::function<std::size_t()> /*count*/) {}
 
   store::Store& store() { return store_; }
-  std::uint64_t durable_index() const { return durable_index_; }
+  std::uint64_t durable_index() const { return store_.index(); }
   std::uint64_t applied_index() const { return store_.index(); }
+  std::uint64_t raft_applied() const { return applied_; }
   std::uint64_t watcher_count() const { return store_.stats().watchers; }
-  const common::Clock& clock() const { return clock_; }
+  const Clock& clock() const { return clock_; }
+  const raft::Node& node() const { return *node_; }
 
-  // Stops the expiry timer; in-flight syncs finish in the destructor.
+  // Stops the timers; pending writers are never answered.
   void stop();
 
  private:
   using Waiter = boost::asio::any_completion_handler<void()>;
+  struct Pending {
+    std::optional<store::StoreResult<store::Event>>* result;
+    Waiter waiter;
+  };
+  struct Answer {
+    std::uint64_t request_id;
+    store::StoreResult<store::Event> result;
+  };
 
-  void persist_changes();
-  void commit_inline();
-  void submit_open_batch();
-  void on_synced(std::uint64_t index);
-  void mark_durable(std::uint64_t index);
-  boost::asio::awaitable<void> expire_loop();
+  void bootstrap_log();
+  void schedule_ready();
+  void handle_ready();
+  void persist(const raft::Ready& ready, rocksdb::WriteBatch& batch, bool& sync) const;
+  void apply_entries(const std::vector<raft::pb::Entry>& entries, rocksdb::WriteBatch& batch,
+                     std::vector<Answer>& answers);
+  void apply_command(const raft::pb::Entry& entry, std::vector<Answer>& answers);
+  void answer(std::vector<Answer>& answers);
+  void send(std::vector<raft::pb::Message>& messages);
+  void after_apply();
+  void propose_record(const store::pb::ClusterRecord& record);
+  std::uint64_t next_request_id() { return request_prefix_ + ++request_counter_; }
+  boost::asio::awaitable<void> tick_loop();
+  void maybe_propose_sync();
 
   boost::asio::io_context& io_;
-  const common::Clock& clock_;
+  const Clock& clock_;
+  MemberSetup setup_;
   store::Store store_;
   std::unique_ptr<RocksdbStorage> storage_;
-  rocksdb::WriteBatch open_batch_;
-  std::uint64_t open_batch_index_ = 0;
-  bool sync_in_flight_ = false;
-  std::function<std::size_t()> client_connections_;
-  std::uint64_t durable_index_ = 0;
-  std::deque<std::pair<std::uint64_t, Waiter>> waiters_;  // ordered by index
-  boost::asio::steady_timer expire_timer_;
+  std::unique_ptr<RocksdbRaftLog> log_;
+  std::unique_ptr<raft::Node> node_;
+  std::uint64_t applied_ = 0;  // raft index the store reflects
+  std::uint64_t request_prefix_ = 0;
+  std::uint64_t request_counter_ = 0;
+  std::map<std::uint64_t, Pending> pending_;  // by request id
+  bool ready_scheduled_ = false;
+  bool published_ = false;
+  int publish_wait_ticks_ = 0;  // ticks since the attributes were proposed; 0 = none in flight
+  int version_wait_ticks_ = 0;
+  int sync_ticks_ = 0;
+  std::function<void()> ready_;
+  Sender sender_;
+  boost::asio::steady_timer tick_timer_;
   bool stopped_ = false;
-  std::unique_ptr<Syncer> syncer_;  // last: its thread stops first
 };
 
 }  // namespace discovery::server

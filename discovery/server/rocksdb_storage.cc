@@ -13,6 +13,7 @@ namespace {
 
 constexpr char kNodePrefix = 'k';
 constexpr std::string_view kIndexKey = "m:index";
+constexpr std::string_view kAppliedKey = "m:applied";
 
 std::string node_key(std::string_view path) {
   std::string key;
@@ -99,6 +100,12 @@ RocksdbStorage::Loaded RocksdbStorage::load() const {
   CHECK(got.ok() || got.IsNotFound(), "reading the stored index: {}", got.ToString());
   if (got.IsNotFound()) return loaded;
   loaded.index = decode_index(index_bytes);
+  std::string applied_bytes;
+  const rocksdb::Status got_applied =
+      db_->Get(rocksdb::ReadOptions(), std::string(kAppliedKey), &applied_bytes);
+  CHECK(got_applied.ok() || got_applied.IsNotFound(), "reading the applied index: {}",
+        got_applied.ToString());
+  if (got_applied.ok()) loaded.applied = decode_index(applied_bytes);
 
   rocksdb::ReadOptions options;
   options.fill_cache = false;
@@ -130,9 +137,13 @@ void RocksdbStorage::append(rocksdb::WriteBatch& batch, const std::vector<store:
   CHECK(batch.Put(std::string(kIndexKey), encode_index(index)).ok(), "batch put index");
 }
 
-void RocksdbStorage::commit(rocksdb::WriteBatch& batch) {
+void RocksdbStorage::set_applied(rocksdb::WriteBatch& batch, std::uint64_t applied) {
+  CHECK(batch.Put(std::string(kAppliedKey), encode_index(applied)).ok(), "batch put applied");
+}
+
+void RocksdbStorage::commit(rocksdb::WriteBatch& batch, bool sync) {
   rocksdb::WriteOptions options;
-  options.sync = true;
+  options.sync = sync;
   const rocksdb::Status status = db_->Write(options, &batch);
   CHECK(status.ok(), "synced write failed: {}", status.ToString());
 }

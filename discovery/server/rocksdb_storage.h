@@ -2,9 +2,11 @@
 // RocksdbStorage: the member's durable key space in RocksDB under <data-dir>/member/keys.
 //
 // Layout: "k<path>" -> StoredNode bytes for every node but the root; "m:index" -> the store index
-// as 8 big-endian bytes. Keys starting "r:" belong to the raft log (rocksdb_raft_log.h). A batch of
-// changes and the index it reaches are written in one atomic, synced write, so a restart sees
-// either all of an apply or none of it, and never an index that its nodes do not reach.
+// as 8 big-endian bytes; "m:applied" -> the last raft log index applied to the store (same
+// encoding), written in the batch of the changes that entry made. Keys starting "r:" belong to the
+// raft log (rocksdb_raft_log.h). A batch of changes and the index it reaches are written in one
+// atomic, synced write, so a restart sees either all of an apply or none of it, and never an index
+// that its nodes do not reach.
 //
 // Threads: open/load on the main thread before serving; commit() may run on a dedicated sync
 // thread while the main thread builds the next batch (RocksDB writes are thread-safe). Any write
@@ -31,6 +33,7 @@ class RocksdbStorage {
   struct Loaded {
     std::vector<std::pair<std::string, store::pb::StoredNode>> records;  // sorted by key
     std::uint64_t index = 0;
+    std::uint64_t applied = 0;  // raft log index
   };
 
   // Opens (creating when missing) the database in `dir`. Errors: the directory cannot be created
@@ -46,8 +49,12 @@ class RocksdbStorage {
   static void append(rocksdb::WriteBatch& batch, const std::vector<store::Change>& changes,
                      std::uint64_t index);
 
-  // Writes the batch atomically and syncs it. Returns only once it is durable.
-  void commit(rocksdb::WriteBatch& batch);
+  // Records `applied` as the last raft log index the store reflects. Pure over the batch.
+  static void set_applied(rocksdb::WriteBatch& batch, std::uint64_t applied);
+
+  // Writes the batch atomically and, when `sync`, syncs it (returning once it is durable). An
+  // unsynced write becomes durable with the next synced one (RocksDB's log is sequential).
+  void commit(rocksdb::WriteBatch& batch, bool sync = true);
 
   // The database itself, for the raft log that shares it (RocksdbRaftLog, checkpoints). Valid as
   // long as this object lives.

@@ -75,8 +75,9 @@ class Server:
     the same across restart(), so a restarted server recovers its own state.
     """
 
-    def __init__(self, binary, name="m1", data_root=None, extra_args=()):
+    def __init__(self, binary, name="m1", data_root=None, extra_args=(), initial_cluster=None):
         self.binary = binary
+        self.initial_cluster = initial_cluster  # None: this member alone
         self.name = name
         self.client_port = free_port()
         self.peer_port = free_port()
@@ -104,12 +105,18 @@ class Server:
             "--advertise-client-urls", self.client_url,
             "--listen-peer-urls", self.peer_url,
             "--initial-advertise-peer-urls", self.peer_url,
-            "--initial-cluster", f"{self.name}={self.peer_url}",
+            "--initial-cluster", self.initial_cluster or f"{self.name}={self.peer_url}",
             "--enable-v2=true",
         ] + self.extra_args
 
     def start(self):
         """Starts the process and waits (bounded) until GET /health answers 200."""
+        self.launch()
+        self.wait_healthy()
+        return self
+
+    def launch(self):
+        """Starts the process without waiting for it (members of a cluster start together)."""
         assert self.proc is None or self.proc.poll() is not None, "already running"
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
@@ -117,7 +124,6 @@ class Server:
         log.close()
         if self not in _LIVE:
             _LIVE.append(self)
-        self.wait_healthy()
         return self
 
     def wait_healthy(self, deadline_seconds=START_DEADLINE_SECONDS):
@@ -206,6 +212,74 @@ class Server:
             _LIVE.remove(self)
         if self._owns_root:
             shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
+        return False
+
+
+class Cluster:
+    """A cluster of `size` members of one binary (discovery or etcd), started together with
+    --initial-cluster naming all of them, on free 127.0.0.1 ports, data dirs under one temp dir.
+
+    Not thread-safe, like Server. members[i] is a Server; restart one with members[i].restart().
+    """
+
+    def __init__(self, binary, size=3, token="etcd-cluster"):
+        self.root = tempfile.mkdtemp(prefix="cluster-")
+        self.members = [Server(binary, name=f"m{i + 1}", data_root=self.root,
+                               extra_args=["--initial-cluster-token", token,
+                                           "--initial-cluster-state", "new",
+                                           "--heartbeat-interval", "100",
+                                           "--election-timeout", "1000"])
+                        for i in range(size)]
+        initial = ",".join(f"{m.name}={m.peer_url}" for m in self.members)
+        for member in self.members:
+            member.initial_cluster = initial
+
+    def start(self):
+        for member in self.members:
+            member.launch()
+        for member in self.members:
+            member.wait_healthy()
+        return self
+
+    def leader_id(self, via, deadline_seconds=START_DEADLINE_SECONDS):
+        """The leader's id as member `via` reports it (/v2/members/leader), polled until one is
+        elected. Returns None at the deadline."""
+        deadline = time.monotonic() + deadline_seconds
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(via.client_url + "/v2/members/leader",
+                                            timeout=2) as resp:
+                    return json.loads(resp.read())["id"]
+            except OSError:
+                time.sleep(0.05)
+        return None
+
+    def member_ids(self):
+        """{name: id} from /v2/members of the first running member."""
+        for member in self.members:
+            if member.proc is not None and member.proc.poll() is None:
+                with urllib.request.urlopen(member.client_url + "/v2/members", timeout=5) as resp:
+                    return {m["name"]: m["id"] for m in json.loads(resp.read())["members"]}
+        raise RuntimeError("no member running")
+
+    def leader(self):
+        """The leading member (a Server) and the followers, as the running members agree."""
+        running = [m for m in self.members if m.proc is not None and m.proc.poll() is None]
+        lead = self.leader_id(running[0])
+        ids = self.member_ids()
+        leader = next(m for m in running if ids.get(m.name) == lead)
+        return leader, [m for m in running if m is not leader]
+
+    def cleanup(self):
+        for member in self.members:
+            member.cleanup()
+        shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self):
         return self.start()
