@@ -148,7 +148,13 @@ asio::awaitable<api::Response> ApiHandler::keys(const api::KeysRequest& keys,
     co_return api::keys_event_response(*result, keys.no_value_on_success, cluster_id_,
                                        raft_position(), meta);
   }
-  // A read may show writes whose sync is still under way; it leaves only after they are durable.
+  // quorum=true: linearizable through ReadIndex; a plain read is served from the local store.
+  if (keys.quorum && !co_await member_.read_barrier()) {
+    co_return api::keys_error_response(store::Error{.code = store::ErrorCode::RaftInternal,
+                                                    .cause = "etcdserver: request timed out",
+                                                    .index = member_.store().index()},
+                                       cluster_id_, meta);
+  }
   auto result =
       member_.store().get(keys.key, keys.recursive, keys.sorted, member_.clock().wall_now());
   co_await member_.wait_durable();

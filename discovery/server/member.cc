@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -21,6 +22,15 @@ constexpr int kSyncTicks = 5;
 // A publish or version proposal not applied after this many ticks was lost (a leader change):
 // propose it again.
 constexpr int kRecordRetryTicks = 30;
+// A ReadIndex request unanswered after this many ticks fails (the client may retry).
+constexpr int kReadTimeoutTicks = 50;
+
+// 8 big-endian bytes, so contexts of one member never collide and sort by issue order.
+void append_u64(std::string& out, std::uint64_t value) {
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    out.push_back(static_cast<char>((value >> shift) & 0xff));
+  }
+}
 
 std::int64_t unix_ns(common::WallTime time) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
@@ -114,6 +124,7 @@ asio::awaitable<store::StoreResult<store::Event>> Member::write(store::pb::Comma
   const std::uint64_t id = next_request_id();
   command.set_request_id(id);
   if (auto proposed = node_->propose(command.SerializeAsString()); !proposed) {
+    if (metrics_.proposals_failed) metrics_.proposals_failed->inc();
     co_return store::Error{.code = store::ErrorCode::RaftInternal,
                            .cause = raft::to_string(proposed.error()),
                            .index = store_.index()};
@@ -127,6 +138,37 @@ asio::awaitable<store::StoreResult<store::Event>> Member::write(store::pb::Comma
       asio::use_awaitable);
   CHECK(result.has_value(), "request {} answered without a result", id);
   co_return std::move(*result);
+}
+
+asio::awaitable<bool> Member::read_barrier() {
+  // Unique cluster-wide, as Node::read_index asks: this member's id, then a per-run counter
+  // started from the request id prefix (which holds the start time).
+  std::string context;
+  append_u64(context, setup_.self_id);
+  append_u64(context, request_prefix_ + ++read_counter_);
+  if (!node_->read_index(context)) co_return false;
+  schedule_ready();
+  bool ok = false;
+  co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
+      [this, &context, &ok](auto handler) {
+        reads_.emplace(context, Read{.ok = &ok, .waiter = std::move(handler)});
+      },
+      asio::use_awaitable);
+  co_return ok;
+}
+
+void Member::release_reads(bool expire) {
+  for (auto it = reads_.begin(); it != reads_.end();) {
+    Read& read = it->second;
+    const bool done = read.index != 0 && read.index <= applied_;
+    if (!done && !(expire && ++read.ticks > kReadTimeoutTicks)) {
+      ++it;
+      continue;
+    }
+    *read.ok = done;
+    asio::post(io_, std::move(read.waiter));
+    it = reads_.erase(it);
+  }
 }
 
 void Member::schedule_ready() {
@@ -145,12 +187,31 @@ void Member::handle_ready() {
     rocksdb::WriteBatch batch;
     bool sync = false;
     persist(ready, batch, sync);
+    if (ready.leader != last_leader_) {
+      if (ready.leader != raft::kNone && metrics_.leader_changes) metrics_.leader_changes->inc();
+      last_leader_ = ready.leader;
+    }
     std::vector<Answer> answers;
+    const auto apply_start = std::chrono::steady_clock::now();
     apply_entries(ready.committed_entries, batch, answers);
+    const auto write_start = std::chrono::steady_clock::now();
+    if (metrics_.apply_seconds && !ready.committed_entries.empty()) {
+      metrics_.apply_seconds->observe(
+          std::chrono::duration<double>(write_start - apply_start).count());
+    }
     if (batch.Count() > 0) storage_->commit(batch, sync);
+    if (sync && metrics_.fsync_seconds) {
+      metrics_.fsync_seconds->observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - write_start).count());
+    }
     send(ready.messages);
     node_->advance(ready);
     answer(answers);
+    for (const raft::ReadState& state : ready.read_states) {
+      auto it = reads_.find(state.context);
+      if (it != reads_.end()) it->second.index = std::max<std::uint64_t>(state.index, 1);
+    }
+    if (!reads_.empty()) release_reads(false);
     after_apply();
   }
 }
@@ -277,6 +338,7 @@ asio::awaitable<void> Member::tick_loop() {
     const auto [ec] = co_await tick_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec || stopped_) co_return;
     node_->tick();
+    if (!reads_.empty()) release_reads(true);
     if (publish_wait_ticks_ > 0 && ++publish_wait_ticks_ > kRecordRetryTicks) {
       publish_wait_ticks_ = 0;
     }

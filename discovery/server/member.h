@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "discovery/server/rocksdb_raft_log.h"
 #include "discovery/server/rocksdb_storage.h"
 #include "discovery/store/store.h"
@@ -58,6 +59,14 @@ struct MemberSetup {
   std::uint64_t seed = 1;
 };
 
+// The series the raft loop updates (server_metrics.cc registers them); null until set.
+struct MemberMetrics {
+  common::metrics::Counter* leader_changes = nullptr;
+  common::metrics::Counter* proposals_failed = nullptr;
+  common::metrics::Histogram* apply_seconds = nullptr;  // applying one Ready's committed entries
+  common::metrics::Histogram* fsync_seconds = nullptr;  // one synced batch write
+};
+
 class Member {
  public:
   using Clock = common::Clock;
@@ -77,6 +86,8 @@ class Member {
   // member sends none). MsgSnap is handed to the same function.
   using Sender = std::function<void(std::vector<raft::pb::Message>)>;
   void set_sender(Sender sender) { sender_ = std::move(sender); }
+  void set_metrics(MemberMetrics metrics) { metrics_ = metrics; }
+
   // A raft message from a peer (the transport's handler, on the io thread).
   void step(const raft::pb::Message& message);
   // The transport could not reach `peer`.
@@ -88,6 +99,11 @@ class Member {
   // Proposes one client write (its time and expiration already set) and completes once it is
   // applied and the entry is written. Error RaftInternal when the proposal is refused (no leader).
   boost::asio::awaitable<store::StoreResult<store::Event>> write(store::pb::Command command);
+
+  // A linearizable read point (raft ReadIndex): completes true once this member has applied
+  // every write committed before the call, false when no answer came within kReadTimeoutTicks
+  // (no leader, or leadership lost meanwhile).
+  boost::asio::awaitable<bool> read_barrier();
 
   // Everything applied is durable (see the header comment): completes at once. Kept so readers
   // state the rule they rely on.
@@ -102,7 +118,9 @@ class Member {
   std::uint64_t raft_applied() const { return applied_; }
   std::uint64_t watcher_count() const { return store_.stats().watchers; }
   const Clock& clock() const { return clock_; }
+  // After start().
   const raft::Node& node() const { return *node_; }
+  bool started() const { return node_ != nullptr; }
 
   // Stops the timers; pending writers are never answered.
   void stop();
@@ -112,6 +130,12 @@ class Member {
   struct Pending {
     std::optional<store::StoreResult<store::Event>>* result;
     Waiter waiter;
+  };
+  struct Read {
+    bool* ok;
+    Waiter waiter;
+    std::uint64_t index = 0;  // 0 until the ReadState came
+    int ticks = 0;
   };
   struct Answer {
     std::uint64_t request_id;
@@ -128,6 +152,7 @@ class Member {
   void answer(std::vector<Answer>& answers);
   void send(std::vector<raft::pb::Message>& messages);
   void after_apply();
+  void release_reads(bool expire);
   void propose_record(const store::pb::ClusterRecord& record);
   std::uint64_t next_request_id() { return request_prefix_ + ++request_counter_; }
   boost::asio::awaitable<void> tick_loop();
@@ -144,6 +169,8 @@ class Member {
   std::uint64_t request_prefix_ = 0;
   std::uint64_t request_counter_ = 0;
   std::map<std::uint64_t, Pending> pending_;  // by request id
+  std::map<std::string, Read> reads_;         // by ReadIndex context
+  std::uint64_t read_counter_ = 0;
   bool ready_scheduled_ = false;
   bool published_ = false;
   int publish_wait_ticks_ = 0;  // ticks since the attributes were proposed; 0 = none in flight
@@ -151,6 +178,8 @@ class Member {
   int sync_ticks_ = 0;
   std::function<void()> ready_;
   Sender sender_;
+  MemberMetrics metrics_;
+  std::uint64_t last_leader_ = raft::kNone;
   boost::asio::steady_timer tick_timer_;
   bool stopped_ = false;
 };

@@ -13,8 +13,8 @@
 
 namespace discovery::server {
 
-// Registers every member metric on `registry`.
-void register_member_metrics(common::metrics::Registry& registry, const Member& member,
+// Registers every member metric on `registry` and hands the Member the series it updates.
+void register_member_metrics(common::metrics::Registry& registry, Member& member,
                              common::WallTime start_time);
 
 }  // namespace discovery::server
