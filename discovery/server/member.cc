@@ -24,6 +24,9 @@ constexpr int kSyncTicks = 5;
 constexpr int kRecordRetryTicks = 30;
 // A ReadIndex request unanswered after this many ticks fails (the client may retry).
 constexpr int kReadTimeoutTicks = 50;
+// A write not applied after this many ticks (its forwarded proposal was lost with a leader
+// change) is answered with etcd's timeout error; the client may retry.
+constexpr int kWriteTimeoutTicks = 70;
 
 // 8 big-endian bytes, so contexts of one member never collide and sort by issue order.
 void append_u64(std::string& out, std::uint64_t value) {
@@ -168,6 +171,20 @@ void Member::release_reads(bool expire) {
     *read.ok = done;
     asio::post(io_, std::move(read.waiter));
     it = reads_.erase(it);
+  }
+}
+
+void Member::expire_writes() {
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (++it->second.ticks <= kWriteTimeoutTicks) {
+      ++it;
+      continue;
+    }
+    *it->second.result = store::Error{.code = store::ErrorCode::RaftInternal,
+                                      .cause = "etcdserver: request timed out",
+                                      .index = store_.index()};
+    asio::post(io_, std::move(it->second.waiter));
+    it = pending_.erase(it);
   }
 }
 
@@ -339,6 +356,7 @@ asio::awaitable<void> Member::tick_loop() {
     if (ec || stopped_) co_return;
     node_->tick();
     if (!reads_.empty()) release_reads(true);
+    if (!pending_.empty()) expire_writes();
     if (publish_wait_ticks_ > 0 && ++publish_wait_ticks_ > kRecordRetryTicks) {
       publish_wait_ticks_ = 0;
     }

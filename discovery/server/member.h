@@ -97,7 +97,8 @@ class Member {
   void when_ready(std::function<void()> ready) { ready_ = std::move(ready); }
 
   // Proposes one client write (its time and expiration already set) and completes once it is
-  // applied and the entry is written. Error RaftInternal when the proposal is refused (no leader).
+  // applied and the entry is written. Error RaftInternal when the proposal is refused (no leader)
+  // or not applied within kWriteTimeoutTicks (it may still be applied later, as in etcd).
   boost::asio::awaitable<store::StoreResult<store::Event>> write(store::pb::Command command);
 
   // A linearizable read point (raft ReadIndex): completes true once this member has applied
@@ -130,6 +131,7 @@ class Member {
   struct Pending {
     std::optional<store::StoreResult<store::Event>>* result;
     Waiter waiter;
+    int ticks = 0;
   };
   struct Read {
     bool* ok;
@@ -153,6 +155,7 @@ class Member {
   void send(std::vector<raft::pb::Message>& messages);
   void after_apply();
   void release_reads(bool expire);
+  void expire_writes();
   void propose_record(const store::pb::ClusterRecord& record);
   std::uint64_t next_request_id() { return request_prefix_ + ++request_counter_; }
   boost::asio::awaitable<void> tick_loop();
