@@ -82,10 +82,10 @@ common::Result<std::unique_ptr<PeerTransport>, std::string> open_transport(
     transport.listen.insert(transport.listen.end(), endpoints->begin(), endpoints->end());
   }
   PeerTransportHandlers handlers{
-      .on_message = [&member](raft::pb::Message message) { member.step(message); },
+      .on_message = [&member](const raft::pb::Message& message) { member.step(message); },
       .on_unreachable = [&member](std::uint64_t peer) { member.report_unreachable(peer); },
       .on_snapshot =
-          [](raft::pb::Message, std::filesystem::path staged) {
+          [](const raft::pb::Message&, const std::filesystem::path& staged) {
             // Snapshot installation comes with log compaction; until then none is sent.
             std::error_code ec;
             std::filesystem::remove_all(staged, ec);
