@@ -86,6 +86,12 @@ common::Result<void, std::string> Member::start() {
     // an election timeout.
     CHECK(node_->campaign().has_value(), "a lone member cannot campaign");
   }
+  sync_thread_ = std::make_unique<SyncThread>(*storage_, [this] {
+    asio::post(io_, [this] {
+      finish_ready();
+      schedule_ready();
+    });
+  });
   after_apply();
   schedule_ready();
   asio::co_spawn(io_, tick_loop(), asio::detached);
@@ -197,40 +203,60 @@ void Member::schedule_ready() {
 
 void Member::handle_ready() {
   ready_scheduled_ = false;
-  while (node_->has_ready()) {
-    raft::Ready ready = node_->ready();
+  while (!flight_ && node_->has_ready()) {
+    Flight& flight = flight_.emplace();
+    flight.ready = node_->ready();
+    raft::Ready& ready = flight.ready;
     if (ready.may_send_before_persisting) send(ready.messages);
     CHECK(!ready.snapshot.has_value(), "snapshots are not handled yet");
     rocksdb::WriteBatch batch;
-    bool sync = false;
-    persist(ready, batch, sync);
+    persist(ready, batch, flight.sync);
     if (ready.leader != last_leader_) {
       if (ready.leader != raft::kNone && metrics_.leader_changes) metrics_.leader_changes->inc();
       last_leader_ = ready.leader;
     }
-    std::vector<Answer> answers;
     const auto apply_start = std::chrono::steady_clock::now();
-    apply_entries(ready.committed_entries, batch, answers);
-    const auto write_start = std::chrono::steady_clock::now();
+    apply_entries(ready.committed_entries, batch, flight.answers);
+    flight.write_start = std::chrono::steady_clock::now();
     if (metrics_.apply_seconds && !ready.committed_entries.empty()) {
       metrics_.apply_seconds->observe(
-          std::chrono::duration<double>(write_start - apply_start).count());
+          std::chrono::duration<double>(flight.write_start - apply_start).count());
     }
-    if (batch.Count() > 0) storage_->commit(batch, sync);
-    if (sync && metrics_.fsync_seconds) {
-      metrics_.fsync_seconds->observe(
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - write_start).count());
+    if (flight.sync && !write_inline()) {
+      // finish_ready() runs once the sync thread is done; until then requests keep being parsed
+      // and proposed, and join the next Ready.
+      sync_thread_->submit(std::move(batch));
+      return;
     }
-    send(ready.messages);
-    node_->advance(ready);
-    answer(answers);
-    for (const raft::ReadState& state : ready.read_states) {
-      auto it = reads_.find(state.context);
-      if (it != reads_.end()) it->second.index = std::max<std::uint64_t>(state.index, 1);
-    }
-    if (!reads_.empty()) release_reads(false);
-    after_apply();
+    if (batch.Count() > 0) storage_->commit(batch, flight.sync);
+    finish_ready();
   }
+}
+
+bool Member::write_inline() const {
+  // A lone client connection waits for its answer before it sends again, so nothing would be
+  // parsed during the sync: the hand-off to the sync thread and back would only add latency.
+  return !sync_thread_ || (client_connections_ && client_connections_() <= 1);
+}
+
+void Member::finish_ready() {
+  Flight flight = std::move(*flight_);
+  flight_.reset();
+  if (flight.sync && metrics_.fsync_seconds) {
+    // Includes the hand-back to the io thread when the sync thread wrote it.
+    metrics_.fsync_seconds->observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - flight.write_start)
+            .count());
+  }
+  send(flight.ready.messages);
+  node_->advance(flight.ready);
+  answer(flight.answers);
+  for (const raft::ReadState& state : flight.ready.read_states) {
+    auto it = reads_.find(state.context);
+    if (it != reads_.end()) it->second.index = std::max<std::uint64_t>(state.index, 1);
+  }
+  if (!reads_.empty()) release_reads(false);
+  after_apply();
 }
 
 void Member::persist(const raft::Ready& ready, rocksdb::WriteBatch& batch, bool& sync) const {

@@ -5,7 +5,8 @@
 //
 // Ownership: created by main() and shared by every HTTP session. Threads: every method runs on the
 // single io thread (the raft strand) that also runs the sessions, so neither the store nor the
-// raft node needs a lock.
+// raft node needs a lock; a Ready's synced batch is written on the SyncThread, which touches
+// nothing else and posts its completion back to the io thread.
 //
 // The loop (raft/node.h, the Ready contract): client writes become store Commands carrying a
 // request id and are proposed; one Ready is handled once the handlers already queued on the io
@@ -14,19 +15,25 @@
 // committed entries make to the store and the applied raft index; the batch is written once,
 // synced when it carries entries, a snapshot or a new term or vote (a commit index alone is
 // recomputed after a crash, and applied changes are recovered by replaying the synced log after
-// "m:applied"). Messages go out after that write (before it when the leader may send early),
-// then the writers whose commands were applied are answered.
+// "m:applied"). A synced batch is written on the SyncThread while the io thread goes on parsing
+// requests and proposing (those proposals join the next Ready); with at most one client
+// connection it is written inline, as a thread hand-off would only add latency. Once the batch is
+// written, messages go out (before it when the leader may send early), the node advances, and the
+// writers whose commands were applied are answered.
 //
 // Expiry: the leader proposes etcd's periodic sync command every 500 ms when a node is due.
 //
-// Invariants: store().index() changes only by applying committed entries; an answer is released
-// only after the batch holding its entry (and so the raft log up to it) is written, synced or
-// behind a synced raft log; durable_index() == store().index() between handlers.
+// Invariants: store().index() changes only by applying committed entries (the store may show them
+// while their Ready's batch is being written: committed entries are on a quorum's disks and come
+// back after a crash); an answer is released only after the batch holding its entry (and so the
+// raft log up to it) is written, synced or behind a synced raft log; at most one Ready is in
+// flight (flight_).
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -39,6 +46,7 @@
 #include "common/metrics.h"
 #include "discovery/server/rocksdb_raft_log.h"
 #include "discovery/server/rocksdb_storage.h"
+#include "discovery/server/sync_thread.h"
 #include "discovery/store/store.h"
 #include "raft/node.h"
 
@@ -110,8 +118,10 @@ class Member {
   // state the rule they rely on.
   boost::asio::awaitable<void> wait_durable() { co_return; }
 
-  // Unused since the raft loop batches by itself; kept for main()'s wiring.
-  void set_client_connections(std::function<std::size_t()> /*count*/) {}
+  // How many client connections are open: with at most one, synced batches are written inline.
+  void set_client_connections(std::function<std::size_t()> count) {
+    client_connections_ = std::move(count);
+  }
 
   store::Store& store() { return store_; }
   std::uint64_t durable_index() const { return store_.index(); }
@@ -143,10 +153,19 @@ class Member {
     std::uint64_t request_id;
     store::StoreResult<store::Event> result;
   };
+  // The Ready handed out and not yet advanced, with what is left to do once its batch is written.
+  struct Flight {
+    raft::Ready ready;
+    std::vector<Answer> answers;
+    bool sync = false;
+    std::chrono::steady_clock::time_point write_start;
+  };
 
   void bootstrap_log();
   void schedule_ready();
   void handle_ready();
+  bool write_inline() const;
+  void finish_ready();
   void persist(const raft::Ready& ready, rocksdb::WriteBatch& batch, bool& sync) const;
   void apply_entries(const std::vector<raft::pb::Entry>& entries, rocksdb::WriteBatch& batch,
                      std::vector<Answer>& answers);
@@ -183,8 +202,12 @@ class Member {
   Sender sender_;
   MemberMetrics metrics_;
   std::uint64_t last_leader_ = raft::kNone;
+  std::function<std::size_t()> client_connections_;
+  std::optional<Flight> flight_;
   boost::asio::steady_timer tick_timer_;
   bool stopped_ = false;
+  // Last, so it is joined before anything it may still be writing through goes away.
+  std::unique_ptr<SyncThread> sync_thread_;
 };
 
 }  // namespace discovery::server
