@@ -144,6 +144,11 @@ int serve(const Config& config) {
       listeners.push_back(std::move(*listener));
     }
   }
+  (*member)->set_client_connections([&listeners] {
+    std::size_t count = 0;
+    for (const auto& listener : listeners) count += listener->connection_count();
+    return count;
+  });
   auto transport = open_transport(io, config, **member, metrics);
   if (!transport) {
     spdlog::critical("cannot start the peer transport: {}", transport.error());

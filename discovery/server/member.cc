@@ -216,12 +216,18 @@ void Member::handle_ready() {
       last_leader_ = ready.leader;
     }
     const auto apply_start = std::chrono::steady_clock::now();
-    apply_entries(ready.committed_entries, batch, flight.answers);
+    std::vector<Answer> answers;
+    apply_entries(ready.committed_entries, batch, answers);
     flight.write_start = std::chrono::steady_clock::now();
     if (metrics_.apply_seconds && !ready.committed_entries.empty()) {
       metrics_.apply_seconds->observe(
           std::chrono::duration<double>(flight.write_start - apply_start).count());
     }
+    // Committed entries are on a quorum's disks (the leader counts its own copy only once it is
+    // written), so their writers and readers are answered now rather than after this Ready's
+    // batch: a write waits for one sync, not two.
+    answer(answers);
+    serve_reads(ready);
     if (flight.sync && !write_inline()) {
       // finish_ready() runs once the sync thread is done; until then requests keep being parsed
       // and proposed, and join the next Ready.
@@ -250,13 +256,15 @@ void Member::finish_ready() {
   }
   send(flight.ready.messages);
   node_->advance(flight.ready);
-  answer(flight.answers);
-  for (const raft::ReadState& state : flight.ready.read_states) {
+  after_apply();
+}
+
+void Member::serve_reads(const raft::Ready& ready) {
+  for (const raft::ReadState& state : ready.read_states) {
     auto it = reads_.find(state.context);
     if (it != reads_.end()) it->second.index = std::max<std::uint64_t>(state.index, 1);
   }
   if (!reads_.empty()) release_reads(false);
-  after_apply();
 }
 
 void Member::persist(const raft::Ready& ready, rocksdb::WriteBatch& batch, bool& sync) const {
@@ -295,6 +303,11 @@ void Member::apply_entries(const std::vector<raft::pb::Entry>& entries, rocksdb:
 void Member::apply_command(const raft::pb::Entry& entry, std::vector<Answer>& answers) {
   store::pb::Command command;
   CHECK(command.ParseFromString(entry.data()), "corrupt command at {}", entry.index());
+  // etcd renders the ttl fields of an event from its store's clock when it applies the entry,
+  // not from the time of the request: a write or a sync applied late shows the time that passed
+  // meanwhile (an expire event's prevNode shows ttl -1 once the sync lands over a second after
+  // the expiry). The time only renders answers; what expires is decided by the sync's own time.
+  command.set_time_unix_ns(unix_ns(clock_.wall_now()));
   store::StoreResult<std::optional<store::Event>> applied = store_.apply(command);
   if (command.request_id() == 0 || !pending_.contains(command.request_id())) return;
   if (!applied) {

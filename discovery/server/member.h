@@ -17,17 +17,17 @@
 // recomputed after a crash, and applied changes are recovered by replaying the synced log after
 // "m:applied"). A synced batch is written on the SyncThread while the io thread goes on parsing
 // requests and proposing (those proposals join the next Ready); with at most one client
-// connection it is written inline, as a thread hand-off would only add latency. Once the batch is
-// written, messages go out (before it when the leader may send early), the node advances, and the
-// writers whose commands were applied are answered.
+// connection it is written inline, as a thread hand-off would only add latency. The writers whose
+// commands were applied are answered at once (their entries are committed, so already on a
+// quorum's disks); once the batch is written, messages go out (before it when the leader may send
+// early) and the node advances.
 //
 // Expiry: the leader proposes etcd's periodic sync command every 500 ms when a node is due.
 //
-// Invariants: store().index() changes only by applying committed entries (the store may show them
-// while their Ready's batch is being written: committed entries are on a quorum's disks and come
-// back after a crash); an answer is released only after the batch holding its entry (and so the
-// raft log up to it) is written, synced or behind a synced raft log; at most one Ready is in
-// flight (flight_).
+// Invariants: store().index() changes only by applying committed entries (the store shows them
+// while their Ready's batch is being written: committed entries are on a quorum's disks, the
+// leader's own copy included, and come back after a crash); an answer is released only once its
+// entry is committed and applied; at most one Ready is in flight (flight_).
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -156,7 +156,6 @@ class Member {
   // The Ready handed out and not yet advanced, with what is left to do once its batch is written.
   struct Flight {
     raft::Ready ready;
-    std::vector<Answer> answers;
     bool sync = false;
     std::chrono::steady_clock::time_point write_start;
   };
@@ -166,6 +165,7 @@ class Member {
   void handle_ready();
   bool write_inline() const;
   void finish_ready();
+  void serve_reads(const raft::Ready& ready);
   void persist(const raft::Ready& ready, rocksdb::WriteBatch& batch, bool& sync) const;
   void apply_entries(const std::vector<raft::pb::Entry>& entries, rocksdb::WriteBatch& batch,
                      std::vector<Answer>& answers);

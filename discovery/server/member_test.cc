@@ -5,9 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <filesystem>
+#include <vector>
 
 #include "discovery/server/member_id.h"
 
@@ -107,6 +109,54 @@ TEST_F(MemberTest, ReadBarrierCompletesOnALoneLeader) {
   asio::co_spawn(io, member->read_barrier(), [&](std::exception_ptr, bool result) { ok = result; });
   for (int i = 0; i < 500 && !ok; ++i) io.run_for(std::chrono::milliseconds{10});
   EXPECT_EQ(ok, std::optional<bool>(true));
+  member->stop();
+}
+
+// Many writers at once: with several client connections the synced batches go to the sync thread
+// and the writes proposed meanwhile join the next Ready; with one connection they are written
+// inline. Either way every writer gets its own index, once.
+TEST_F(MemberTest, ConcurrentWritesAreAnsweredWithTheSyncThreadAndInline) {
+  for (const std::size_t connections : {std::size_t{16}, std::size_t{1}}) {
+    std::filesystem::remove_all(dir_);
+    asio::io_context io;
+    auto member = start(io);
+    member->set_client_connections([connections] { return connections; });
+    constexpr int kWriters = 20;
+    std::vector<std::uint64_t> indexes;
+    for (int i = 0; i < kWriters; ++i) {
+      asio::co_spawn(io, member->write(set_command("/k" + std::to_string(i), "v")),
+                     [&](std::exception_ptr, auto result) {
+                       indexes.push_back(result ? result->index() : 0);
+                     });
+    }
+    for (int i = 0; i < 500 && indexes.size() < kWriters; ++i) {
+      io.run_for(std::chrono::milliseconds{10});
+    }
+    std::sort(indexes.begin(), indexes.end());
+    std::vector<std::uint64_t> expected;
+    for (std::uint64_t index = 4; index < 4 + kWriters; ++index) expected.push_back(index);
+    EXPECT_EQ(indexes, expected) << connections << " connections";
+    EXPECT_EQ(member->store().index(), 3u + kWriters);
+    member->stop();
+  }
+}
+
+// etcd renders an answer's ttl from its store's clock when it applies the entry, not from the
+// time the request came in: a command stamped long ago shows the ttl left now.
+TEST_F(MemberTest, AnswerTtlsAreRenderedFromTheClockAtApply) {
+  asio::io_context io;
+  auto member = start(io);
+  store::pb::Command command = set_command("/t", "v");  // stamped at 1 ns after the epoch
+  const auto expiration = clock_.wall_now() + std::chrono::milliseconds{10'500};
+  command.mutable_write()->set_expiration_unix_ns(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(expiration.time_since_epoch()).count());
+  std::optional<std::int64_t> ttl;
+  asio::co_spawn(io, member->write(command),
+                 [&](std::exception_ptr, auto result) { ttl = result ? result->node.ttl : -1000; });
+  for (int i = 0; i < 500 && !ttl; ++i) io.run_for(std::chrono::milliseconds{10});
+  ASSERT_TRUE(ttl.has_value());
+  EXPECT_GE(*ttl, 1);
+  EXPECT_LE(*ttl, 11);
   member->stop();
 }
 

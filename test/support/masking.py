@@ -20,7 +20,10 @@ _RFC3339NANO_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d*[1-9])?Z$")
 _MEMBER_ID_RE = re.compile(r"^[1-9a-f][0-9a-f]{0,15}$")
 _INDEX_FIELD_RE = re.compile(r'"(modifiedIndex|createdIndex|index)":(\d+)')
 _INORDER_KEY_RE = re.compile(r'(?<=/)(\d{20})(?=["/\]\) ]|$)')
-_EXPIRATION_RE = re.compile(r'"expiration":"([^"]*)"')
+# etcd writes "ttl" right after "expiration" and leaves it out when it is 0, which it is for a
+# node whose expiration lies less than a second in the past or the future: whether the field is
+# there depends on milliseconds of load, so a missing ttl beside an expiration counts as ttl 0.
+_EXPIRATION_RE = re.compile(r'"expiration":"([^"]*)"(?:,"ttl":(-?\d+))?')
 _TTL_RE = re.compile(r'"ttl":(-?\d+)')
 _CAUSE_RE = re.compile(r'"cause":"((?:[^"\\]|\\.)*)"')
 _CAUSE_INDEXES_RE = re.compile(r"\[(\d+)/(\d+)\]|\[(\d+) != (\d+)\]|(?<= )\[(\d+)\]$")
@@ -61,6 +64,12 @@ class Masker:
             parts.append(f"I{self.ordinals[value]}")
         return " ".join(parts)
 
+    def _expiration(self, match):
+        time = match.group(1)
+        masked = "<TIME>" if _RFC3339NANO_RE.match(time) else f"<BAD TIME {time}>"
+        self.ttls.append(int(match.group(2)) if match.group(2) is not None else 0)
+        return f'"expiration":"{masked}","ttl":<TTL>'
+
     def _ttl(self, match):
         self.ttls.append(int(match.group(1)))
         return '"ttl":<TTL>'
@@ -79,10 +88,8 @@ class Masker:
         text = _CAUSE_RE.sub(self._cause, text)
         text = _INDEX_FIELD_RE.sub(lambda m: f'"{m.group(1)}":{self.index(m.group(2))}', text)
         text = _INORDER_KEY_RE.sub(lambda m: "{" + self.index(m.group(1)) + "}", text)
-        text = _EXPIRATION_RE.sub(
-            lambda m: '"expiration":"<TIME>"' if _RFC3339NANO_RE.match(m.group(1))
-            else f'"expiration":"<BAD TIME {m.group(1)}>"', text)
-        text = _TTL_RE.sub(self._ttl, text)
+        text = _EXPIRATION_RE.sub(self._expiration, text)
+        text = _TTL_RE.sub(self._ttl, text)  # a ttl without an expiration: a difference to show
         text = _ID_FIELD_RE.sub(
             lambda m: f'"{m.group(1)}":"<ID>"' if _MEMBER_ID_RE.match(m.group(2))
             else f'"{m.group(1)}":"<BAD ID {m.group(2)}>"', text)
