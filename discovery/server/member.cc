@@ -204,8 +204,8 @@ void Member::schedule_ready() {
 void Member::handle_ready() {
   ready_scheduled_ = false;
   while (!flight_ && node_->has_ready()) {
-    Flight& flight = flight_.emplace();
-    flight.ready = node_->ready();
+    Flight& flight =
+        flight_.emplace(Flight{.ready = node_->ready(), .sync = false, .write_start = {}});
     raft::Ready& ready = flight.ready;
     if (ready.may_send_before_persisting) send(ready.messages);
     CHECK(!ready.snapshot.has_value(), "snapshots are not handled yet");

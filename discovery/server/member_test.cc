@@ -74,8 +74,9 @@ class MemberTest : public ::testing::Test {
   std::uint64_t write(asio::io_context& io, Member& member, const std::string& key,
                       const std::string& value) {
     std::optional<std::uint64_t> index;
-    asio::co_spawn(io, member.write(set_command(key, value)),
-                   [&](std::exception_ptr, auto result) { index = result ? result->index() : 0; });
+    asio::co_spawn(
+        io, member.write(set_command(key, value)),
+        [&](const std::exception_ptr&, auto result) { index = result ? result->index() : 0; });
     for (int i = 0; i < 500 && !index; ++i) io.run_for(std::chrono::milliseconds{10});
     return index.value_or(0);
   }
@@ -106,7 +107,8 @@ TEST_F(MemberTest, ReadBarrierCompletesOnALoneLeader) {
   asio::io_context io;
   auto member = start(io);
   std::optional<bool> ok;
-  asio::co_spawn(io, member->read_barrier(), [&](std::exception_ptr, bool result) { ok = result; });
+  asio::co_spawn(io, member->read_barrier(),
+                 [&](const std::exception_ptr&, bool result) { ok = result; });
   for (int i = 0; i < 500 && !ok; ++i) io.run_for(std::chrono::milliseconds{10});
   EXPECT_EQ(ok, std::optional<bool>(true));
   member->stop();
@@ -125,7 +127,7 @@ TEST_F(MemberTest, ConcurrentWritesAreAnsweredWithTheSyncThreadAndInline) {
     std::vector<std::uint64_t> indexes;
     for (int i = 0; i < kWriters; ++i) {
       asio::co_spawn(io, member->write(set_command("/k" + std::to_string(i), "v")),
-                     [&](std::exception_ptr, auto result) {
+                     [&](const std::exception_ptr&, auto result) {
                        indexes.push_back(result ? result->index() : 0);
                      });
     }
@@ -151,8 +153,9 @@ TEST_F(MemberTest, AnswerTtlsAreRenderedFromTheClockAtApply) {
   command.mutable_write()->set_expiration_unix_ns(
       std::chrono::duration_cast<std::chrono::nanoseconds>(expiration.time_since_epoch()).count());
   std::optional<std::int64_t> ttl;
-  asio::co_spawn(io, member->write(command),
-                 [&](std::exception_ptr, auto result) { ttl = result ? result->node.ttl : -1000; });
+  asio::co_spawn(io, member->write(command), [&](const std::exception_ptr&, auto result) {
+    ttl = result ? result->node.ttl : -1000;
+  });
   for (int i = 0; i < 500 && !ttl; ++i) io.run_for(std::chrono::milliseconds{10});
   ASSERT_TRUE(ttl.has_value());
   EXPECT_GE(*ttl, 1);
