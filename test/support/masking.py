@@ -67,6 +67,8 @@ class Masker:
     def _expiration(self, match):
         time = match.group(1)
         masked = "<TIME>" if _RFC3339NANO_RE.match(time) else f"<BAD TIME {time}>"
+        if match.group(2) == "0":  # etcd never writes it: keep it visible as a difference
+            return f'"expiration":"{masked}","ttl":<EXPLICIT 0>'
         self.ttls.append(int(match.group(2)) if match.group(2) is not None else 0)
         return f'"expiration":"{masked}","ttl":<TTL>'
 
