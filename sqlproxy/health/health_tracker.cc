@@ -1,0 +1,50 @@
+#include "sqlproxy/health/health_tracker.h"
+
+#include <fmt/format.h>
+
+#include <utility>
+
+#include "common/check.h"
+
+namespace sqlproxy::health {
+
+HealthTracker::HealthTracker(TrackerConfig config) : config_(config) {
+  CHECK(config_.offline_after_failures >= 1, "offline_after_failures {}",
+        config_.offline_after_failures);
+  CHECK(config_.recover_after_samples >= 1, "recover_after_samples {}",
+        config_.recover_after_samples);
+}
+
+bool HealthTracker::publish(NodeHealth health, common::SteadyTime now) {
+  const bool changed = health.state != health_.state || !observed_;
+  if (changed) since_ = now;
+  health_ = std::move(health);
+  observed_ = true;
+  better_streak_ = 0;
+  return changed;
+}
+
+bool HealthTracker::observe(const Sample& sample, common::SteadyTime now) {
+  last_sample_ = sample;
+  const bool first = !observed_;
+  if (!sample.ok()) {
+    ++failures_;
+    better_streak_ = 0;
+    if (first || health_.state == State::Offline) {
+      return publish(classify(sample, config_.classifier), now);
+    }
+    if (failures_ < config_.offline_after_failures) return false;
+    return publish({State::Offline, fmt::format("{} consecutive probes failed, last: {}",
+                                                failures_, *sample.probe_error)},
+                   now);
+  }
+  failures_ = 0;
+  last_ok_sample_ = sample;
+  NodeHealth health = classify(sample, config_.classifier);
+  if (first || health.state <= health_.state) return publish(std::move(health), now);
+  // Better than published: wait for K consecutive better samples before trusting it.
+  if (++better_streak_ < config_.recover_after_samples) return false;
+  return publish(std::move(health), now);
+}
+
+}  // namespace sqlproxy::health

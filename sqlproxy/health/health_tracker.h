@@ -1,0 +1,61 @@
+#pragma once
+// HealthTracker: the published health of one backend over time. It turns the stream of samples
+// into the state routing may act on:
+//  - a failed probe turns a node Offline only after `offline_after_failures` consecutive failures
+//    (one lost probe on a busy machine is not a dead node);
+//  - any other change for the worse (desync, read_only, non-Primary, ...) is published at once;
+//  - a change for the better (e.g. Offline -> Writable, Draining -> Writable, ReadOnly ->
+//    Writable) is published only after `recover_after_samples` consecutive samples that are all
+//    better than the published state: a node that was unreachable or frozen may report stale
+//    Synced/Primary for seconds after it answers again.
+// The very first sample is published as it is (nothing to recover from yet).
+// Pure: the caller passes the time. Not thread-safe; HealthMonitor owns one per backend and
+// calls it under its lock.
+
+#include <chrono>
+
+#include "common/clock.h"
+#include "sqlproxy/health/galera_state.h"
+
+namespace sqlproxy::health {
+
+struct TrackerConfig {
+  ClassifierConfig classifier;
+  int offline_after_failures = 3;  // N >= 1
+  int recover_after_samples = 3;   // K >= 1
+};
+
+class HealthTracker {
+ public:
+  explicit HealthTracker(TrackerConfig config);
+
+  // Feeds the sample taken at `now` (monotonic, non-decreasing across calls). Returns true when
+  // the published State changed, and for the first sample (a reason change alone returns false
+  // but is kept).
+  bool observe(const Sample& sample, common::SteadyTime now);
+
+  // Published health; before the first sample: Offline, "no probe yet".
+  const NodeHealth& health() const { return health_; }
+  // When the published State last changed (the time of the first sample before that).
+  common::SteadyTime since() const { return since_; }
+  // The latest sample, failed or not.
+  const Sample& last_sample() const { return last_sample_; }
+  // The latest successful sample (default Sample before the first one): the status fields
+  // routing compares (cluster state UUID) stay known while a few probes fail.
+  const Sample& last_ok_sample() const { return last_ok_sample_; }
+  int consecutive_failures() const { return failures_; }
+
+ private:
+  bool publish(NodeHealth health, common::SteadyTime now);
+
+  TrackerConfig config_;
+  NodeHealth health_{State::Offline, "no probe yet"};
+  common::SteadyTime since_{};
+  Sample last_sample_;
+  Sample last_ok_sample_;
+  bool observed_ = false;
+  int failures_ = 0;
+  int better_streak_ = 0;  // consecutive ok samples classified better than health_
+};
+
+}  // namespace sqlproxy::health

@@ -1,0 +1,149 @@
+#include "sqlproxy/health/health_tracker.h"
+
+#include <gtest/gtest.h>
+
+namespace sqlproxy::health {
+namespace {
+
+using namespace std::chrono_literals;
+
+Sample synced() {
+  Sample s;
+  s.wsrep_local_state = LocalState::Synced;
+  s.wsrep_local_state_comment = "Synced";
+  s.wsrep_cluster_status = "Primary";
+  s.wsrep_ready = true;
+  s.wsrep_connected = true;
+  s.wsrep_cluster_state_uuid = "u1";
+  return s;
+}
+
+Sample failed() {
+  Sample s;
+  s.probe_error = "connect: refused";
+  return s;
+}
+
+Sample desynced() {
+  Sample s = synced();
+  s.wsrep_local_state = LocalState::DonorDesynced;
+  s.wsrep_desync = true;
+  return s;
+}
+
+Sample read_only() {
+  Sample s = synced();
+  s.read_only = true;
+  return s;
+}
+
+class TrackerTest : public testing::Test {
+ protected:
+  // Feeds one sample 250 ms after the previous one; returns the published state.
+  State feed(const Sample& sample) {
+    now_ += 250ms;
+    changed_ = tracker_.observe(sample, now_);
+    return tracker_.health().state;
+  }
+
+  HealthTracker tracker_{TrackerConfig{{}, 3, 3}};
+  common::SteadyTime now_{};
+  bool changed_ = false;
+};
+
+TEST_F(TrackerTest, StartsOfflineAndTakesTheFirstSampleAsItIs) {
+  EXPECT_EQ(tracker_.health().state, State::Offline);
+  EXPECT_EQ(tracker_.health().reason, "no probe yet");
+  EXPECT_EQ(feed(synced()), State::Writable);
+  EXPECT_TRUE(changed_);
+  EXPECT_EQ(tracker_.since(), now_);
+}
+
+TEST_F(TrackerTest, OfflineOnlyAfterNConsecutiveFailures) {
+  feed(synced());
+  const auto writable_since = tracker_.since();
+  EXPECT_EQ(feed(failed()), State::Writable);
+  EXPECT_EQ(feed(failed()), State::Writable);
+  EXPECT_FALSE(changed_);
+  EXPECT_EQ(tracker_.consecutive_failures(), 2);
+  EXPECT_EQ(tracker_.last_ok_sample().wsrep_cluster_state_uuid, "u1");
+  EXPECT_EQ(feed(failed()), State::Offline);
+  EXPECT_TRUE(changed_);
+  EXPECT_EQ(tracker_.health().reason, "3 consecutive probes failed, last: connect: refused");
+  EXPECT_GT(tracker_.since(), writable_since);
+}
+
+TEST_F(TrackerTest, ASuccessResetsTheFailureCount) {
+  feed(synced());
+  feed(failed());
+  feed(failed());
+  EXPECT_EQ(feed(synced()), State::Writable);
+  EXPECT_EQ(tracker_.consecutive_failures(), 0);
+  feed(failed());
+  EXPECT_EQ(feed(failed()), State::Writable);
+  EXPECT_EQ(feed(failed()), State::Offline);
+}
+
+TEST_F(TrackerTest, FailuresBeforeAnySuccessAreOfflineAtOnce) {
+  EXPECT_EQ(feed(failed()), State::Offline);
+  EXPECT_EQ(tracker_.health().reason, "probe failed: connect: refused");
+}
+
+TEST_F(TrackerTest, WorseStatesArePublishedAtOnce) {
+  feed(synced());
+  EXPECT_EQ(feed(desynced()), State::Draining);
+  EXPECT_TRUE(changed_);
+  feed(synced());  // back to writable needs K samples; start over from a writable node:
+  HealthTracker tracker({{}, 3, 3});
+  tracker.observe(synced(), now_);
+  tracker.observe(read_only(), now_ + 1ms);
+  EXPECT_EQ(tracker.health().state, State::ReadOnly);
+}
+
+TEST_F(TrackerTest, ComingBackNeedsKConsecutiveHealthySamples) {
+  feed(synced());
+  feed(failed());
+  feed(failed());
+  feed(failed());
+  ASSERT_EQ(tracker_.health().state, State::Offline);
+  const auto offline_since = tracker_.since();
+  EXPECT_EQ(feed(synced()), State::Offline);
+  EXPECT_EQ(feed(synced()), State::Offline);
+  EXPECT_FALSE(changed_);
+  EXPECT_EQ(feed(synced()), State::Writable);
+  EXPECT_TRUE(changed_);
+  EXPECT_EQ(tracker_.since(), offline_since + 750ms);
+}
+
+TEST_F(TrackerTest, AFailureOrWorseSampleRestartsTheRecoveryStreak) {
+  feed(synced());
+  feed(desynced());
+  feed(synced());
+  feed(synced());
+  EXPECT_EQ(feed(desynced()), State::Draining);  // streak broken
+  feed(synced());
+  feed(synced());
+  EXPECT_EQ(feed(failed()), State::Draining);  // one failure is tolerated but breaks the streak
+  feed(synced());
+  feed(synced());
+  EXPECT_EQ(feed(synced()), State::Writable);
+}
+
+TEST_F(TrackerTest, ReadOnlyToWritableIsAnUpgradeToo) {
+  feed(read_only());
+  EXPECT_EQ(feed(synced()), State::ReadOnly);
+  EXPECT_EQ(feed(synced()), State::ReadOnly);
+  EXPECT_EQ(feed(synced()), State::Writable);
+}
+
+TEST_F(TrackerTest, RecoveringToReadOnlyPublishesTheLatestSample) {
+  feed(synced());
+  feed(desynced());
+  feed(read_only());
+  feed(synced());
+  EXPECT_EQ(feed(read_only()), State::ReadOnly);
+  EXPECT_EQ(tracker_.health().reason, "read_only=ON");
+}
+
+}  // namespace
+}  // namespace sqlproxy::health
