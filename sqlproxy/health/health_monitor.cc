@@ -148,7 +148,7 @@ void HealthMonitor::publish_locked(bool state_changed) {
     std::lock_guard view_lock(view_mutex_);
     view_ = published;
   }
-  if (state_changed && listener_) listener_(published);
+  if ((state_changed || config_.notify_every_sample) && listener_) listener_(published);
 }
 
 }  // namespace sqlproxy::health

@@ -44,6 +44,8 @@ struct MonitorConfig {
   std::chrono::seconds connect_timeout{1};
   std::chrono::seconds read_timeout{1};
   TrackerConfig tracker;
+  // Call the listener for every published view, not only when a State changed (tools, tests).
+  bool notify_every_sample = false;
 };
 
 class HealthMonitor {

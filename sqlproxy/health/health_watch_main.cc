@@ -1,9 +1,11 @@
 // galera_health_watch: runs a HealthMonitor and prints its view as one JSON line whenever a
-// backend's state changes (and once a second), until stdin closes or SIGTERM. A test tool: the
+// backend's state changes (with --every-sample: after every probe) and once a second, until
+// SIGTERM or SIGINT. A test tool: the
 // integration test reads these lines while it breaks the cluster.
 //
 // Usage: galera_health_watch --backends host:port,... --user U --password-file F
 //        [--probe-interval-ms 250] [--offline-after 3] [--recover-after 3] [--allow-donor]
+//        [--every-sample]
 
 #include <boost/json.hpp>
 
@@ -58,6 +60,9 @@ std::string view_json(const ClusterView& view) {
         {"cluster_state_uuid", b.sample.wsrep_cluster_state_uuid},
         {"local_state_comment", b.sample.wsrep_local_state_comment},
         {"cluster_status", b.sample.wsrep_cluster_status},
+        {"desync", b.sample.wsrep_desync},
+        {"read_only", b.sample.read_only},
+        {"reject_queries", b.sample.wsrep_reject_queries},
         {"cluster_size", b.sample.wsrep_cluster_size},
         {"consecutive_failures", b.consecutive_failures},
         {"probe_error", b.probe_error ? *b.probe_error : std::string()},
@@ -72,7 +77,8 @@ std::string view_json(const ClusterView& view) {
 int usage(const char* why) {
   std::cerr << "galera_health_watch: " << why
             << "\nusage: galera_health_watch --backends host:port,... --user U --password-file F"
-               " [--probe-interval-ms N] [--offline-after N] [--recover-after N] [--allow-donor]\n";
+               " [--probe-interval-ms N] [--offline-after N] [--recover-after N] [--allow-donor]"
+               " [--every-sample]\n";
   return 2;
 }
 
@@ -83,8 +89,9 @@ int main(int argc, char** argv) {
   std::vector<BackendSpec> backends;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
-    if (flag == "--allow-donor") {
-      config.tracker.classifier.allow_donor = true;
+    if (flag == "--allow-donor" || flag == "--every-sample") {
+      if (flag == "--allow-donor") config.tracker.classifier.allow_donor = true;
+      if (flag == "--every-sample") config.notify_every_sample = true;
       continue;
     }
     if (i + 1 >= argc) return usage("flag needs a value");

@@ -430,6 +430,12 @@ wsrep_provider_options="{';'.join(provider_options)}"
         if self.nodes:
             self.save()
 
+    def remove(self):
+        """Deletes the state directory; only after down() (refuses while a node runs)."""
+        if any(n.alive() for n in self.nodes):
+            raise ClusterError(f"nodes still run in {self.root}")
+        shutil.rmtree(self.root, ignore_errors=True)
+
     def kill(self, index, sig=signal.SIGKILL):
         node = self.node(index)
         if not node.alive():
@@ -454,6 +460,16 @@ wsrep_provider_options="{';'.join(provider_options)}"
         if not others:
             self._mark_safe_to_bootstrap(node)
             extra.append("--wsrep-new-cluster")
+        else:
+            # A node restarted while the others still count its killed incarnation waits in
+            # gcomm until they evict it (evs.suspect_timeout); waiting for the eviction first
+            # makes the join itself quick. A non-Primary survivor never shrinks its view.
+            size = str(len(others))
+            self.wait_for(lambda: all(self.status(n.index).get("wsrep_cluster_size") == size
+                                      or self.status(n.index).get("wsrep_cluster_status")
+                                      != "Primary" for n in others),
+                          f"nodes {[n.index for n in others]} to evict node {index}",
+                          nodes=others)
         self._spawn(node, *extra)
         if wait:
             self.wait_for(lambda: self.synced(index), f"node {index} Synced", nodes=[node])
