@@ -14,6 +14,21 @@
 
 namespace sqlproxy::health {
 
+// A backend to monitor, as backend sources deliver it.
+struct BackendSpec {
+  std::string host;  // IP address or DNS name
+  std::uint16_t port = 3306;
+  int weight = 1;  // higher is preferred as writer
+
+  // "host:port", or "[v6]:port" for an IPv6 literal: the backend's identity.
+  std::string name() const {
+    const std::string port_text = std::to_string(port);
+    if (host.find(':') != std::string::npos) return "[" + host + "]:" + port_text;
+    return host + ":" + port_text;
+  }
+  friend bool operator==(const BackendSpec&, const BackendSpec&) = default;
+};
+
 struct BackendStatus {
   std::string name;  // "host:port", the backend's identity everywhere (routing, logs, metrics)
   std::string host;

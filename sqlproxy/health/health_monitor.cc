@@ -6,11 +6,6 @@
 
 namespace sqlproxy::health {
 
-std::string BackendSpec::name() const {
-  if (host.find(':') != std::string::npos) return fmt::format("[{}]:{}", host, port);
-  return fmt::format("{}:{}", host, port);
-}
-
 struct HealthMonitor::Entry {
   std::uint64_t id = 0;
   BackendSpec spec;

@@ -28,15 +28,6 @@
 
 namespace sqlproxy::health {
 
-struct BackendSpec {
-  std::string host;
-  std::uint16_t port = 3306;
-  int weight = 1;
-
-  std::string name() const;  // "host:port" ("[v6]:port" for an IPv6 literal)
-  friend bool operator==(const BackendSpec&, const BackendSpec&) = default;
-};
-
 struct MonitorConfig {
   std::string user;      // the monitor user
   std::string password;  // never logged
