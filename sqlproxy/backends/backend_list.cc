@@ -55,8 +55,8 @@ common::Result<std::vector<BackendSpec>> parse_backend_list(std::string_view tex
   size_t start = 0;
   for (;;) {
     const size_t comma = text.find(',', start);
-    const std::string_view item =
-        text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    const std::string_view item = text.substr(
+        start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
     auto backend = parse_address(item);
     if (!backend) return backend.error();
     if (!names.insert(backend->name()).second) return invalid();
@@ -70,11 +70,10 @@ common::Result<std::vector<BackendSpec>> parse_backend_list(std::string_view tex
 std::vector<BackendSpec> canonical(std::vector<BackendSpec> backends) {
   std::stable_sort(backends.begin(), backends.end(),
                    [](const BackendSpec& a, const BackendSpec& b) { return a.name() < b.name(); });
-  backends.erase(std::unique(backends.begin(), backends.end(),
-                             [](const BackendSpec& a, const BackendSpec& b) {
-                               return a.name() == b.name();
-                             }),
-                 backends.end());
+  backends.erase(
+      std::unique(backends.begin(), backends.end(),
+                  [](const BackendSpec& a, const BackendSpec& b) { return a.name() == b.name(); }),
+      backends.end());
   return backends;
 }
 

@@ -21,8 +21,8 @@ TEST(ParseAddress, Forms) {
   EXPECT_EQ(parse_address("10.0.0.5", 3306)->name(), "10.0.0.5:3306");
   EXPECT_EQ(parse_address("fd00::1", 3306)->name(), "[fd00::1]:3306");
   EXPECT_EQ(parse_address("[fd00::1]", 3306)->port, 3306);
-  for (const char* bad : {"", "10.0.0.5", ":3306", "h:", "h:0", "h:65536", "h:x", "[::1", "[]:1",
-                          "[::1]x"}) {
+  for (const char* bad :
+       {"", "10.0.0.5", ":3306", "h:", "h:0", "h:65536", "h:x", "[::1", "[]:1", "[::1]x"}) {
     EXPECT_FALSE(parse_address(bad).has_value()) << bad;
   }
 }

@@ -18,7 +18,7 @@ namespace asio = boost::asio;
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 
 struct DnsSource::State {
-  State(asio::any_io_executor executor, DnsSourceConfig c, BackendsCallback cb)
+  State(const asio::any_io_executor& executor, DnsSourceConfig c, BackendsCallback cb)
       : strand(asio::make_strand(executor)),
         config(std::move(c)),
         callback(std::move(cb)),
@@ -39,13 +39,13 @@ asio::awaitable<void> resolve_loop(std::shared_ptr<DnsSource::State> s) {
   std::optional<std::vector<BackendSpec>> delivered;
   bool failing = false;
   while (!s->stopped) {
-    auto [error, results] = co_await s->resolver.async_resolve(
-        s->config.name, std::to_string(s->config.port), kAwait);
+    auto [error, results] =
+        co_await s->resolver.async_resolve(s->config.name, std::to_string(s->config.port), kAwait);
     if (s->stopped) break;
     if (error) {
       // Keep the last set: an empty answer from a resolver hiccup would drop every backend.
-      if (!failing) spdlog::warn("backends: resolving {} failed: {}", s->config.name,
-                                 error.message());
+      if (!failing)
+        spdlog::warn("backends: resolving {} failed: {}", s->config.name, error.message());
       failing = true;
     } else {
       failing = false;
@@ -66,10 +66,9 @@ asio::awaitable<void> resolve_loop(std::shared_ptr<DnsSource::State> s) {
 
 }  // namespace
 
-DnsSource::DnsSource(asio::any_io_executor executor, DnsSourceConfig config,
+DnsSource::DnsSource(const asio::any_io_executor& executor, DnsSourceConfig config,
                      BackendsCallback callback)
-    : state_(std::make_shared<State>(std::move(executor), std::move(config),
-                                     std::move(callback))) {}
+    : state_(std::make_shared<State>(executor, std::move(config), std::move(callback))) {}
 
 DnsSource::~DnsSource() { stop(); }
 

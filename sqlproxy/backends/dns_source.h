@@ -9,11 +9,10 @@
 // ends the loop; the coroutine keeps its own state alive until it has finished, so destroying
 // the source before the executor stops is safe, but the callback must stay valid until then.
 
+#include <boost/asio/any_io_executor.hpp>
 #include <chrono>
 #include <memory>
 #include <string>
-
-#include <boost/asio/any_io_executor.hpp>
 
 #include "sqlproxy/backends/backend_list.h"
 
@@ -27,7 +26,7 @@ struct DnsSourceConfig {
 
 class DnsSource {
  public:
-  DnsSource(boost::asio::any_io_executor executor, DnsSourceConfig config,
+  DnsSource(const boost::asio::any_io_executor& executor, DnsSourceConfig config,
             BackendsCallback callback);
   ~DnsSource();
   DnsSource(const DnsSource&) = delete;

@@ -25,7 +25,7 @@ namespace http = beast::http;
 namespace json = boost::json;
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 // A directory listing of a few hundred members stays far below this.
-constexpr std::uint64_t kBodyBytesMax = 4 * 1024 * 1024;
+constexpr std::uint64_t kBodyBytesMax = std::uint64_t{4} * 1024 * 1024;
 
 namespace {
 
@@ -80,7 +80,7 @@ common::Result<std::vector<BackendSpec>> members_from_listing(std::string_view b
 }
 
 struct EtcdDiscoverySource::State {
-  State(asio::any_io_executor executor, EtcdDiscoveryConfig c, BackendsCallback cb)
+  State(const asio::any_io_executor& executor, EtcdDiscoveryConfig c, BackendsCallback cb)
       : strand(asio::make_strand(executor)),
         config(std::move(c)),
         callback(std::move(cb)),
@@ -164,11 +164,11 @@ asio::awaitable<common::Result<Listing>> list(StatePtr s) {
 // Waits for the next change at or after wait_index. Returns once anything happened (or the
 // index was cleared, errorCode 401), so the caller lists again.
 asio::awaitable<common::Result<void>> watch(StatePtr s, std::uint64_t wait_index) {
-  auto response = co_await get(s,
-                               "/v2/keys" + s->config.url.dir +
-                                   "?wait=true&recursive=true&waitIndex=" +
-                                   std::to_string(wait_index),
-                               s->config.watch_timeout);
+  auto response =
+      co_await get(s,
+                   "/v2/keys" + s->config.url.dir +
+                       "?wait=true&recursive=true&waitIndex=" + std::to_string(wait_index),
+                   s->config.watch_timeout);
   if (!response) {
     // A watch that stayed silent for watch_timeout is normal: list and watch again.
     if (response.error() == beast::error::timeout) co_return common::Result<void>{};
@@ -212,10 +212,9 @@ asio::awaitable<void> discovery_loop(StatePtr s) {
 
 }  // namespace
 
-EtcdDiscoverySource::EtcdDiscoverySource(asio::any_io_executor executor,
+EtcdDiscoverySource::EtcdDiscoverySource(const asio::any_io_executor& executor,
                                          EtcdDiscoveryConfig config, BackendsCallback callback)
-    : state_(std::make_shared<State>(std::move(executor), std::move(config),
-                                     std::move(callback))) {}
+    : state_(std::make_shared<State>(executor, std::move(config), std::move(callback))) {}
 
 EtcdDiscoverySource::~EtcdDiscoverySource() { stop(); }
 

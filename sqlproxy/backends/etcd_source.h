@@ -21,12 +21,11 @@
 // stop() (also the destructor) cancels the outstanding request; the callback must stay valid
 // until the executor has run the cancellation.
 
+#include <boost/asio/any_io_executor.hpp>
 #include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include <boost/asio/any_io_executor.hpp>
 
 #include "common/result.h"
 #include "sqlproxy/backends/backend_list.h"
@@ -53,13 +52,13 @@ struct EtcdDiscoveryConfig {
   DiscoveryUrl url;
   std::uint16_t backend_port = 3306;  // --backend-port
   std::chrono::milliseconds retry_interval{1000};
-  std::chrono::milliseconds request_timeout{5000};   // connect + plain GET
-  std::chrono::milliseconds watch_timeout{60000};    // a silent watch is re-established
+  std::chrono::milliseconds request_timeout{5000};  // connect + plain GET
+  std::chrono::milliseconds watch_timeout{60000};   // a silent watch is re-established
 };
 
 class EtcdDiscoverySource {
  public:
-  EtcdDiscoverySource(boost::asio::any_io_executor executor, EtcdDiscoveryConfig config,
+  EtcdDiscoverySource(const boost::asio::any_io_executor& executor, EtcdDiscoveryConfig config,
                       BackendsCallback callback);
   ~EtcdDiscoverySource();
   EtcdDiscoverySource(const EtcdDiscoverySource&) = delete;

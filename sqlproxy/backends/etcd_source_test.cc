@@ -2,12 +2,13 @@
 // the exact requests a Percona XtraDB Cluster container's entrypoint and clustercheck loop send
 // (see the project's pxc-discovery-requests notes).
 
+#include "sqlproxy/backends/etcd_source.h"
+
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -19,8 +20,6 @@
 #include <filesystem>
 #include <mutex>
 #include <thread>
-
-#include "sqlproxy/backends/etcd_source.h"
 
 extern char** environ;
 
@@ -88,11 +87,22 @@ class Etcd {
     const std::string client = "http://127.0.0.1:" + std::to_string(client_port_);
     const std::string peer = "http://127.0.0.1:" + std::to_string(peer_port_);
     const char* bin = std::getenv("ETCD_BIN");
-    std::vector<std::string> args = {bin != nullptr ? bin : "etcd", "--name", "m1",
-                                     "--data-dir", dir_ + "/data", "--listen-client-urls", client,
-                                     "--advertise-client-urls", client, "--listen-peer-urls",
-                                     peer, "--initial-advertise-peer-urls", peer,
-                                     "--initial-cluster", "m1=" + peer, "--enable-v2=true"};
+    std::vector<std::string> args = {bin != nullptr ? bin : "etcd",
+                                     "--name",
+                                     "m1",
+                                     "--data-dir",
+                                     dir_ + "/data",
+                                     "--listen-client-urls",
+                                     client,
+                                     "--advertise-client-urls",
+                                     client,
+                                     "--listen-peer-urls",
+                                     peer,
+                                     "--initial-advertise-peer-urls",
+                                     peer,
+                                     "--initial-cluster",
+                                     "m1=" + peer,
+                                     "--enable-v2=true"};
     std::vector<char*> argv;
     for (auto& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
@@ -137,14 +147,15 @@ class EtcdSourceTest : public testing::Test {
     config.url = {"127.0.0.1", etcd_.port(), "/pxc-cluster/" + kCluster};
     config.backend_port = 3306;
     config.retry_interval = 100ms;
-    source_ = std::make_unique<EtcdDiscoverySource>(
-        io_.get_executor(), config, [this](std::vector<BackendSpec> backends) {
-          std::vector<std::string> names;
-          for (const auto& b : backends) names.push_back(b.name());
-          std::lock_guard lock(mutex_);
-          deliveries_.push_back(names);
-          changed_.notify_all();
-        });
+    source_ = std::make_unique<EtcdDiscoverySource>(io_.get_executor(), config,
+                                                    [this](std::vector<BackendSpec> backends) {
+                                                      std::vector<std::string> names;
+                                                      for (const auto& b : backends)
+                                                        names.push_back(b.name());
+                                                      std::lock_guard lock(mutex_);
+                                                      deliveries_.push_back(names);
+                                                      changed_.notify_all();
+                                                    });
     source_->start();
     thread_ = std::thread([this] { io_.run(); });
   }
@@ -168,11 +179,13 @@ class EtcdSourceTest : public testing::Test {
   void register_node(const std::string& ip, const std::string& hostname, int dir_ttl = 30) {
     const auto p = etcd_.port();
     EXPECT_EQ(send(p, http::verb::post, "/v2/keys/pxc-cluster/queue/" + kCluster,
-                   "value=" + ip + "&ttl=60").status, 201u);
+                   "value=" + ip + "&ttl=60")
+                  .status,
+              201u);
     EXPECT_EQ(send(p, http::verb::get, "/v2/keys/pxc-cluster/queue/" + kCluster).status, 200u);
     refresh(ip, hostname, dir_ttl);
-    EXPECT_EQ(send(p, http::verb::get, "/v2/keys/pxc-cluster/" + kCluster + "/?quorum=true")
-                  .status, 200u);
+    EXPECT_EQ(send(p, http::verb::get, "/v2/keys/pxc-cluster/" + kCluster + "/?quorum=true").status,
+              200u);
   }
 
   // clustercheckcron while the node is Synced (requests B: ipaddr, hostname, dir TTL).
@@ -182,14 +195,17 @@ class EtcdSourceTest : public testing::Test {
     EXPECT_LT(send(p, http::verb::put, base + "/ipaddr", "value=" + ip + "&ttl=30").status, 300u);
     EXPECT_LT(send(p, http::verb::put, base + "/hostname", "value=" + hostname + "&ttl=30").status,
               300u);
-    EXPECT_EQ(send(p, http::verb::put, base, "ttl=" + std::to_string(dir_ttl) +
-                                                 "&dir=true&prevExist=true").status, 200u);
+    EXPECT_EQ(send(p, http::verb::put, base,
+                   "ttl=" + std::to_string(dir_ttl) + "&dir=true&prevExist=true")
+                  .status,
+              200u);
   }
 
   // clustercheckcron when the node is not Synced.
   void deregister(const std::string& ip) {
     EXPECT_EQ(send(etcd_.port(), http::verb::delete_,
-                   "/v2/keys/pxc-cluster/" + kCluster + "/" + ip + "/?recursive=true").status,
+                   "/v2/keys/pxc-cluster/" + kCluster + "/" + ip + "/?recursive=true")
+                  .status,
               200u);
   }
 

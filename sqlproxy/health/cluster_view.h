@@ -33,18 +33,16 @@ struct BackendStatus {
   std::string name;  // "host:port", the backend's identity everywhere (routing, logs, metrics)
   std::string host;
   std::uint16_t port = 0;
-  int weight = 1;  // higher is preferred as writer; ties broken by name
-  NodeHealth health;             // published (after failure counting and hysteresis)
-  common::SteadyTime since{};    // when health.state last changed
-  Sample sample;                 // latest successful sample (status fields; default if none yet)
-  std::optional<std::string> probe_error;  // latest probe's error, if the latest probe failed
+  int weight = 1;              // higher is preferred as writer; ties broken by name
+  NodeHealth health;           // published (after failure counting and hysteresis)
+  common::SteadyTime since{};  // when health.state last changed
+  Sample sample;               // latest successful sample (status fields; default if none yet)
+  std::optional<std::string> probe_error;      // latest probe's error, if the latest probe failed
   std::chrono::microseconds probe_latency{0};  // latest probe's round trip (incl. any connect)
   int consecutive_failures = 0;
   std::uint64_t probes = 0;  // samples observed since the backend was added
 
-  bool usable() const {
-    return health.state == State::Writable || health.state == State::ReadOnly;
-  }
+  bool usable() const { return health.state == State::Writable || health.state == State::ReadOnly; }
 };
 
 struct ClusterView {

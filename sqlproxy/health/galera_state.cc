@@ -52,22 +52,36 @@ LocalState parse_local_state(std::string_view text) {
 }
 
 void apply_row(Sample& sample, const std::string& name, const std::string& value) {
-  if (name == "wsrep_local_state") sample.wsrep_local_state = parse_local_state(value);
-  else if (name == "wsrep_local_state_comment") sample.wsrep_local_state_comment = value;
-  else if (name == "wsrep_cluster_status") sample.wsrep_cluster_status = value;
-  else if (name == "wsrep_ready") sample.wsrep_ready = parse_bool(value);
-  else if (name == "wsrep_connected") sample.wsrep_connected = parse_bool(value);
-  else if (name == "wsrep_local_recv_queue") sample.wsrep_local_recv_queue = parse_int(value, 0);
-  else if (name == "wsrep_local_index") sample.wsrep_local_index = parse_int(value, -1);
-  else if (name == "wsrep_cluster_conf_id") sample.wsrep_cluster_conf_id = parse_int(value, -1);
-  else if (name == "wsrep_cluster_size") sample.wsrep_cluster_size = parse_int(value, 0);
-  else if (name == "wsrep_cluster_state_uuid") sample.wsrep_cluster_state_uuid = value;
-  else if (name == "wsrep_desync") sample.wsrep_desync = parse_bool(value);
-  else if (name == "wsrep_reject_queries") sample.wsrep_reject_queries = upper(value);
+  if (name == "wsrep_local_state")
+    sample.wsrep_local_state = parse_local_state(value);
+  else if (name == "wsrep_local_state_comment")
+    sample.wsrep_local_state_comment = value;
+  else if (name == "wsrep_cluster_status")
+    sample.wsrep_cluster_status = value;
+  else if (name == "wsrep_ready")
+    sample.wsrep_ready = parse_bool(value);
+  else if (name == "wsrep_connected")
+    sample.wsrep_connected = parse_bool(value);
+  else if (name == "wsrep_local_recv_queue")
+    sample.wsrep_local_recv_queue = parse_int(value, 0);
+  else if (name == "wsrep_local_index")
+    sample.wsrep_local_index = parse_int(value, -1);
+  else if (name == "wsrep_cluster_conf_id")
+    sample.wsrep_cluster_conf_id = parse_int(value, -1);
+  else if (name == "wsrep_cluster_size")
+    sample.wsrep_cluster_size = parse_int(value, 0);
+  else if (name == "wsrep_cluster_state_uuid")
+    sample.wsrep_cluster_state_uuid = value;
+  else if (name == "wsrep_desync")
+    sample.wsrep_desync = parse_bool(value);
+  else if (name == "wsrep_reject_queries")
+    sample.wsrep_reject_queries = upper(value);
   else if (name == "wsrep_sst_donor_rejects_queries")
     sample.wsrep_sst_donor_rejects_queries = parse_bool(value);
-  else if (name == "read_only") sample.read_only = parse_bool(value);
-  else if (name == "pxc_maint_mode") sample.pxc_maint_mode = upper(value);
+  else if (name == "read_only")
+    sample.read_only = parse_bool(value);
+  else if (name == "pxc_maint_mode")
+    sample.pxc_maint_mode = upper(value);
 }
 
 NodeHealth offline(std::string reason) { return {State::Offline, std::move(reason)}; }
@@ -89,8 +103,7 @@ std::optional<NodeHealth> offline_rule(const Sample& s) {
     case LocalState::Initialized:
     case LocalState::Joining:
     case LocalState::Unknown:
-      return offline(fmt::format("wsrep_local_state={} ({})",
-                                 static_cast<int>(s.wsrep_local_state),
+      return offline(fmt::format("wsrep_local_state={} ({})", static_cast<int>(s.wsrep_local_state),
                                  s.wsrep_local_state_comment));
     default:
       return std::nullopt;
@@ -101,10 +114,14 @@ std::optional<NodeHealth> offline_rule(const Sample& s) {
 
 std::string_view state_name(State state) {
   switch (state) {
-    case State::Writable: return "writable";
-    case State::ReadOnly: return "read_only";
-    case State::Draining: return "draining";
-    case State::Offline: return "offline";
+    case State::Writable:
+      return "writable";
+    case State::ReadOnly:
+      return "read_only";
+    case State::Draining:
+      return "draining";
+    case State::Offline:
+      return "offline";
   }
   return "unknown";
 }
@@ -118,8 +135,8 @@ common::Result<Sample> sample_from_rows(
     has_local_state = has_local_state || name == "wsrep_local_state";
     apply_row(sample, name, value);
   }
-  if (!has_local_state) return boost::system::errc::make_error_code(
-      boost::system::errc::invalid_argument);
+  if (!has_local_state)
+    return boost::system::errc::make_error_code(boost::system::errc::invalid_argument);
   return sample;
 }
 

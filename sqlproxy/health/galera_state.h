@@ -50,7 +50,7 @@ struct Sample {
   bool wsrep_ready = false;
   bool wsrep_connected = false;
   std::int64_t wsrep_local_recv_queue = 0;
-  std::int64_t wsrep_local_index = -1;     // the server prints -1 as 18446744073709551615
+  std::int64_t wsrep_local_index = -1;  // the server prints -1 as 18446744073709551615
   std::int64_t wsrep_cluster_conf_id = -1;
   std::int64_t wsrep_cluster_size = 0;
   std::string wsrep_cluster_state_uuid;
@@ -90,7 +90,8 @@ struct NodeHealth {
 // First matching rule wins:
 //   probe failed                                  -> Offline
 //   wsrep_connected OFF / cluster_status != Primary / wsrep_ready OFF -> Offline
-//   wsrep_reject_queries != NONE                  -> Offline (table access fails with 1047; ALL_KILL
+//   wsrep_reject_queries != NONE                  -> Offline (table access fails with 1047;
+//   ALL_KILL
 //                                                    already kills sessions)
 //   wsrep_local_state Initialized/Joining/Unknown -> Offline
 //   pxc_maint_mode != DISABLED                    -> Draining

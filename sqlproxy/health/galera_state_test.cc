@@ -53,8 +53,7 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"sst_donor", true, State::ReadOnly, "donor (allowed as reader)"},
         Case{"ist_donor", true, State::ReadOnly, "donor (allowed as reader)"},
         Case{"sst_donor_rejecting", true, State::Draining, "donor rejecting queries"},
-        Case{"joiner_ist_non_primary", false, State::Offline,
-             "wsrep_cluster_status=non-Primary"},
+        Case{"joiner_ist_non_primary", false, State::Offline, "wsrep_cluster_status=non-Primary"},
         Case{"joiner_ist_primary", false, State::Offline, "wsrep_ready=OFF"},
         Case{"joiner_receiving_state", false, State::Offline, "wsrep_ready=OFF"},
         Case{"joined", false, State::Draining, "joined, catching up (recv queue 37)"},
@@ -67,7 +66,8 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"pxc_maint_maintenance", false, State::Draining, "pxc_maint_mode=MAINTENANCE"},
         Case{"pxc_maint_disabled", false, State::Writable, "synced"}),
     [](const testing::TestParamInfo<Case>& param_info) {
-      return std::string(param_info.param.file) + (param_info.param.allow_donor ? "_allow_donor" : "");
+      return std::string(param_info.param.file) +
+             (param_info.param.allow_donor ? "_allow_donor" : "");
     });
 
 TEST(SampleFromRows, ParsesRecordedFields) {

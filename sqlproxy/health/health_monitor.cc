@@ -38,8 +38,8 @@ std::unique_ptr<HealthMonitor::Entry> HealthMonitor::make_entry(const BackendSpe
   auto entry = std::make_unique<Entry>(backend, config_.tracker);
   entry->id = next_id_++;
   entry->added = clock_.steady_now();
-  ProberConfig prober_config{backend.host, backend.port, config_.user, config_.password,
-                             config_.probe_interval, config_.connect_timeout,
+  ProberConfig prober_config{backend.host,         backend.port,           config_.user,
+                             config_.password,     config_.probe_interval, config_.connect_timeout,
                              config_.read_timeout, config_.read_timeout};
   const std::uint64_t id = entry->id;
   entry->prober = std::make_unique<Prober>(

@@ -34,8 +34,8 @@ bool HealthTracker::observe(const Sample& sample, common::SteadyTime now) {
       return publish(classify(sample, config_.classifier), now);
     }
     if (failures_ < config_.offline_after_failures) return false;
-    return publish({State::Offline, fmt::format("{} consecutive probes failed, last: {}",
-                                                failures_, *sample.probe_error)},
+    return publish({State::Offline, fmt::format("{} consecutive probes failed, last: {}", failures_,
+                                                *sample.probe_error)},
                    now);
   }
   failures_ = 0;

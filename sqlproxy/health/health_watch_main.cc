@@ -8,7 +8,6 @@
 //        [--every-sample]
 
 #include <boost/json.hpp>
-
 #include <charconv>
 #include <csignal>
 #include <cstdio>
@@ -106,10 +105,14 @@ int main(int argc, char** argv) {
       std::ifstream file(value);
       if (!std::getline(file, config.password)) return usage("cannot read --password-file");
     } else if (auto number = to_int(value); number && *number > 0) {
-      if (flag == "--probe-interval-ms") config.probe_interval = std::chrono::milliseconds(*number);
-      else if (flag == "--offline-after") config.tracker.offline_after_failures = *number;
-      else if (flag == "--recover-after") config.tracker.recover_after_samples = *number;
-      else return usage("unknown flag");
+      if (flag == "--probe-interval-ms")
+        config.probe_interval = std::chrono::milliseconds(*number);
+      else if (flag == "--offline-after")
+        config.tracker.offline_after_failures = *number;
+      else if (flag == "--recover-after")
+        config.tracker.recover_after_samples = *number;
+      else
+        return usage("unknown flag");
     } else {
       return usage("unknown flag or bad number");
     }

@@ -49,8 +49,7 @@ const Group* choose_group(const std::map<std::string, Group>& groups,
   // std::map iterates UUIDs in ascending order, so on a full tie the smaller UUID stays best.
   for (const auto& [uuid, group] : groups) {
     if (best == nullptr || group.members.size() > best->members.size() ||
-        (group.members.size() == best->members.size() &&
-         group.cluster_size > best->cluster_size)) {
+        (group.members.size() == best->members.size() && group.cluster_size > best->cluster_size)) {
       best = &group;
     }
   }
@@ -118,9 +117,9 @@ Decision route(const ClusterView& view, const std::optional<std::string>& previo
     if (previous_writer && previous == nullptr) {
       decision.reason += fmt::format(" (previous writer {} removed)", *previous_writer);
     } else if (previous != nullptr) {
-      decision.reason += fmt::format(" (previous writer {} is {}: {})", previous->name,
-                                     health::state_name(previous->health.state),
-                                     previous->health.reason);
+      decision.reason +=
+          fmt::format(" (previous writer {} is {}: {})", previous->name,
+                      health::state_name(previous->health.state), previous->health.reason);
     }
   } else {
     decision.cluster_state_uuid = group->uuid;
@@ -131,10 +130,9 @@ Decision route(const ClusterView& view, const std::optional<std::string>& previo
     if (previous_writer && previous == nullptr && writer != nullptr) {
       why = fmt::format("previous writer {} removed", *previous_writer);
     }
-    decision.reason = groups.size() > 1
-                          ? fmt::format("{} (cluster {} chosen of {} state UUIDs)", why,
-                                        group->uuid, groups.size())
-                          : why;
+    decision.reason = groups.size() > 1 ? fmt::format("{} (cluster {} chosen of {} state UUIDs)",
+                                                      why, group->uuid, groups.size())
+                                        : why;
   }
   decision.writer_changed = decision.writer != previous_writer;
   return decision;

@@ -44,9 +44,9 @@ TEST(Route, PicksFirstWritableByWeightThenName) {
 
 TEST(Route, DeterministicWhateverTheViewOrder) {
   std::vector<BackendStatus> backends = {
-      node("n1:1", State::Writable), node("n2:1", State::ReadOnly), node("n3:1", State::Writable),
-      node("n4:1", State::Offline), node("n5:1", State::Writable, "u2"),
-      node("n6:1", State::Draining)};
+      node("n1:1", State::Writable),       node("n2:1", State::ReadOnly),
+      node("n3:1", State::Writable),       node("n4:1", State::Offline),
+      node("n5:1", State::Writable, "u2"), node("n6:1", State::Draining)};
   const Decision first = route(view(backends), kNone, {});
   std::mt19937 random(42);
   for (int i = 0; i < 50; ++i) {
@@ -62,8 +62,8 @@ TEST(Route, DeterministicWhateverTheViewOrder) {
 
 TEST(Route, StickyWriterStaysWhenABetterNodeReturns) {
   // a is best by name but was offline; b became writer. a comes back: b stays.
-  const auto v = view({node("a:1", State::Writable), node("b:1", State::Writable),
-                       node("c:1", State::Writable)});
+  const auto v = view(
+      {node("a:1", State::Writable), node("b:1", State::Writable), node("c:1", State::Writable)});
   const Decision d = route(v, std::string("b:1"), {});
   EXPECT_EQ(d.writer, "b:1");
   EXPECT_FALSE(d.writer_changed);
@@ -71,8 +71,8 @@ TEST(Route, StickyWriterStaysWhenABetterNodeReturns) {
 }
 
 TEST(Route, FailbackAndPreferAreTheOperatorsChoice) {
-  const auto v = view({node("a:1", State::Writable), node("b:1", State::Writable),
-                       node("c:1", State::Writable)});
+  const auto v = view(
+      {node("a:1", State::Writable), node("b:1", State::Writable), node("c:1", State::Writable)});
   RoutingConfig failback;
   failback.failback = true;
   EXPECT_EQ(route(v, std::string("b:1"), failback).writer, "a:1");
@@ -88,8 +88,8 @@ TEST(Route, FailbackAndPreferAreTheOperatorsChoice) {
 }
 
 TEST(Route, UnhealthyWriterIsReplacedWithTheReason) {
-  auto v = view({node("a:1", State::Draining), node("b:1", State::Writable),
-                 node("c:1", State::Writable)});
+  auto v = view(
+      {node("a:1", State::Draining), node("b:1", State::Writable), node("c:1", State::Writable)});
   v.backends[0].health.reason = "wsrep_desync=ON";
   const Decision d = route(v, std::string("a:1"), {});
   EXPECT_EQ(d.writer, "b:1");
@@ -156,7 +156,8 @@ TEST(SplitBrain, ThePreviousWritersGroupWinsWhileItIsUsable) {
 }
 
 TEST(SplitBrain, TiesGoToTheLargerClusterSizeThenTheSmallerUuid) {
-  auto v = view({node("a:1", State::Writable, "u2", 1, 2), node("b:1", State::Writable, "u1", 1, 1)});
+  auto v =
+      view({node("a:1", State::Writable, "u2", 1, 2), node("b:1", State::Writable, "u1", 1, 1)});
   EXPECT_EQ(route(v, kNone, {}).writer, "a:1");
   v = view({node("a:1", State::Writable, "u2"), node("b:1", State::Writable, "u1")});
   EXPECT_EQ(route(v, kNone, {}).writer, "b:1");
