@@ -31,9 +31,11 @@ bool HealthTracker::observe(const Sample& sample, common::SteadyTime now) {
     ++failures_;
     better_streak_ = 0;
     if (first || health_.state == State::Offline) {
+      last_unreachable_ = now;
       return publish(classify(sample, config_.classifier), now);
     }
     if (failures_ < config_.offline_after_failures) return false;
+    last_unreachable_ = now;
     return publish({State::Offline, fmt::format("{} consecutive probes failed, last: {}", failures_,
                                                 *sample.probe_error)},
                    now);
@@ -42,8 +44,13 @@ bool HealthTracker::observe(const Sample& sample, common::SteadyTime now) {
   last_ok_sample_ = sample;
   NodeHealth health = classify(sample, config_.classifier);
   if (first || health.state <= health_.state) return publish(std::move(health), now);
-  // Better than published: wait for K consecutive better samples before trusting it.
+  // Better than published: wait for K consecutive better samples before trusting it, and for
+  // the suspect period after the node was last unreachable.
   if (++better_streak_ < config_.recover_after_samples) return false;
+  if (last_unreachable_ && now - *last_unreachable_ < config_.suspect_after_unreachable) {
+    return false;
+  }
+  last_unreachable_.reset();
   return publish(std::move(health), now);
 }
 

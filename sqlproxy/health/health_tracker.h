@@ -6,13 +6,17 @@
 //  - any other change for the worse (desync, read_only, non-Primary, ...) is published at once;
 //  - a change for the better (e.g. Offline -> Writable, Draining -> Writable, ReadOnly ->
 //    Writable) is published only after `recover_after_samples` consecutive samples that are all
-//    better than the published state: a node that was unreachable or frozen may report stale
-//    Synced/Primary for seconds after it answers again.
+//    better than the published state;
+//  - a node that was published Offline because probes failed (dead, frozen, unreachable) also
+//    stays suspect for `suspect_after_unreachable` after its last failed probe: a node resumed
+//    after SIGSTOP or a partition reports stale Synced/Primary for 1-6 s while its writes fail
+//    (measured on MariaDB 10.11 + Galera 4).
 // The very first sample is published as it is (nothing to recover from yet).
 // Pure: the caller passes the time. Not thread-safe; HealthMonitor owns one per backend and
 // calls it under its lock.
 
 #include <chrono>
+#include <optional>
 
 #include "common/clock.h"
 #include "sqlproxy/health/galera_state.h"
@@ -23,6 +27,7 @@ struct TrackerConfig {
   ClassifierConfig classifier;
   int offline_after_failures = 3;  // N >= 1
   int recover_after_samples = 3;   // K >= 1
+  std::chrono::milliseconds suspect_after_unreachable{5000};
 };
 
 class HealthTracker {
@@ -56,6 +61,8 @@ class HealthTracker {
   bool observed_ = false;
   int failures_ = 0;
   int better_streak_ = 0;  // consecutive ok samples classified better than health_
+  // Time of the last failed probe while published Offline; cleared when the node recovers.
+  std::optional<common::SteadyTime> last_unreachable_;
 };
 
 }  // namespace sqlproxy::health

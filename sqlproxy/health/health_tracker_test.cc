@@ -46,7 +46,7 @@ class TrackerTest : public testing::Test {
     return tracker_.health().state;
   }
 
-  HealthTracker tracker_{TrackerConfig{{}, 3, 3}};
+  HealthTracker tracker_{TrackerConfig{{}, 3, 3, 0ms}};
   common::SteadyTime now_{};
   bool changed_ = false;
 };
@@ -94,7 +94,7 @@ TEST_F(TrackerTest, WorseStatesArePublishedAtOnce) {
   EXPECT_EQ(feed(desynced()), State::Draining);
   EXPECT_TRUE(changed_);
   feed(synced());  // back to writable needs K samples; start over from a writable node:
-  HealthTracker tracker({{}, 3, 3});
+  HealthTracker tracker({{}, 3, 3, 0ms});
   tracker.observe(synced(), now_);
   tracker.observe(read_only(), now_ + 1ms);
   EXPECT_EQ(tracker.health().state, State::ReadOnly);
@@ -143,6 +143,37 @@ TEST_F(TrackerTest, RecoveringToReadOnlyPublishesTheLatestSample) {
   feed(synced());
   EXPECT_EQ(feed(read_only()), State::ReadOnly);
   EXPECT_EQ(tracker_.health().reason, "read_only=ON");
+}
+
+TEST(TrackerSuspect, AnUnreachableNodeStaysSuspectAfterItAnswersAgain) {
+  HealthTracker tracker({{}, 2, 3, 5000ms});
+  common::SteadyTime now{};
+  auto feed = [&](const Sample& sample, std::chrono::milliseconds after) {
+    now += after;
+    tracker.observe(sample, now);
+    return tracker.health().state;
+  };
+  feed(synced(), 0ms);
+  feed(failed(), 250ms);
+  EXPECT_EQ(feed(failed(), 250ms), State::Offline);
+  const auto last_failure = now;
+  // Frozen node resumed: it answers with a stale Synced/Primary at once. K samples are not
+  // enough while the suspect period runs.
+  for (int i = 0; i < 18; ++i) EXPECT_EQ(feed(synced(), 250ms), State::Offline) << i;
+  EXPECT_EQ(now - last_failure, 4500ms);
+  EXPECT_EQ(feed(synced(), 250ms), State::Offline);  // 4750 ms
+  EXPECT_EQ(feed(synced(), 250ms), State::Writable);  // 5000 ms
+}
+
+TEST(TrackerSuspect, ToleratedFailuresDoNotMakeANodeSuspect) {
+  HealthTracker tracker({{}, 3, 2, 5000ms});
+  common::SteadyTime now{};
+  tracker.observe(synced(), now);
+  tracker.observe(desynced(), now += 250ms);
+  tracker.observe(failed(), now += 250ms);  // one failure while draining: tolerated
+  tracker.observe(synced(), now += 250ms);
+  tracker.observe(synced(), now += 250ms);
+  EXPECT_EQ(tracker.health().state, State::Writable);
 }
 
 }  // namespace

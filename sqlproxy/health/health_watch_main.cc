@@ -5,7 +5,7 @@
 //
 // Usage: galera_health_watch --backends host:port,... --user U --password-file F
 //        [--probe-interval-ms 250] [--offline-after 3] [--recover-after 3] [--allow-donor]
-//        [--every-sample]
+//        [--suspect-ms 5000] [--every-sample]
 
 #include <boost/json.hpp>
 #include <charconv>
@@ -77,7 +77,7 @@ int usage(const char* why) {
   std::cerr << "galera_health_watch: " << why
             << "\nusage: galera_health_watch --backends host:port,... --user U --password-file F"
                " [--probe-interval-ms N] [--offline-after N] [--recover-after N] [--allow-donor]"
-               " [--every-sample]\n";
+               " [--suspect-ms N] [--every-sample]\n";
   return 2;
 }
 
