@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <utility>
 
 namespace sqlproxy::health {
@@ -114,7 +115,18 @@ void HealthMonitor::on_sample(std::uint64_t id, const Sample& sample, common::St
   }
   if (entry == nullptr) return;  // removed while this probe ran
   ++entry->probes;
-  const bool changed = entry->tracker.observe(sample, taken);
+  // The newest view the other usable members of this node's cluster know (see observe()).
+  std::int64_t peers_conf_id = -1;
+  for (const auto& [name, other] : entries_) {
+    const HealthTracker& peer = other->tracker;
+    const State peer_state = peer.health().state;
+    if (other.get() == entry || (peer_state != State::Writable && peer_state != State::ReadOnly) ||
+        peer.last_ok_sample().wsrep_cluster_state_uuid != sample.wsrep_cluster_state_uuid) {
+      continue;
+    }
+    peers_conf_id = std::max(peers_conf_id, peer.last_ok_sample().wsrep_cluster_conf_id);
+  }
+  const bool changed = entry->tracker.observe(sample, taken, peers_conf_id);
   publish_locked(changed);
 }
 

@@ -48,9 +48,8 @@ TEST(HealthMonitor, UnreachableBackendIsOfflineWithTheClientError) {
   monitor.add_backend(backend);
   ASSERT_EQ(monitor.view()->backends.size(), 1u);
   EXPECT_EQ(monitor.view()->backends[0].health.reason, "no probe yet");
-  const auto view = wait_view(monitor, [](const ClusterView& v) {
-    return v.backends[0].consecutive_failures >= 3;
-  });
+  const auto view = wait_view(
+      monitor, [](const ClusterView& v) { return v.backends[0].consecutive_failures >= 3; });
   const BackendStatus& status = view->backends[0];
   EXPECT_EQ(status.name, backend.name());
   EXPECT_EQ(status.health.state, State::Offline);

@@ -24,7 +24,8 @@ bool HealthTracker::publish(NodeHealth health, common::SteadyTime now) {
   return changed;
 }
 
-bool HealthTracker::observe(const Sample& sample, common::SteadyTime now) {
+bool HealthTracker::observe(const Sample& sample, common::SteadyTime now,
+                            std::int64_t peers_conf_id) {
   last_sample_ = sample;
   const bool first = !observed_;
   if (!sample.ok()) {
@@ -46,6 +47,10 @@ bool HealthTracker::observe(const Sample& sample, common::SteadyTime now) {
   if (first || health.state <= health_.state) return publish(std::move(health), now);
   // Better than published: wait for K consecutive better samples before trusting it, and for
   // the suspect period after the node was last unreachable.
+  if (sample.wsrep_cluster_conf_id < peers_conf_id) {  // a stale view is no healthy sample
+    better_streak_ = 0;
+    return false;
+  }
   if (++better_streak_ < config_.recover_after_samples) return false;
   if (last_unreachable_ && now - *last_unreachable_ < config_.suspect_after_unreachable) {
     return false;

@@ -37,7 +37,13 @@ class HealthTracker {
   // Feeds the sample taken at `now` (monotonic, non-decreasing across calls). Returns true when
   // the published State changed, and for the first sample (a reason change alone returns false
   // but is kept).
-  bool observe(const Sample& sample, common::SteadyTime now);
+  // `peers_conf_id` is the highest wsrep_cluster_conf_id that the other usable backends of the
+  // same cluster state UUID report (-1: none known). A change for the better also waits until
+  // this node's conf_id has caught up with it: a node resumed after a freeze or a partition
+  // keeps reporting its old view (Synced, Primary, old size and conf_id) until it notices that
+  // the others evicted it, which took ~7 s after SIGCONT here. Only upgrades wait for it, so a
+  // usable node is never demoted by a peer that saw a view change one probe earlier.
+  bool observe(const Sample& sample, common::SteadyTime now, std::int64_t peers_conf_id = -1);
 
   // Published health; before the first sample: Offline, "no probe yet".
   const NodeHealth& health() const { return health_; }

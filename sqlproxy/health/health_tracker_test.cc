@@ -161,8 +161,32 @@ TEST(TrackerSuspect, AnUnreachableNodeStaysSuspectAfterItAnswersAgain) {
   // enough while the suspect period runs.
   for (int i = 0; i < 18; ++i) EXPECT_EQ(feed(synced(), 250ms), State::Offline) << i;
   EXPECT_EQ(now - last_failure, 4500ms);
-  EXPECT_EQ(feed(synced(), 250ms), State::Offline);  // 4750 ms
+  EXPECT_EQ(feed(synced(), 250ms), State::Offline);   // 4750 ms
   EXPECT_EQ(feed(synced(), 250ms), State::Writable);  // 5000 ms
+}
+
+TEST(TrackerSuspect, AStaleViewWaitsForThePeersConfId) {
+  HealthTracker tracker({{}, 2, 2, 0ms});
+  common::SteadyTime now{};
+  Sample before = synced();
+  before.wsrep_cluster_conf_id = 7;
+  before.wsrep_cluster_size = 3;
+  tracker.observe(before, now);
+  tracker.observe(failed(), now += 250ms);
+  tracker.observe(failed(), now += 250ms);
+  ASSERT_EQ(tracker.health().state, State::Offline);
+  // Resumed: it still reports view 7 while the peers installed view 8 without it.
+  for (int i = 0; i < 20; ++i) tracker.observe(before, now += 250ms, /*peers_conf_id=*/8);
+  EXPECT_EQ(tracker.health().state, State::Offline);
+  Sample rejoined = before;
+  rejoined.wsrep_cluster_conf_id = 9;
+  tracker.observe(rejoined, now += 250ms, 9);
+  EXPECT_EQ(tracker.health().state, State::Offline);  // K = 2 samples
+  tracker.observe(rejoined, now += 250ms, 9);
+  EXPECT_EQ(tracker.health().state, State::Writable);
+  // A usable node is never demoted because a peer saw a newer view first.
+  tracker.observe(rejoined, now += 250ms, 10);
+  EXPECT_EQ(tracker.health().state, State::Writable);
 }
 
 TEST(TrackerSuspect, ToleratedFailuresDoNotMakeANodeSuspect) {

@@ -63,6 +63,7 @@ std::string view_json(const ClusterView& view) {
         {"read_only", b.sample.read_only},
         {"reject_queries", b.sample.wsrep_reject_queries},
         {"cluster_size", b.sample.wsrep_cluster_size},
+        {"cluster_conf_id", b.sample.wsrep_cluster_conf_id},
         {"consecutive_failures", b.consecutive_failures},
         {"probe_error", b.probe_error ? *b.probe_error : std::string()},
         {"probe_latency_us", b.probe_latency.count()},

@@ -12,6 +12,7 @@ the watch's output up to a deadline; nothing asserts on timing.
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -163,6 +164,30 @@ def scenarios(cluster, watch, checks):
         cluster.set_global(3, "wsrep_reject_queries", "NONE")
         watch.wait_states("node 3 writable again", {3: "writable"}, mark)
 
+    def freeze():
+        mark = watch.mark()
+        cluster.kill(3, signal.SIGSTOP)
+        try:
+            watch.wait_states("node 3 offline (frozen)", {3: "offline"}, mark)
+            cluster.wait_for(lambda: all(cluster.status(i).get("wsrep_cluster_size") == "2"
+                                         for i in (1, 2)), "survivors to evict node 3")
+        finally:
+            resumed = watch.mark()
+            cluster.kill(3, signal.SIGCONT)
+        at, view = watch.wait_states("node 3 writable after resume", {3: "writable"}, resumed, 60)
+        # A resumed node reports its old view (Synced, Primary, old conf_id) until it notices the
+        # eviction; it must not be published usable before its view caught up with the others'.
+        stale = set()
+        for v in watch.history(resumed)[:at - resumed + 1]:
+            node3 = watch.node(v, 3)
+            peers = max(watch.node(v, i)["cluster_conf_id"] for i in (1, 2))
+            if node3["cluster_conf_id"] < peers and node3["local_state_comment"] == "Synced":
+                stale.add(node3["probes"])
+                assert node3["state"] == "offline", node3
+        assert watch.node(view, 3)["cluster_conf_id"] >= max(
+            watch.node(view, i)["cluster_conf_id"] for i in (1, 2)), view
+        print(f"     (node 3 answered {len(stale)} probes with a stale view after SIGCONT)")
+
     def kill_one():
         mark = watch.mark()
         cluster.kill(3)
@@ -195,6 +220,7 @@ def scenarios(cluster, watch, checks):
     checks.run("desync 2 -> draining; resync -> writable after hysteresis", desync)
     checks.run("read_only 3 -> read_only; off -> writable after hysteresis", read_only)
     checks.run("wsrep_reject_queries=ALL on 3 -> offline; NONE -> writable", reject_queries)
+    checks.run("SIGSTOP 3 until evicted, SIGCONT -> writable only with a current view", freeze)
     checks.run(f"kill 3 -> offline after {OFFLINE_AFTER} failed probes", kill_one)
     checks.run("start 3 -> writable after hysteresis", restart)
     checks.run("kill 2 and 3 -> survivor non-Primary -> offline", kill_two)
