@@ -115,7 +115,15 @@ class Node:
         }
 
     def alive(self):
-        return pid_alive(self.pid)
+        """True when the recorded PID still runs this node's mariadbd (a stale state file must
+        never make us signal an unrelated process that reused the PID)."""
+        if not pid_alive(self.pid):
+            return False
+        try:
+            with open(f"/proc/{self.pid}/cmdline", "rb") as f:
+                return f"--defaults-file={self.cnf}".encode() in f.read().split(b"\0")
+        except OSError:
+            return False
 
     def log_tail(self, lines=40):
         try:
