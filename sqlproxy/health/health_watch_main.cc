@@ -9,10 +9,12 @@
 
 #include <boost/json.hpp>
 #include <charconv>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -133,15 +135,23 @@ int main(int argc, char** argv) {
   });
   monitor.set_backends(backends);
   // The main thread waits for SIGTERM/SIGINT; a heartbeat line each second shows probes flowing.
-  std::thread heartbeat([&monitor] {
-    for (;;) {
-      std::this_thread::sleep_for(std::chrono::seconds(1));
+  std::mutex mutex;
+  std::condition_variable done_changed;
+  bool done = false;
+  std::thread heartbeat([&] {
+    std::unique_lock lock(mutex);
+    while (!done_changed.wait_for(lock, std::chrono::seconds(1), [&] { return done; })) {
       std::printf("%s\n", view_json(*monitor.view()).c_str());
       std::fflush(stdout);
     }
   });
-  heartbeat.detach();
   int received = 0;
   sigwait(&signals, &received);
+  {
+    std::lock_guard lock(mutex);
+    done = true;
+  }
+  done_changed.notify_all();
+  heartbeat.join();
   return 0;
 }
