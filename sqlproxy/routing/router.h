@@ -28,6 +28,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sqlproxy/health/cluster_view.h"
@@ -55,5 +56,26 @@ struct Decision {
 // never on the order of view.backends.
 Decision route(const ClusterView& view, const std::optional<std::string>& previous_writer,
                const RoutingConfig& config);
+
+// Router: route() plus the memory of the previous writer, for the one place that reacts to new
+// views. Pure (no I/O or clock). Not thread-safe: owned by whoever receives HealthMonitor views
+// (e.g. the server's strand), which then publishes the Decision to sessions.
+class Router {
+ public:
+  explicit Router(RoutingConfig config) : config_(std::move(config)) {}
+
+  // Decides for `view` with the writer of the previous update() as previous writer and keeps
+  // the result. Log decision.reason once when decision.writer_changed.
+  const Decision& update(const ClusterView& view) {
+    decision_ = route(view, decision_.writer, config_);
+    return decision_;
+  }
+  const Decision& decision() const { return decision_; }  // the last one (empty before update)
+  const RoutingConfig& config() const { return config_; }
+
+ private:
+  RoutingConfig config_;
+  Decision decision_;
+};
 
 }  // namespace sqlproxy::routing

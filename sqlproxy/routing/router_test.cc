@@ -168,5 +168,20 @@ TEST(SplitBrain, NodesWithoutAStateUuidAreNotEligible) {
   EXPECT_EQ(route(v, kNone, {}).readers, (std::vector<std::string>{"b:1"}));
 }
 
+TEST(Router, RemembersTheWriterAcrossViews) {
+  Router router({});
+  const auto all = view({node("a:1", State::Writable), node("b:1", State::Writable)});
+  EXPECT_TRUE(router.update(all).writer_changed);
+  EXPECT_EQ(router.decision().writer, "a:1");
+  EXPECT_FALSE(router.update(all).writer_changed);
+  // a desyncs: b takes over; a comes back: b stays (no failback), no change reported.
+  EXPECT_EQ(
+      router.update(view({node("a:1", State::Draining), node("b:1", State::Writable)})).writer,
+      "b:1");
+  EXPECT_TRUE(router.decision().writer_changed);
+  EXPECT_EQ(router.update(all).writer, "b:1");
+  EXPECT_FALSE(router.decision().writer_changed);
+}
+
 }  // namespace
 }  // namespace sqlproxy::routing

@@ -214,14 +214,15 @@ class Cluster:
                 f'#!/bin/sh\nexport PATH="{rsync_dir}:$PATH"\nexec /usr/bin/wsrep_sst_rsync "$@"\n',
             os.path.join(rsync_dir, "rsync"): (
                 "#!/bin/sh\n"
-                "# Daemon mode: make the config run the transfer as root (default: nobody).\n"
+                "# Daemon mode as root: make the config keep uid root (default: nobody).\n"
                 'prev=""\n'
                 'for arg in "$@"; do\n'
                 '  if [ "$prev" = "--config" ]; then conf="$arg"; fi\n'
                 '  case "$arg" in --config=*) conf="${arg#--config=}" ;; esac\n'
                 '  prev="$arg"\n'
                 "done\n"
-                'if [ -n "$conf" ] && [ -f "$conf" ] && ! grep -q "^uid = " "$conf"; then\n'
+                'if [ "$(id -u)" = 0 ] && [ -n "$conf" ] && [ -f "$conf" ] &&'
+                ' ! grep -q "^uid = " "$conf"; then\n'
                 '  { printf "uid = root\\ngid = root\\n"; cat "$conf"; } > "$conf.new" &&'
                 ' mv "$conf.new" "$conf"\n'
                 "fi\n"
