@@ -140,6 +140,12 @@ common::Result<Sample> sample_from_rows(
   return sample;
 }
 
+bool transfer_donor_only(const Sample& sample) {
+  if (sample.wsrep_local_state != LocalState::DonorDesynced) return false;
+  const State allowed = classify(sample, ClassifierConfig{.allow_donor = true}).state;
+  return allowed == State::Writable || allowed == State::ReadOnly;
+}
+
 NodeHealth classify(const Sample& s, const ClassifierConfig& config) {
   if (auto health = offline_rule(s)) return *health;
   // Maintenance and desync: the node works, so running transactions may finish, but it asked
@@ -150,11 +156,12 @@ NodeHealth classify(const Sample& s, const ClassifierConfig& config) {
   if (s.wsrep_desync) return draining("wsrep_desync=ON");
   if (s.wsrep_local_state == LocalState::DonorDesynced) {
     // desync OFF here, so the node is a state-transfer donor.
-    if (config.allow_donor && !s.wsrep_sst_donor_rejects_queries) {
-      return {State::ReadOnly, "donor (allowed as reader)"};
-    }
-    return draining(s.wsrep_sst_donor_rejects_queries ? "donor rejecting queries"
-                                                      : "donor (allow_donor off)");
+    if (s.wsrep_sst_donor_rejects_queries) return draining("donor rejecting queries");
+    if (!config.allow_donor) return draining("donor (allow_donor off)");
+    // Allowed: used like a synced node (an IST donor serves from gcache without blocking; an
+    // rsync SST donor blocks writes for the copy, which the operator accepted).
+    if (s.read_only) return {State::ReadOnly, "donor (allowed), read_only=ON"};
+    return {State::Writable, "donor (allowed)"};
   }
   if (s.wsrep_local_state == LocalState::Joined) {
     return draining(fmt::format("joined, catching up (recv queue {})", s.wsrep_local_recv_queue));

@@ -74,8 +74,10 @@ common::Result<Sample> sample_from_rows(
     const std::vector<std::pair<std::string, std::string>>& rows);
 
 struct ClassifierConfig {
-  // A Donor that does not reject queries (wsrep_sst_donor_rejects_queries=OFF) is used as a
-  // reader. Off: a donor drains. An rsync donor blocks writes for the copy, so never as writer.
+  // A state-transfer Donor (desync OFF) that does not reject queries
+  // (wsrep_sst_donor_rejects_queries=OFF) is used as if it were Synced. Off: it drains (after
+  // HealthTracker's donor grace). An IST donor serves from gcache without blocking; an rsync
+  // SST donor blocks writes (FTWRL) for the whole copy.
   bool allow_donor = false;
 };
 
@@ -96,10 +98,14 @@ struct NodeHealth {
 //   wsrep_local_state Initialized/Joining/Unknown -> Offline
 //   pxc_maint_mode != DISABLED                    -> Draining
 //   wsrep_desync ON                               -> Draining
-//   Donor (desync OFF): allowed and not rejecting -> ReadOnly, else Draining
+//   Donor (desync OFF): rejecting queries or not allowed -> Draining, allowed -> as Synced
 //   Joined (catching up)                          -> Draining
 //   read_only ON                                  -> ReadOnly
 //   otherwise (Synced)                            -> Writable
 NodeHealth classify(const Sample& sample, const ClassifierConfig& config);
+
+// True when the sample is a state-transfer donor (Donor/Desynced with wsrep_desync OFF) that
+// would be usable if donors were allowed: nothing but the donor role keeps it from use.
+bool transfer_donor_only(const Sample& sample);
 
 }  // namespace sqlproxy::health

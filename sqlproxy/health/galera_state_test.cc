@@ -50,8 +50,9 @@ INSTANTIATE_TEST_SUITE_P(
         // A desynced node stays draining even when donors are allowed: desync is the operator's.
         Case{"desynced", true, State::Draining, "wsrep_desync=ON"},
         Case{"sst_donor", false, State::Draining, "donor (allow_donor off)"},
-        Case{"sst_donor", true, State::ReadOnly, "donor (allowed as reader)"},
-        Case{"ist_donor", true, State::ReadOnly, "donor (allowed as reader)"},
+        Case{"sst_donor", true, State::Writable, "donor (allowed)"},
+        Case{"ist_donor", true, State::Writable, "donor (allowed)"},
+        Case{"ist_donor", false, State::Draining, "donor (allow_donor off)"},
         Case{"sst_donor_rejecting", true, State::Draining, "donor rejecting queries"},
         Case{"joiner_ist_non_primary", false, State::Offline, "wsrep_cluster_status=non-Primary"},
         Case{"joiner_ist_primary", false, State::Offline, "wsrep_ready=OFF"},
@@ -113,6 +114,18 @@ TEST(SampleFromRows, GarbageStateIsUnknownAndOffline) {
   EXPECT_EQ(parsed->wsrep_local_state, LocalState::Unknown);
   EXPECT_EQ(classify(*parsed, {}).state, State::Offline);
   EXPECT_EQ(classify(s, {}).state, State::Writable);
+}
+
+TEST(Classify, TransferDonorOnly) {
+  EXPECT_TRUE(transfer_donor_only(load("sst_donor")));
+  EXPECT_TRUE(transfer_donor_only(load("ist_donor")));
+  EXPECT_FALSE(transfer_donor_only(load("desynced")));  // the operator's desync
+  EXPECT_FALSE(transfer_donor_only(load("sst_donor_rejecting")));
+  EXPECT_FALSE(transfer_donor_only(load("synced")));
+  Sample donor_read_only = load("sst_donor");
+  donor_read_only.read_only = true;
+  EXPECT_TRUE(transfer_donor_only(donor_read_only));
+  EXPECT_EQ(classify(donor_read_only, {.allow_donor = true}).state, State::ReadOnly);
 }
 
 TEST(Classify, FailedProbeIsOffline) {

@@ -7,6 +7,11 @@
 #include "common/check.h"
 
 namespace sqlproxy::health {
+namespace {
+
+bool is_usable(State state) { return state == State::Writable || state == State::ReadOnly; }
+
+}  // namespace
 
 HealthTracker::HealthTracker(TrackerConfig config) : config_(config) {
   CHECK(config_.offline_after_failures >= 1, "offline_after_failures {}",
@@ -44,6 +49,15 @@ bool HealthTracker::observe(const Sample& sample, common::SteadyTime now,
   failures_ = 0;
   last_ok_sample_ = sample;
   NodeHealth health = classify(sample, config_.classifier);
+  if (!transfer_donor_only(sample)) donor_since_.reset();
+  if (!first && health.state < health_.state && is_usable(health_.state) &&
+      transfer_donor_only(sample)) {
+    if (!donor_since_) donor_since_ = now;
+    if (now - *donor_since_ < config_.donor_grace) return false;
+    health.reason = fmt::format(
+        "{} for {} ms", health.reason,
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - *donor_since_).count());
+  }
   if (first || health.state <= health_.state) return publish(std::move(health), now);
   // Better than published: wait for K consecutive better samples before trusting it, and for
   // the suspect period after the node was last unreachable.

@@ -3,7 +3,11 @@
 // into the state routing may act on:
 //  - a failed probe turns a node Offline only after `offline_after_failures` consecutive failures
 //    (one lost probe on a busy machine is not a dead node);
-//  - any other change for the worse (desync, read_only, non-Primary, ...) is published at once;
+//  - any other change for the worse (desync, read_only, non-Primary, ...) is published at once,
+//    except that a usable node that turns state-transfer donor (and would be usable if donors
+//    were allowed) keeps its state for `donor_grace`: a rejoining node's IST makes one synced
+//    node donor for about a second, often the writer, and draining it would switch writers on
+//    every rejoin; an rsync SST donation lasts longer and then drains;
 //  - a change for the better (e.g. Offline -> Writable, Draining -> Writable, ReadOnly ->
 //    Writable) is published only after `recover_after_samples` consecutive samples that are all
 //    better than the published state;
@@ -28,6 +32,7 @@ struct TrackerConfig {
   int offline_after_failures = 3;  // N >= 1
   int recover_after_samples = 3;   // K >= 1
   std::chrono::milliseconds suspect_after_unreachable{5000};
+  std::chrono::milliseconds donor_grace{3000};
 };
 
 class HealthTracker {
@@ -69,6 +74,8 @@ class HealthTracker {
   int better_streak_ = 0;  // consecutive ok samples classified better than health_
   // Time of the last failed probe while published Offline; cleared when the node recovers.
   std::optional<common::SteadyTime> last_unreachable_;
+  // Time of the first sample of the current donor episode while published usable.
+  std::optional<common::SteadyTime> donor_since_;
 };
 
 }  // namespace sqlproxy::health

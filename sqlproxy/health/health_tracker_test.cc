@@ -46,7 +46,7 @@ class TrackerTest : public testing::Test {
     return tracker_.health().state;
   }
 
-  HealthTracker tracker_{TrackerConfig{{}, 3, 3, 0ms}};
+  HealthTracker tracker_{TrackerConfig{{}, 3, 3, 0ms, 0ms}};
   common::SteadyTime now_{};
   bool changed_ = false;
 };
@@ -94,7 +94,7 @@ TEST_F(TrackerTest, WorseStatesArePublishedAtOnce) {
   EXPECT_EQ(feed(desynced()), State::Draining);
   EXPECT_TRUE(changed_);
   feed(synced());  // back to writable needs K samples; start over from a writable node:
-  HealthTracker tracker({{}, 3, 3, 0ms});
+  HealthTracker tracker({{}, 3, 3, 0ms, 0ms});
   tracker.observe(synced(), now_);
   tracker.observe(read_only(), now_ + 1ms);
   EXPECT_EQ(tracker.health().state, State::ReadOnly);
@@ -187,6 +187,53 @@ TEST(TrackerSuspect, AStaleViewWaitsForThePeersConfId) {
   // A usable node is never demoted because a peer saw a newer view first.
   tracker.observe(rejoined, now += 250ms, 10);
   EXPECT_EQ(tracker.health().state, State::Writable);
+}
+
+Sample transfer_donor() {
+  Sample s = synced();
+  s.wsrep_local_state = LocalState::DonorDesynced;
+  s.wsrep_local_state_comment = "Donor/Desynced";
+  return s;
+}
+
+TEST(TrackerDonor, AShortDonationKeepsTheNodeUsable) {
+  HealthTracker tracker({{}, 3, 3, 0ms, 3000ms});
+  common::SteadyTime now{};
+  tracker.observe(synced(), now);
+  for (int i = 0; i < 11; ++i) {  // an IST donation seen for 2500 ms
+    EXPECT_FALSE(tracker.observe(transfer_donor(), now += 250ms)) << i;
+  }
+  EXPECT_EQ(tracker.health().state, State::Writable);
+  tracker.observe(synced(), now += 250ms);
+  EXPECT_EQ(tracker.health().state, State::Writable);
+  // A new donation starts a new grace period.
+  for (int i = 0; i < 11; ++i) tracker.observe(transfer_donor(), now += 250ms);
+  EXPECT_EQ(tracker.health().state, State::Writable);
+}
+
+TEST(TrackerDonor, ALongDonationDrains) {
+  HealthTracker tracker({{}, 3, 3, 0ms, 3000ms});
+  common::SteadyTime now{};
+  tracker.observe(synced(), now);
+  for (int i = 0; i < 12; ++i) tracker.observe(transfer_donor(), now += 250ms);  // 0..2750 ms
+  EXPECT_EQ(tracker.health().state, State::Writable);
+  EXPECT_TRUE(tracker.observe(transfer_donor(), now += 250ms));  // 3000 ms after the first
+  EXPECT_EQ(tracker.health().state, State::Draining);
+  EXPECT_EQ(tracker.health().reason, "donor (allow_donor off) for 3000 ms");
+}
+
+TEST(TrackerDonor, DesyncAndRejectingDonorsDrainAtOnce) {
+  HealthTracker tracker({{}, 3, 3, 0ms, 3000ms});
+  common::SteadyTime now{};
+  tracker.observe(synced(), now);
+  tracker.observe(desynced(), now += 250ms);
+  EXPECT_EQ(tracker.health().state, State::Draining);
+  HealthTracker rejecting({{}, 3, 3, 0ms, 3000ms});
+  rejecting.observe(synced(), now);
+  Sample donor = transfer_donor();
+  donor.wsrep_sst_donor_rejects_queries = true;
+  rejecting.observe(donor, now += 250ms);
+  EXPECT_EQ(rejecting.health().state, State::Draining);
 }
 
 TEST(TrackerSuspect, ToleratedFailuresDoNotMakeANodeSuspect) {

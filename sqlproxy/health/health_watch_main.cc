@@ -1,7 +1,7 @@
-// galera_health_watch: runs a HealthMonitor and prints its view as one JSON line whenever a
-// backend's state changes (with --every-sample: after every probe) and once a second, until
-// SIGTERM or SIGINT. A test tool: the
-// integration test reads these lines while it breaks the cluster.
+// galera_health_watch: runs a HealthMonitor and a routing::Router over its views, and prints
+// each view with its routing decision as one JSON line whenever a backend's state changes (with
+// --every-sample: after every probe), plus a heartbeat line each second, until SIGTERM or
+// SIGINT. A test tool: the integration test reads these lines while it breaks the cluster.
 //
 // Usage: galera_health_watch --backends host:port,... --user U --password-file F
 //        [--probe-interval-ms 250] [--offline-after 3] [--recover-after 3] [--allow-donor]
@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "sqlproxy/health/health_monitor.h"
+#include "sqlproxy/routing/router.h"
 
 namespace {
 
@@ -51,7 +52,9 @@ std::optional<std::vector<BackendSpec>> parse_backends(const std::string& list) 
   return backends;
 }
 
-std::string view_json(const ClusterView& view) {
+// One line: the view, and (for views the listener saw) the routing decision for it. Heartbeat
+// lines carry "heartbeat": true and no decision.
+std::string view_json(const ClusterView& view, const sqlproxy::routing::Decision* decision) {
   boost::json::array backends;
   for (const auto& b : view.backends) {
     backends.push_back(boost::json::object{
@@ -72,8 +75,18 @@ std::string view_json(const ClusterView& view) {
         {"probes", b.probes},
     });
   }
-  return boost::json::serialize(
-      boost::json::object{{"version", view.version}, {"backends", std::move(backends)}});
+  boost::json::object line{{"version", view.version}, {"backends", std::move(backends)}};
+  if (decision == nullptr) {
+    line["heartbeat"] = true;
+  } else {
+    line["writer"] = decision->writer ? boost::json::value(*decision->writer) : nullptr;
+    boost::json::array readers;
+    for (const auto& reader : decision->readers) readers.emplace_back(reader);
+    line["readers"] = std::move(readers);
+    line["writer_changed"] = decision->writer_changed;
+    line["reason"] = decision->reason;
+  }
+  return boost::json::serialize(line);
 }
 
 int usage(const char* why) {
@@ -129,8 +142,10 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // inherited by the prober threads
 
   common::RealClock clock;
-  HealthMonitor monitor(config, clock, [](const std::shared_ptr<const ClusterView>& view) {
-    std::printf("%s\n", view_json(*view).c_str());
+  // The listener runs under the monitor's lock, one call at a time: the Router needs no lock.
+  sqlproxy::routing::Router router({});
+  HealthMonitor monitor(config, clock, [&router](const std::shared_ptr<const ClusterView>& view) {
+    std::printf("%s\n", view_json(*view, &router.update(*view)).c_str());
     std::fflush(stdout);
   });
   monitor.set_backends(backends);
@@ -141,7 +156,7 @@ int main(int argc, char** argv) {
   std::thread heartbeat([&] {
     std::unique_lock lock(mutex);
     while (!done_changed.wait_for(lock, std::chrono::seconds(1), [&] { return done; })) {
-      std::printf("%s\n", view_json(*monitor.view()).c_str());
+      std::printf("%s\n", view_json(*monitor.view(), nullptr).c_str());
       std::fflush(stdout);
     }
   });

@@ -48,6 +48,8 @@ class Watch:
     def _read(self):
         for line in self.proc.stdout:
             view = json.loads(line)
+            if view.get("heartbeat"):
+                continue  # every sample is printed already (--every-sample)
             view["backends"] = {b["name"]: b for b in view["backends"]}
             with self.lock:
                 self.views.append(view)
@@ -125,105 +127,185 @@ def synced(b):
             and not b["probe_error"])
 
 
-def scenarios(cluster, watch, checks):
-    all_writable = {1: "writable", 2: "writable", 3: "writable"}
+class Scenarios:
+    """The checks, in order; each starts from the state the previous one left. `writer` is the
+    node index the Router chose last; faults target it so that every check also exercises a
+    writer change (or its absence)."""
 
-    def all_synced():
-        _, view = watch.wait_states("3 writable", all_writable)
+    def __init__(self, cluster, watch):
+        self.cluster = cluster
+        self.watch = watch
+        self.index = {name: i for i, name in watch.names.items()}
+        self.writer = None
+
+    def name(self, index):
+        return self.watch.names[index]
+
+    def state(self, view, index):
+        return self.watch.node(view, index)["state"]
+
+    def others(self, index):
+        return [i for i in sorted(self.watch.names) if i != index]
+
+    def writer_moved(self, since, old, why):
+        """Waits for the writer change away from node `old`; checks its logged reason."""
+        at, view = self.watch.wait(f"writer to move off node {old}",
+                                   lambda v: v["writer_changed"], since)
+        assert view["writer"] is not None and view["writer"] != self.name(old), view
+        expected = f"previous writer {self.name(old)} is "
+        assert view["reason"].startswith(expected), (view["reason"], expected)
+        self.writer = self.index[view["writer"]]
+        return at
+
+    def writer_stays(self, since, index):
+        """Node `index` came back: no writer change after `since`, for two more of its probes."""
+        at, view = self.watch.wait(f"node {index} usable", lambda v: self.state(v, index) in (
+            "writable", "read_only"), since)
+        probes = self.watch.node(view, index)["probes"]
+        self.watch.wait(f"two more probes of node {index}",
+                        lambda v: self.watch.node(v, index)["probes"] >= probes + 2, at)
+        changes = [v for v in self.watch.history(since) if v["writer_changed"]]
+        assert not changes, f"writer changed (failback) when node {index} returned: {changes[0]}"
+
+    def all_synced(self):
+        _, view = self.watch.wait("3 writable and a writer", lambda v: v["writer"] and all(
+            self.state(v, i) == "writable" for i in self.watch.names))
         uuids = {b["cluster_state_uuid"] for b in view["backends"].values()}
         assert len(uuids) == 1 and "" not in uuids, uuids
+        # Equal weights: the smallest name, as on any other proxy fed the same view.
+        assert view["writer"] == min(self.watch.names.values()), view
+        assert sorted(view["readers"]) == sorted(self.watch.names.values()), view
+        self.writer = self.index[view["writer"]]
 
-    def desync():
+    def desync(self):
+        w, watch = self.writer, self.watch
         mark = watch.mark()
-        cluster.desync(2)
-        _, view = watch.wait_states("node 2 draining", {2: "draining"}, mark)
-        assert watch.node(view, 2)["reason"] == "wsrep_desync=ON", watch.node(view, 2)
-        assert watch.node(view, 1)["state"] == "writable"
+        self.cluster.desync(w)
+        at = self.writer_moved(mark, w, "draining")
+        assert watch.node(watch.history()[at], w)["reason"] == "wsrep_desync=ON"
         mark = watch.mark()
-        cluster.resync(2)
-        at, _ = watch.wait_states("node 2 writable again", {2: "writable"}, mark)
-        recovered_through_hysteresis(watch, 2, mark, at, synced)
+        self.cluster.resync(w)
+        at, _ = watch.wait_states(f"node {w} writable again", {w: "writable"}, mark)
+        recovered_through_hysteresis(watch, w, mark, at, synced)
+        self.writer_stays(mark, w)
 
-    def read_only():
+    def read_only(self):
+        r, watch = self.others(self.writer)[0], self.watch
         mark = watch.mark()
-        cluster.set_global(3, "read_only", "ON")
-        _, view = watch.wait_states("node 3 read_only", {3: "read_only"}, mark)
-        assert watch.node(view, 3)["reason"] == "read_only=ON"
+        self.cluster.set_global(r, "read_only", "ON")
+        _, view = watch.wait_states(f"node {r} read_only", {r: "read_only"}, mark)
+        assert watch.node(view, r)["reason"] == "read_only=ON"
+        assert self.name(r) in view["readers"], view
+        assert view["writer"] == self.name(self.writer), view
         mark = watch.mark()
-        cluster.set_global(3, "read_only", "OFF")
-        at, _ = watch.wait_states("node 3 writable again", {3: "writable"}, mark)
-        recovered_through_hysteresis(watch, 3, mark, at, synced)
+        self.cluster.set_global(r, "read_only", "OFF")
+        at, _ = watch.wait_states(f"node {r} writable again", {r: "writable"}, mark)
+        recovered_through_hysteresis(watch, r, mark, at, synced)
 
-    def reject_queries():
+    def reject_queries(self):
+        w, watch = self.writer, self.watch
         mark = watch.mark()
-        cluster.set_global(3, "wsrep_reject_queries", "ALL")
-        _, view = watch.wait_states("node 3 offline", {3: "offline"}, mark)
+        self.cluster.set_global(w, "wsrep_reject_queries", "ALL")
+        at = self.writer_moved(mark, w, "offline")
         # The probe still answers (SHOW works under reject ALL): offline by rule, not by failure.
-        assert watch.node(view, 3)["reason"] == "wsrep_reject_queries=ALL", watch.node(view, 3)
+        node = watch.node(watch.history()[at], w)
+        assert node["reason"] == "wsrep_reject_queries=ALL", node
         mark = watch.mark()
-        cluster.set_global(3, "wsrep_reject_queries", "NONE")
-        watch.wait_states("node 3 writable again", {3: "writable"}, mark)
+        self.cluster.set_global(w, "wsrep_reject_queries", "NONE")
+        self.writer_stays(mark, w)
 
-    def freeze():
+    def freeze(self):
+        w, watch, cluster = self.writer, self.watch, self.cluster
+        survivors = self.others(w)
         mark = watch.mark()
-        cluster.kill(3, signal.SIGSTOP)
+        cluster.kill(w, signal.SIGSTOP)
         try:
-            watch.wait_states("node 3 offline (frozen)", {3: "offline"}, mark)
+            self.writer_moved(mark, w, "offline")
             cluster.wait_for(lambda: all(cluster.status(i).get("wsrep_cluster_size") == "2"
-                                         for i in (1, 2)), "survivors to evict node 3")
+                                         for i in survivors), f"survivors to evict node {w}")
         finally:
             resumed = watch.mark()
-            cluster.kill(3, signal.SIGCONT)
-        at, view = watch.wait_states("node 3 writable after resume", {3: "writable"}, resumed, 60)
+            cluster.kill(w, signal.SIGCONT)
+        at, view = watch.wait_states(f"node {w} writable after resume", {w: "writable"},
+                                     resumed, 60)
         # A resumed node reports its old view (Synced, Primary, old conf_id) until it notices the
         # eviction; it must not be published usable before its view caught up with the others'.
         stale = set()
         for v in watch.history(resumed)[:at - resumed + 1]:
-            node3 = watch.node(v, 3)
-            peers = max(watch.node(v, i)["cluster_conf_id"] for i in (1, 2))
-            if node3["cluster_conf_id"] < peers and node3["local_state_comment"] == "Synced":
-                stale.add(node3["probes"])
-                assert node3["state"] == "offline", node3
-        assert watch.node(view, 3)["cluster_conf_id"] >= max(
-            watch.node(view, i)["cluster_conf_id"] for i in (1, 2)), view
-        print(f"     (node 3 answered {len(stale)} probes with a stale view after SIGCONT)")
+            node = watch.node(v, w)
+            peers = max(watch.node(v, i)["cluster_conf_id"] for i in survivors)
+            if node["cluster_conf_id"] < peers and node["local_state_comment"] == "Synced":
+                stale.add(node["probes"])
+                assert node["state"] == "offline", node
+        assert watch.node(view, w)["cluster_conf_id"] >= max(
+            watch.node(view, i)["cluster_conf_id"] for i in survivors), view
+        print(f"     (node {w} answered {len(stale)} probes with a stale view after SIGCONT)")
+        self.writer_stays(resumed, w)
 
-    def kill_one():
+    def kill_one(self):
+        w, watch = self.writer, self.watch
+        self.killed = w
         mark = watch.mark()
-        cluster.kill(3)
-        at, view = watch.wait_states("node 3 offline", {3: "offline"}, mark)
-        node3 = watch.node(view, 3)
-        assert node3["consecutive_failures"] >= OFFLINE_AFTER, node3
-        assert node3["reason"].startswith(f"{OFFLINE_AFTER} consecutive probes failed"), node3
+        self.cluster.kill(w)
+        at = self.writer_moved(mark, w, "offline")
+        node = watch.node(watch.history()[at], w)
+        assert node["consecutive_failures"] >= OFFLINE_AFTER, node
+        assert node["reason"].startswith(f"{OFFLINE_AFTER} consecutive probes failed"), node
         # The first OFFLINE_AFTER - 1 failures were tolerated: still writable with failures.
-        tolerated = {watch.node(v, 3)["consecutive_failures"] for v in watch.history(mark)[
-            :at - mark] if watch.node(v, 3)["state"] == "writable"}
+        tolerated = {watch.node(v, w)["consecutive_failures"] for v in watch.history(mark)[
+            :at - mark] if self.state(v, w) == "writable"}
         assert set(range(1, OFFLINE_AFTER)) <= tolerated, tolerated
-        watch.wait_states("survivors writable", {1: "writable", 2: "writable"}, at)
+        watch.wait_states("survivors writable", {i: "writable" for i in self.others(w)}, at)
 
-    def restart():
+    def restart(self):
+        k, w, watch = self.killed, self.writer, self.watch
         mark = watch.mark()
-        cluster.start(3)
-        at, _ = watch.wait_states("node 3 writable", {3: "writable"}, mark)
-        recovered_through_hysteresis(watch, 3, mark, at, synced)
+        # The writer donates the state transfer (IST): a short donation must not move the writer.
+        self.cluster.start(k, donor=w)
+        at, _ = watch.wait_states(f"node {k} writable", {k: "writable"}, mark)
+        recovered_through_hysteresis(watch, k, mark, at, synced)
+        self.writer_stays(mark, k)
+        donor = {watch.node(v, w)["probes"] for v in watch.history(mark)
+                 if watch.node(v, w)["local_state_comment"] == "Donor/Desynced"}
+        print(f"     (writer node {w} was donor for {len(donor)} probes, stayed writer)")
 
-    def kill_two():
+    def kill_two(self):
+        w, watch = self.writer, self.watch
+        survivor, other = self.others(w)
         mark = watch.mark()
-        cluster.kill(2)
-        cluster.kill(3)
-        _, view = watch.wait_states("node 1 offline (non-Primary)", {1: "offline"}, mark)
-        assert watch.node(view, 1)["reason"] == "wsrep_cluster_status=non-Primary", \
-            watch.node(view, 1)
-        watch.wait_states("all offline", {1: "offline", 2: "offline", 3: "offline"}, mark)
+        self.cluster.kill(w)
+        self.cluster.kill(other)
+        _, view = watch.wait_states(f"node {survivor} offline (non-Primary)",
+                                    {survivor: "offline"}, mark)
+        assert watch.node(view, survivor)["reason"] == "wsrep_cluster_status=non-Primary", \
+            watch.node(view, survivor)
+        _, view = watch.wait("no writer", lambda v: v["writer"] is None, mark)
+        assert view["readers"] == [], view
 
-    checks.run("all Synced -> 3 writable, one cluster state UUID", all_synced)
-    checks.run("desync 2 -> draining; resync -> writable after hysteresis", desync)
-    checks.run("read_only 3 -> read_only; off -> writable after hysteresis", read_only)
-    checks.run("wsrep_reject_queries=ALL on 3 -> offline; NONE -> writable", reject_queries)
-    checks.run("SIGSTOP 3 until evicted, SIGCONT -> writable only with a current view", freeze)
-    checks.run(f"kill 3 -> offline after {OFFLINE_AFTER} failed probes", kill_one)
-    checks.run("start 3 -> writable after hysteresis", restart)
-    checks.run("kill 2 and 3 -> survivor non-Primary -> offline", kill_two)
+    def writer_always_writable(self):
+        for view in self.watch.history():
+            if view["writer"] is not None:
+                state = view["backends"][view["writer"]]["state"]
+                assert state == "writable", f"writer {view['writer']} was {state}: {view}"
+
+
+def scenarios(cluster, watch, checks):
+    s = Scenarios(cluster, watch)
+    checks.run("all Synced -> 3 writable, writer = smallest name", s.all_synced)
+    checks.run("desync the writer -> draining, writer moves; resync -> back, no failback",
+               s.desync)
+    checks.run("read_only on a reader -> read_only reader; off -> writable after hysteresis",
+               s.read_only)
+    checks.run("wsrep_reject_queries=ALL on the writer -> offline, writer moves; NONE -> back",
+               s.reject_queries)
+    checks.run("SIGSTOP the writer until evicted, SIGCONT -> usable only with a current view",
+               s.freeze)
+    checks.run(f"kill the writer -> offline after {OFFLINE_AFTER} failed probes, writer moves",
+               s.kill_one)
+    checks.run("start it (IST from the writer) -> writable after hysteresis, writer unchanged",
+               s.restart)
+    checks.run("kill two -> survivor non-Primary -> offline, no writer", s.kill_two)
+    checks.run("the writer was writable in every published view", s.writer_always_writable)
 
 
 def main():
@@ -235,17 +317,21 @@ def main():
     checks = Checks()
     watch = None
     started = time.monotonic()
+    completed = False
     try:
         cluster.up()
         print(f"cluster up in {time.monotonic() - started:.1f}s ({cluster.root})", flush=True)
         watch = Watch(os.path.abspath(args.watch), cluster)
         scenarios(cluster, watch, checks)
+        completed = True
     finally:
         if watch is not None:
             watch.stop()
         cluster.down()
-        if not args.keep and not checks.failed:
+        if completed and not args.keep and not checks.failed:
             cluster.remove()
+        else:
+            print(f"cluster files kept in {cluster.root}")
     print(f"{checks.passed} passed, {len(checks.failed)} failed "
           f"({time.monotonic() - started:.1f}s)")
     return 1 if checks.failed else 0

@@ -375,9 +375,13 @@ wsrep_provider_options="{';'.join(provider_options)}"
     def wait_synced(self, indexes=None, size=None, deadline_seconds=UP_DEADLINE_SECONDS):
         indexes = indexes or [n.index for n in self.nodes if n.alive()]
         size = size or len([n for n in self.nodes if n.alive()])
-        self.wait_for(lambda: all(self.synced(i, size) for i in indexes),
-                      f"nodes {indexes} Synced in a Primary component of size {size}",
-                      deadline_seconds, [self.node(i) for i in indexes])
+        try:
+            self.wait_for(lambda: all(self.synced(i, size) for i in indexes),
+                          f"nodes {indexes} Synced in a Primary component of size {size}",
+                          deadline_seconds, [self.node(i) for i in indexes])
+        except ClusterError as err:
+            details = [f"node {i}: {self.status(i)}\n{self.node(i).log_tail(8)}" for i in indexes]
+            raise ClusterError(f"{err}\n" + "\n".join(details)) from None
 
     # ----- commands ------------------------------------------------------------------------
 
@@ -455,9 +459,10 @@ wsrep_provider_options="{';'.join(provider_options)}"
             node.pid = None
             self.save()
 
-    def start(self, index, wait=True):
+    def start(self, index, wait=True, donor=None):
         """Starts a stopped or killed node. It rejoins the running nodes (IST from its recovered
-        position); when no other node runs it bootstraps a new Primary component."""
+        position; from node `donor` when given); when no other node runs it bootstraps a new
+        Primary component."""
         node = self.node(index)
         if node.alive():
             raise ClusterError(f"node {index} is already running (pid {node.pid})")
@@ -466,6 +471,8 @@ wsrep_provider_options="{';'.join(provider_options)}"
         position = self._recovered_position(node)
         if position:
             extra.append(f"--wsrep_start_position={position}")
+        if donor is not None:
+            extra.append(f"--wsrep_sst_donor=node{donor}")
         if not others:
             self._mark_safe_to_bootstrap(node)
             extra.append("--wsrep-new-cluster")
