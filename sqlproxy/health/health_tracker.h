@@ -20,6 +20,7 @@
 // calls it under its lock.
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 
 #include "common/clock.h"

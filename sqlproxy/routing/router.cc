@@ -104,6 +104,12 @@ std::vector<std::string> choose_readers(const Group& group, const BackendStatus*
   return readers;
 }
 
+// A backend never probed yet may turn out to be the best writer; see rule 3 of the header.
+bool has_unprobed(const ClusterView& view) {
+  return std::any_of(view.backends.begin(), view.backends.end(),
+                     [](const BackendStatus& backend) { return backend.probes == 0; });
+}
+
 }  // namespace
 
 Decision route(const ClusterView& view, const std::optional<std::string>& previous_writer,
@@ -124,7 +130,12 @@ Decision route(const ClusterView& view, const std::optional<std::string>& previo
   } else {
     decision.cluster_state_uuid = group->uuid;
     std::string why;
-    const BackendStatus* writer = choose_writer(*group, previous, config, why);
+    const BackendStatus* writer = nullptr;
+    if (!previous_writer && has_unprobed(view)) {
+      why = "waiting for the first probe of every backend";
+    } else {
+      writer = choose_writer(*group, previous, config, why);
+    }
     if (writer != nullptr) decision.writer = writer->name;
     decision.readers = choose_readers(*group, writer, config);
     if (previous_writer && previous == nullptr && writer != nullptr) {

@@ -23,6 +23,9 @@
 //         costs a rejoin stall and kills transactions);
 //      c. otherwise the first Writable backend in the order: weight descending, then name
 //         ascending. config.failback on means this order always decides.
+//    With no previous writer (start-up), no writer is chosen while some backend has not been
+//    probed yet (BackendStatus::probes == 0): otherwise the first backend to answer would win
+//    and stay (sticky), and proxies started together could pick different writers.
 // 4. Readers: every eligible backend of the group, in the same order; the writer is included
 //    unless config.readers_include_writer is false (and then only when another reader exists).
 

@@ -20,6 +20,7 @@ BackendStatus node(const std::string& name, State state, const std::string& uuid
   b.sample.wsrep_cluster_state_uuid = uuid;
   b.sample.wsrep_cluster_status = "Primary";
   b.sample.wsrep_cluster_size = cluster_size;
+  b.probes = 1;
   return b;
 }
 
@@ -105,6 +106,23 @@ TEST(Route, ReadOnlyNodesReadButNeverWrite) {
   EXPECT_TRUE(d.writer_changed);
   EXPECT_EQ(d.readers, (std::vector<std::string>{"a:1", "b:1"}));
   EXPECT_EQ(d.reason, "no writable backend");
+}
+
+TEST(Route, NoWriterAtStartUntilEveryBackendWasProbed) {
+  // b answered first; a (better by name) has not been probed yet.
+  auto v = view({node("a:1", State::Offline), node("b:1", State::Writable)});
+  v.backends[0].probes = 0;
+  v.backends[0].health.reason = "no probe yet";
+  Decision d = route(v, kNone, {});
+  EXPECT_FALSE(d.writer.has_value());
+  EXPECT_EQ(d.reason, "waiting for the first probe of every backend");
+  EXPECT_EQ(d.readers, (std::vector<std::string>{"b:1"}));
+  v.backends[0] = node("a:1", State::Writable);
+  EXPECT_EQ(route(v, kNone, {}).writer, "a:1");
+  // With a writer in place, a newly added backend does not hold anything up.
+  v.backends.push_back(node("c:1", State::Offline));
+  v.backends.back().probes = 0;
+  EXPECT_EQ(route(v, std::string("b:1"), {}).writer, "b:1");
 }
 
 TEST(Route, NothingUsable) {
