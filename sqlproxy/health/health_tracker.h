@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "common/clock.h"
 #include "sqlproxy/health/galera_state.h"
@@ -51,7 +52,8 @@ class HealthTracker {
   // usable node is never demoted by a peer that saw a view change one probe earlier.
   bool observe(const Sample& sample, common::SteadyTime now, std::int64_t peers_conf_id = -1);
 
-  // Published health; before the first sample: Offline, "no probe yet".
+  // Published health; before the first sample: Offline, "no probe yet". While a change is held
+  // back (recovery, donor grace) the reason says so, e.g. "recovering: 1/3 healthy samples".
   const NodeHealth& health() const { return health_; }
   // When the published State last changed (the time of the first sample before that).
   common::SteadyTime since() const { return since_; }
@@ -64,6 +66,10 @@ class HealthTracker {
 
  private:
   bool publish(NodeHealth health, common::SteadyTime now);
+  bool on_failure(const Sample& sample, common::SteadyTime now);
+  bool on_success(const Sample& sample, common::SteadyTime now, std::int64_t peers_conf_id);
+  // Keeps the published State but says why in its reason (recovering, donor grace); false.
+  bool hold(std::string reason);
 
   TrackerConfig config_;
   NodeHealth health_{State::Offline, "no probe yet"};

@@ -108,9 +108,11 @@ TEST_F(TrackerTest, ComingBackNeedsKConsecutiveHealthySamples) {
   ASSERT_EQ(tracker_.health().state, State::Offline);
   const auto offline_since = tracker_.since();
   EXPECT_EQ(feed(synced()), State::Offline);
+  EXPECT_EQ(tracker_.health().reason, "recovering: 1/3 healthy samples (synced)");
   EXPECT_EQ(feed(synced()), State::Offline);
   EXPECT_FALSE(changed_);
   EXPECT_EQ(feed(synced()), State::Writable);
+  EXPECT_EQ(tracker_.health().reason, "synced");
   EXPECT_TRUE(changed_);
   EXPECT_EQ(tracker_.since(), offline_since + 750ms);
 }
@@ -161,7 +163,8 @@ TEST(TrackerSuspect, AnUnreachableNodeStaysSuspectAfterItAnswersAgain) {
   // enough while the suspect period runs.
   for (int i = 0; i < 18; ++i) EXPECT_EQ(feed(synced(), 250ms), State::Offline) << i;
   EXPECT_EQ(now - last_failure, 4500ms);
-  EXPECT_EQ(feed(synced(), 250ms), State::Offline);   // 4750 ms
+  EXPECT_EQ(feed(synced(), 250ms), State::Offline);  // 4750 ms
+  EXPECT_EQ(tracker.health().reason, "recovering: suspect for 5000 ms after being unreachable");
   EXPECT_EQ(feed(synced(), 250ms), State::Writable);  // 5000 ms
 }
 
@@ -178,6 +181,8 @@ TEST(TrackerSuspect, AStaleViewWaitsForThePeersConfId) {
   // Resumed: it still reports view 7 while the peers installed view 8 without it.
   for (int i = 0; i < 20; ++i) tracker.observe(before, now += 250ms, /*peers_conf_id=*/8);
   EXPECT_EQ(tracker.health().state, State::Offline);
+  EXPECT_EQ(tracker.health().reason,
+            "recovering: stale view (wsrep_cluster_conf_id 7 < 8 of the others)");
   Sample rejoined = before;
   rejoined.wsrep_cluster_conf_id = 9;
   tracker.observe(rejoined, now += 250ms, 9);
@@ -204,6 +209,7 @@ TEST(TrackerDonor, AShortDonationKeepsTheNodeUsable) {
     EXPECT_FALSE(tracker.observe(transfer_donor(), now += 250ms)) << i;
   }
   EXPECT_EQ(tracker.health().state, State::Writable);
+  EXPECT_EQ(tracker.health().reason, "state-transfer donor for 2500 ms (grace 3000 ms)");
   tracker.observe(synced(), now += 250ms);
   EXPECT_EQ(tracker.health().state, State::Writable);
   // A new donation starts a new grace period.
