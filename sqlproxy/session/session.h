@@ -69,11 +69,14 @@ struct SessionEnv {
   SessionLimits limits;
 };
 
-// The ERR the proxy sends in place of a greeting. 2003 is the code MySQL clients use for "cannot
-// reach the server", which is what this is; HY000 as for every connection error. Never 1045
-// (access denied), which would send people to check passwords.
-inline constexpr std::uint16_t kNoBackendErrorCode = 2003;
-inline constexpr std::string_view kNoBackendSqlState = "HY000";
+// The ERR the proxy sends in place of a greeting: 1040 with SQLSTATE 08004 ("server rejected
+// the connection"), what a server refusing a connection before its greeting sends, so clients
+// treat it as a transient connection failure; the message names the cause. Not a 2xxx code:
+// those are client-side codes, and libmariadb 3.3 rejects an ERR carrying one as a malformed
+// packet (observed with the Debian 12 `mariadb` client). Never 1045 (access denied), which would
+// send people to check passwords.
+inline constexpr std::uint16_t kNoBackendErrorCode = 1040;
+inline constexpr std::string_view kNoBackendSqlState = "08004";
 
 class Session final : public SessionControl, public std::enable_shared_from_this<Session> {
  public:

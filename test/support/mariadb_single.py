@@ -116,9 +116,10 @@ class MariaDBServer:
         raise TimeoutError(f"mariadbd not up: {_log_tail(self.log_path)}")
 
     def admin_sql(self, sql, check=True):
-        """Runs SQL as root over the server's own socket (not through the proxy)."""
+        """Runs SQL (a script; DELIMITER works) as root over the server's own socket, not
+        through the proxy."""
         return subprocess.run(["mariadb", "--no-defaults", "-uroot", f"--socket={self.socket_path}",
-                               "-N", "-B", "-e", sql], capture_output=True, text=True, check=check,
+                               "-N", "-B"], input=sql, capture_output=True, text=True, check=check,
                               timeout=60)
 
     def stop(self):
