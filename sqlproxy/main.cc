@@ -147,8 +147,8 @@ int serve(const Config& config) {
     return 1;
   }
   auto admin = admin::AdminServer::open(
-      control, *admin_endpoint, admin::AdminDeps{controller.get(), &registry, &metrics,
-                                                 config.drain_grace});
+      control, *admin_endpoint,
+      admin::AdminDeps{controller.get(), &registry, &metrics, config.drain_grace});
   if (!admin) {
     spdlog::critical("{}", admin.error());
     return 1;

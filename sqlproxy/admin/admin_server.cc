@@ -30,7 +30,7 @@ namespace {
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 constexpr std::chrono::seconds kReadTimeout{30};
 constexpr std::chrono::seconds kWriteTimeout{30};
-constexpr std::uint64_t kBodyBytesMax = 64 * 1024;
+constexpr std::uint64_t kBodyBytesMax = std::uint64_t{64} * 1024;
 
 int hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -108,8 +108,8 @@ AdminAnswer action(std::string_view path, std::string_view query, const AdminDep
   }
   const std::size_t n = deps.registry->drain(*backend, grace);
   spdlog::warn("admin: drain {} within {} ms ({} sessions)", *backend, grace.count(), n);
-  return text(200, fmt::format("draining {}: {} sessions, grace {} ms\n", *backend, n,
-                               grace.count()));
+  return text(200,
+              fmt::format("draining {}: {} sessions, grace {} ms\n", *backend, n, grace.count()));
 }
 
 }  // namespace
@@ -191,9 +191,8 @@ asio::awaitable<void> AdminServer::serve(beast::tcp_stream stream) {
     auto [ec, n] = co_await http::async_read(stream, buffer, parser, kAwait);
     if (ec) break;
     const auto& request = parser.get();
-    const AdminAnswer answer =
-        handle_admin_request(std::string_view(request.method_string()),
-                             std::string_view(request.target()), deps_);
+    const AdminAnswer answer = handle_admin_request(std::string_view(request.method_string()),
+                                                    std::string_view(request.target()), deps_);
     http::response<http::string_body> response{static_cast<http::status>(answer.status),
                                                request.version()};
     response.set(http::field::content_type, answer.content_type);

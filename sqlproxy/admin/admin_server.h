@@ -46,8 +46,7 @@ class AdminServer {
  public:
   // Binds and listens; the error names the address.
   static common::Result<std::unique_ptr<AdminServer>, std::string> open(
-      boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint,
-      AdminDeps deps);
+      boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint, AdminDeps deps);
   void start();
   void stop();
   boost::asio::ip::tcp::endpoint local_endpoint() const;

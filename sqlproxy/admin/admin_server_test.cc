@@ -34,10 +34,24 @@ struct Fixture {
     status.snapshot->writer_reason = "first reachable backend";
     status.snapshot->writer_changes = 1;
     status.snapshot->backend_source = "static";
-    BackendStatus n1{"n1", "127.0.0.1:3306", BackendState::Writable, "ok", true,
-                     std::chrono::microseconds(1500), 10, 0, {{"wsrep_local_state", "4"}}};
-    BackendStatus n2{"n2", "127.0.0.1:3307", BackendState::Offline, "connect: refused", false,
-                     std::nullopt, 10, 10, {}};
+    BackendStatus n1{"n1",
+                     "127.0.0.1:3306",
+                     BackendState::Writable,
+                     "ok",
+                     true,
+                     std::chrono::microseconds(1500),
+                     10,
+                     0,
+                     {{"wsrep_local_state", "4"}}};
+    BackendStatus n2{"n2",
+                     "127.0.0.1:3307",
+                     BackendState::Offline,
+                     "connect: refused",
+                     false,
+                     std::nullopt,
+                     10,
+                     10,
+                     {}};
     status.snapshot->backends = {n1, n2};
     metrics.counter("sqlproxy_sessions_accepted_total", "Accepted.").inc(3);
   }

@@ -91,8 +91,7 @@ std::string render_status_json(const StatusSnapshot& snapshot, const SessionCoun
   return json::serialize(root) + "\n";
 }
 
-std::string render_backend_metrics(const StatusSnapshot& snapshot,
-                                   const SessionCounts& sessions) {
+std::string render_backend_metrics(const StatusSnapshot& snapshot, const SessionCounts& sessions) {
   using common::metrics::format_value;
   constexpr BackendState kStates[] = {BackendState::Writable, BackendState::ReadableOnly,
                                       BackendState::Draining, BackendState::Offline,
@@ -122,9 +121,9 @@ std::string render_backend_metrics(const StatusSnapshot& snapshot,
   out += "# TYPE sqlproxy_backend_probe_latency_seconds gauge\n";
   for (const BackendStatus& b : snapshot.backends) {
     if (!b.last_probe_latency) continue;
-    out += fmt::format("sqlproxy_backend_probe_latency_seconds{{backend=\"{}\"}} {}\n",
-                       label(b.name),
-                       format_value(static_cast<double>(b.last_probe_latency->count()) / 1e6));
+    out +=
+        fmt::format("sqlproxy_backend_probe_latency_seconds{{backend=\"{}\"}} {}\n", label(b.name),
+                    format_value(static_cast<double>(b.last_probe_latency->count()) / 1e6));
   }
   out += "# HELP sqlproxy_writer_changes_total Times the writer changed.\n";
   out += "# TYPE sqlproxy_writer_changes_total counter\n";

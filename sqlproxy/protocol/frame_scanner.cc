@@ -21,8 +21,8 @@ bool FrameScanner::take_header() {
 
 Result<void> FrameScanner::start_frame() {
   header_have_ = 0;
-  frame_length_ = std::size_t{header_[0]} | (std::size_t{header_[1]} << 8) |
-                  (std::size_t{header_[2]} << 16);
+  frame_length_ =
+      std::size_t{header_[0]} | (std::size_t{header_[1]} << 8) | (std::size_t{header_[2]} << 16);
   const std::uint8_t seq = header_[3];
   if (in_packet_) {
     // A continuation of a packet of 0xFFFFFF bytes or more (framing.h).

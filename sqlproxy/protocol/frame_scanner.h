@@ -25,7 +25,7 @@ namespace sqlproxy::protocol {
 // valid until the next call to feed() or next().
 struct PacketHead {
   std::uint8_t sequence_id = 0;
-  std::size_t length = 0;  // whole logical payload
+  std::size_t length = 0;   // whole logical payload
   std::string_view prefix;  // first min(length, prefix_bytes_max) payload bytes
   // The payload is all in prefix (length <= prefix_bytes_max).
   bool whole() const { return prefix.size() == length; }

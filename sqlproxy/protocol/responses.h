@@ -42,8 +42,7 @@ Result<std::uint16_t> parse_ok_status(std::string_view prefix, std::uint32_t cap
 // packet apart from a row whose first column has an 8-byte length prefix.
 bool is_end_of_rows_head(std::uint8_t first, std::size_t length, std::uint32_t capabilities);
 // Status flags of that end-of-rows packet.
-Result<std::uint16_t> parse_end_of_rows_status(std::string_view prefix,
-                                               std::uint32_t capabilities);
+Result<std::uint16_t> parse_end_of_rows_status(std::string_view prefix, std::uint32_t capabilities);
 
 // Server status flag: a read-only cursor was opened by COM_STMT_EXECUTE; its rows come with
 // COM_STMT_FETCH, not after the column definitions.

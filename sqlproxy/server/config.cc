@@ -91,8 +91,7 @@ common::Result<void, ConfigError> read_addresses(const common::flags::FlagValues
 
 // Splits the password variable out of the environment, so the flag parser never sees (or
 // echoes) it, and returns the rest.
-std::vector<std::string> without_password(std::span<const std::string> env,
-                                          std::string& password) {
+std::vector<std::string> without_password(std::span<const std::string> env, std::string& password) {
   std::vector<std::string> rest;
   for (const std::string& e : env) {
     if (e.starts_with(kPasswordVariable)) {
@@ -115,8 +114,7 @@ std::string redact(std::string warning) {
 
 }  // namespace
 
-common::Result<HostPort, std::string> parse_host_port(std::string_view text,
-                                                      bool allow_zero_port) {
+common::Result<HostPort, std::string> parse_host_port(std::string_view text, bool allow_zero_port) {
   // HostPort could be built from a string too, so errors are marked as such.
   const auto fail = [quoted = fmt::format("\"{}\"", text)](const char* why) {
     return common::Result<HostPort, std::string>(boost::system::in_place_error, quoted + why);
@@ -166,8 +164,9 @@ common::Result<Config, ConfigError> parse_config(std::span<const std::string> ar
   c.monitor_user = v.get_string("monitor-user");
   c.monitor_password_file = v.get_string("monitor-password-file");
   if (!c.monitor_password_file.empty() && !c.monitor_password.empty()) {
-    return bad("give the monitor password once: -monitor-password-file or "
-               "SQLPROXY_MONITOR_PASSWORD, not both");
+    return bad(
+        "give the monitor password once: -monitor-password-file or "
+        "SQLPROXY_MONITOR_PASSWORD, not both");
   }
   auto probe = positive_duration(v, "probe-interval", false);
   if (!probe) return probe.error();
@@ -179,9 +178,10 @@ common::Result<Config, ConfigError> parse_config(std::span<const std::string> ar
   c.log_level = v.get_string("log-level");
   constexpr std::string_view kLevels[] = {"debug", "info", "warn", "error"};
   if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels)) {
-    return bad(fmt::format("invalid value \"{}\" for flag -log-level: want debug, info, warn "
-                           "or error",
-                           c.log_level));
+    return bad(
+        fmt::format("invalid value \"{}\" for flag -log-level: want debug, info, warn "
+                    "or error",
+                    c.log_level));
   }
   for (std::string& w : parsed->warnings) c.warnings.push_back(redact(std::move(w)));
   return c;

@@ -37,8 +37,8 @@ struct Config {
   std::optional<HostPort> read_only_listen;  // off unless given
   HostPort admin_listen;
   std::vector<HostPort> backends;
-  std::optional<HostPort> backends_dns;      // name:port of a headless Service
-  std::string backends_discovery;            // http://host:2379/pxc-cluster/<cluster>
+  std::optional<HostPort> backends_dns;  // name:port of a headless Service
+  std::string backends_discovery;        // http://host:2379/pxc-cluster/<cluster>
   std::uint16_t backend_port = 3306;
   std::string monitor_user;
   std::string monitor_password_file;

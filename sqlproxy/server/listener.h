@@ -23,8 +23,8 @@ class SessionListener {
  public:
   static common::Result<std::unique_ptr<SessionListener>, std::string> open(
       boost::asio::io_context& accept_io, const boost::asio::ip::tcp::endpoint& endpoint,
-      std::vector<boost::asio::io_context*> workers,
-      std::shared_ptr<const session::SessionEnv> env, std::atomic<std::uint64_t>& next_id);
+      std::vector<boost::asio::io_context*> workers, std::shared_ptr<const session::SessionEnv> env,
+      std::atomic<std::uint64_t>& next_id);
   void start();
   void stop();
   boost::asio::ip::tcp::endpoint local_endpoint() const;

@@ -90,8 +90,8 @@ asio::awaitable<common::Result<tcp::endpoint, std::string>> StaticController::pr
   unsigned char header[4];
   auto [hec, hn] = co_await asio::async_read(socket, asio::buffer(header), kAwait);
   if (hec) co_return "reading greeting: " + hec.message();
-  const std::size_t length = std::size_t{header[0]} | (std::size_t{header[1]} << 8) |
-                             (std::size_t{header[2]} << 16);
+  const std::size_t length =
+      std::size_t{header[0]} | (std::size_t{header[1]} << 8) | (std::size_t{header[2]} << 16);
   if (length == 0 || length > kGreetingBytesMax) co_return "greeting of odd length";
   std::string payload(length, '\0');
   auto [pec, pn] = co_await asio::async_read(socket, asio::buffer(payload), kAwait);
@@ -148,16 +148,16 @@ void StaticController::decide() {
                              [](const Node& n) { return n.reachable && n.endpoint; });
     const std::string chosen = next == nodes_.end() ? "" : next->backend.name;
     if (chosen != writer_) {
-      const std::string why = writer_.empty() ? "first reachable backend"
-                                              : "writer " + writer_ + " unreachable";
+      const std::string why =
+          writer_.empty() ? "first reachable backend" : "writer " + writer_ + " unreachable";
       writer_reason_ = chosen.empty() ? none_reason() : why;
       if (!chosen.empty() || !writer_.empty()) ++writer_changes_;
       spdlog::warn("writer changes from {} to {}: {}", writer_.empty() ? "none" : writer_,
                    chosen.empty() ? "none" : chosen, writer_reason_);
       writer_ = chosen;
     } else if (chosen.empty()) {
-      writer_reason_ = nodes_.empty() || !nodes_.front().probed ? "no probe has completed yet"
-                                                                : none_reason();
+      writer_reason_ =
+          nodes_.empty() || !nodes_.front().probed ? "no probe has completed yet" : none_reason();
     }
   }
   auto view = std::make_shared<View>();

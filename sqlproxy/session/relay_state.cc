@@ -70,8 +70,7 @@ RelayState::Step RelayState::on_server_packet(const p::PacketHead& head) {
     case Phase::Greeting:
       return on_greeting(head);
     case Phase::ClientResponse:
-      return fail("server sent a packet before the client's handshake response: " +
-                  describe(head));
+      return fail("server sent a packet before the client's handshake response: " + describe(head));
     case Phase::Authenticating:
       return on_auth_reply(head, false);
     case Phase::Command:
@@ -126,8 +125,7 @@ RelayState::Step RelayState::on_client_response(const p::PacketHead& head) {
 
 RelayState::Step RelayState::on_auth_reply(const p::PacketHead& head, bool change_user) {
   if (auth_client_turn_ && !change_user) {
-    return fail("server packet while the client owes an authentication answer: " +
-                describe(head));
+    return fail("server packet while the client owes an authentication answer: " + describe(head));
   }
   auto reply = p::classify_auth_reply(head.prefix);
   if (!reply) return fail("bad authentication reply: " + describe(head));

@@ -48,8 +48,7 @@ std::string response(std::uint32_t caps = kClientCaps, std::uint32_t mariadb_cap
   return p::build_handshake_response41(r);
 }
 
-std::string ok(std::uint16_t flags, std::uint8_t header = 0x00,
-               std::uint32_t caps = kClientCaps) {
+std::string ok(std::uint16_t flags, std::uint8_t header = 0x00, std::uint32_t caps = kClientCaps) {
   p::OkPacket o;
   o.header = header;
   o.status_flags = flags;
@@ -60,8 +59,16 @@ std::string err() { return p::build_proxy_err(1064, "42000", "syntax"); }
 std::string command(p::Command c, std::string_view body = "") {
   return std::string(1, static_cast<char>(c)) + std::string(body);
 }
-std::string column_def() { return std::string("\x03" "def\x00\x00\x00\x01x", 10); }
-std::string row() { return "\x01" "1"; }
+std::string column_def() {
+  return std::string(
+      "\x03"
+      "def\x00\x00\x00\x01x",
+      10);
+}
+std::string row() {
+  return "\x01"
+         "1";
+}
 std::string column_count(std::uint64_t n, bool follows = true) {
   return p::build_column_count(p::ColumnCount{n, follows}, p::mariadb_cap::kCacheMetadata);
 }
@@ -81,9 +88,7 @@ RelayState run(const std::vector<Step>& steps) {
   return state;
 }
 
-std::vector<Step> login() {
-  return {{true, greeting()}, {false, response()}, {true, ok(kAuto)}};
-}
+std::vector<Step> login() { return {{true, greeting()}, {false, response()}, {true, ok(kAuto)}}; }
 
 std::vector<Step> operator+(std::vector<Step> a, const std::vector<Step>& b) {
   a.insert(a.end(), b.begin(), b.end());
@@ -171,8 +176,9 @@ TEST(RelayStateTest, CursorExecuteThenFetch) {
                                            {true, column_def()},
                                            {true, eof(kAuto | p::status::kCursorExists)}};
   EXPECT_TRUE(run(steps).idle());
-  steps = steps + std::vector<Step>{
-                      {false, command(p::Command::StmtFetch, "x")}, {true, row()}, {true, eof(kAuto)}};
+  steps =
+      steps + std::vector<Step>{
+                  {false, command(p::Command::StmtFetch, "x")}, {true, row()}, {true, eof(kAuto)}};
   EXPECT_TRUE(run(steps).idle());
 }
 
@@ -260,8 +266,7 @@ TEST(RelayStateTest, ProtocolViolations) {
        login() + std::vector<Step>{{false, command(p::Command::Query)}, {true, "\xfc\x01"}}},
       {"bad prepare ok",
        login() + std::vector<Step>{{false, command(p::Command::StmtPrepare)}, {true, ok(0)}}},
-      {"client auth out of turn",
-       {{true, greeting()}, {false, response()}, {false, "extra"}}},
+      {"client auth out of turn", {{true, greeting()}, {false, response()}, {false, "extra"}}},
   };
   for (const Case& c : cases) {
     RelayState s;

@@ -15,8 +15,7 @@ namespace sqlproxy::session {
 namespace {
 
 std::vector<RecordedChunk> load(const std::string& name) {
-  std::ifstream in(std::string(HAWP_TESTDATA_DIR) + "/sqlproxy/" + name + ".rec",
-                   std::ios::binary);
+  std::ifstream in(std::string(HAWP_TESTDATA_DIR) + "/sqlproxy/" + name + ".rec", std::ios::binary);
   std::ostringstream data;
   data << in.rdbuf();
   auto chunks = parse_recording(data.str());

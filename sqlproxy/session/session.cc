@@ -104,8 +104,8 @@ asio::awaitable<void> Session::run() {
   if (registration.admission == SessionRegistry::Admission::Refuse) {
     metrics.refused_fenced.inc();
     backend_.close();
-    co_await refuse(fmt::format("sqlproxy: {} node {} was just fenced; connect again",
-                                env_->role, backend_name_));
+    co_await refuse(fmt::format("sqlproxy: {} node {} was just fenced; connect again", env_->role,
+                                backend_name_));
     co_return;
   }
   metrics.active.inc();
@@ -120,8 +120,8 @@ asio::awaitable<void> Session::run() {
 asio::awaitable<bool> Session::connect(const BackendEndpoint& backend) {
   asio::steady_timer timer(client_.get_executor());
   timer.expires_after(env_->limits.connect_timeout);
-  auto result = co_await (backend_.async_connect(backend.endpoint, kAwait) ||
-                          timer.async_wait(kAwait));
+  auto result =
+      co_await (backend_.async_connect(backend.endpoint, kAwait) || timer.async_wait(kAwait));
   boost::system::error_code ec = asio::error::timed_out;
   if (result.index() == 0) ec = std::get<0>(std::get<0>(result));
   if (!ec) {
@@ -187,8 +187,8 @@ bool Session::observe(From from, std::string_view chunk) {
 asio::awaitable<void> Session::pump(From from) {
   tcp::socket& in = from == From::Client ? client_ : backend_;
   tcp::socket& out = from == From::Client ? backend_ : client_;
-  common::metrics::Counter& bytes = from == From::Client ? env_->metrics->bytes_from_client
-                                                         : env_->metrics->bytes_from_backend;
+  common::metrics::Counter& bytes =
+      from == From::Client ? env_->metrics->bytes_from_client : env_->metrics->bytes_from_backend;
   const std::size_t size = env_->limits.buffer_bytes;
   const std::unique_ptr<char[]> buffer(new char[size]);
   while (!closed_) {

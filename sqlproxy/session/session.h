@@ -112,7 +112,6 @@ class Session final : public SessionControl, public std::enable_shared_from_this
   std::shared_ptr<const SessionEnv> env_;
   std::uint64_t id_;
   std::string backend_name_;
-  bool registered_ = false;
   RelayState state_;
   protocol::FrameScanner client_scanner_;
   protocol::FrameScanner backend_scanner_;

@@ -28,10 +28,10 @@ void require(bool condition) {
   if (!condition) std::abort();
 }
 
-constexpr p::Command kCommands[] = {p::Command::Query,     p::Command::StmtPrepare,
+constexpr p::Command kCommands[] = {p::Command::Query,       p::Command::StmtPrepare,
                                     p::Command::StmtExecute, p::Command::StmtFetch,
-                                    p::Command::FieldList, p::Command::ChangeUser,
-                                    p::Command::Ping,      p::Command::Statistics};
+                                    p::Command::FieldList,   p::Command::ChangeUser,
+                                    p::Command::Ping,        p::Command::Statistics};
 
 void login(Replayer& r, std::uint8_t caps_choice) {
   const std::uint32_t deprecate = (caps_choice & 1) ? p::cap::kDeprecateEof : 0;
