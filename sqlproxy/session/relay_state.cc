@@ -26,6 +26,8 @@ Expect first_expect(p::Command c) {
   switch (c) {
     case p::Command::Query:
     case p::Command::StmtExecute:
+    case p::Command::StmtBulkExecute:
+    case p::Command::ProcessInfo:
       return Expect::ResultHead;
     case p::Command::StmtFetch:
       return Expect::Rows;

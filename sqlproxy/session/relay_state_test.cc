@@ -170,6 +170,18 @@ TEST(RelayStateTest, PipelinedPrepareAndExecute) {
   EXPECT_TRUE(s.can_close_now());
 }
 
+TEST(RelayStateTest, BulkExecuteAndProcessInfoMayAnswerWithResultSets) {
+  for (p::Command c : {p::Command::StmtBulkExecute, p::Command::ProcessInfo}) {
+    auto steps = login() + std::vector<Step>{{false, command(c, "x")},
+                                             {true, column_count(1)},
+                                             {true, column_def()},
+                                             {true, eof(kAuto)},
+                                             {true, row()}};
+    EXPECT_FALSE(run(steps).idle());
+    EXPECT_TRUE(run(steps + std::vector<Step>{{true, eof(kAuto)}}).idle());
+  }
+}
+
 TEST(RelayStateTest, CursorExecuteThenFetch) {
   auto steps = login() + std::vector<Step>{{false, command(p::Command::StmtExecute, "x")},
                                            {true, column_count(1)},
