@@ -2,15 +2,18 @@
 // plane, the listeners and the admin server, and runs until SIGINT or SIGTERM.
 //
 // Threads: the control io_context (main thread) runs the accept loops, the controller's probes
-// and the admin server; one worker io_context per CPU, each on its own thread, runs the client
-// sessions (a session stays on one worker for its life).
+// and the admin server; one worker io_context per usable CPU (affinity, capped by the cgroup CPU
+// quota), each on its own thread, runs the client sessions (a session stays on one worker for
+// its life).
 
+#include <sched.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <optional>
@@ -56,6 +59,25 @@ std::unique_ptr<Controller> make_controller(const Config& config,
   options.probe_interval = config.probe_interval;
   options.probe_timeout = std::max(config.probe_interval * 4, std::chrono::milliseconds(1000));
   return std::make_unique<StaticController>(std::move(options), metrics);
+}
+
+// CPUs this process may use: its affinity mask, capped by a cgroup v2 CPU quota (cpu.max), which
+// is how Kubernetes enforces a CPU limit; hardware_concurrency() sees every CPU of the node.
+unsigned usable_cpus() {
+  unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    cpus = std::max(1, CPU_COUNT(&set));
+  }
+  std::ifstream cpu_max("/sys/fs/cgroup/cpu.max");
+  std::string quota;
+  double period = 0;
+  if (cpu_max >> quota >> period && quota != "max" && period > 0) {
+    const double limit = std::stod(quota) / period;
+    cpus = std::min(cpus, std::max(1u, static_cast<unsigned>(std::ceil(limit))));
+  }
+  return cpus;
 }
 
 // One io_context per thread; stop() ends them and joins.
@@ -114,7 +136,7 @@ int serve(const Config& config) {
   session::SessionRegistry registry;
   session::SessionMetrics session_metrics(metrics);
   const auto controller = make_controller(config, metrics);
-  const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  const unsigned threads = usable_cpus();
   WorkerPool workers(threads);
   controller->start(control, registry);
   std::atomic<std::uint64_t> next_id{0};
