@@ -57,6 +57,13 @@ std::unique_ptr<Controller> make_controller(const Config& config,
   StaticControllerOptions options;
   for (const HostPort& b : config.backends) options.backends.push_back({b.text, b.host, b.port});
   options.probe_interval = config.probe_interval;
+  options.monitor_user = config.monitor_user;
+  options.monitor_password = config.monitor_password;
+  if (config.monitor_user.empty()) {
+    spdlog::warn(
+        "no -monitor-user: probes stop after the greeting, which MariaDB counts as "
+        "aborted connections; give a monitor user outside loopback tests");
+  }
   options.probe_timeout = std::max(config.probe_interval * 4, std::chrono::milliseconds(1000));
   return std::make_unique<StaticController>(std::move(options), metrics);
 }

@@ -1,5 +1,9 @@
 #include "sqlproxy/protocol/responses.h"
 
+#include <openssl/sha.h>
+
+#include <array>
+
 #include "sqlproxy/protocol/codecs.h"
 #include "sqlproxy/protocol/wire.h"
 
@@ -166,6 +170,27 @@ std::string build_auth_switch_request(const AuthSwitchRequest& req) {
   put_u8(out, kEofHeader);
   put_null_str(out, req.plugin);
   out.append(req.data);
+  return out;
+}
+
+std::string native_password_scramble(std::string_view password, std::string_view nonce) {
+  if (password.empty()) return {};
+  using Digest = std::array<unsigned char, SHA_DIGEST_LENGTH>;
+  const auto sha1 = [](std::string_view data) {
+    Digest d;
+    SHA1(reinterpret_cast<const unsigned char*>(data.data()), data.size(), d.data());
+    return d;
+  };
+  const Digest stage1 = sha1(password);
+  const Digest stage2 =
+      sha1(std::string_view(reinterpret_cast<const char*>(stage1.data()), stage1.size()));
+  std::string salted(nonce);
+  salted.append(reinterpret_cast<const char*>(stage2.data()), stage2.size());
+  const Digest mix = sha1(salted);
+  std::string out(SHA_DIGEST_LENGTH, '\0');
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    out[i] = static_cast<char>(stage1[i] ^ mix[i]);
+  }
   return out;
 }
 

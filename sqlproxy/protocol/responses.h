@@ -94,4 +94,9 @@ struct AuthSwitchRequest {
 Result<AuthSwitchRequest> parse_auth_switch_request(std::string_view payload);
 std::string build_auth_switch_request(const AuthSwitchRequest& r);
 
+// mysql_native_password's answer to a 20-byte nonce: SHA1(password) XOR
+// SHA1(nonce + SHA1(SHA1(password))); empty for an empty password. `nonce` is the greeting's (or
+// auth switch's) plugin data without its trailing NUL.
+std::string native_password_scramble(std::string_view password, std::string_view nonce);
+
 }  // namespace sqlproxy::protocol

@@ -1,5 +1,6 @@
 #include "sqlproxy/protocol/responses.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -130,6 +131,19 @@ TEST(ResponsesTest, AuthReplies) {
   EXPECT_EQ(*classify_auth_reply(build_proxy_err(1045, "28000", "denied")), AuthReply::Err);
   EXPECT_FALSE(classify_auth_reply(""));
   EXPECT_FALSE(classify_auth_reply("\x05"));
+}
+
+TEST(ResponsesTest, NativePasswordScramble) {
+  std::string nonce;
+  for (char c = 1; c <= 20; ++c) nonce += c;
+  // Computed independently with Python's hashlib.
+  const std::string want = "4e401c8365cf3af95534834f565cea879e69625d";
+  std::string hex;
+  for (unsigned char c : native_password_scramble("monitor-pw", nonce)) {
+    hex += fmt::format("{:02x}", c);
+  }
+  EXPECT_EQ(hex, want);
+  EXPECT_EQ(native_password_scramble("", nonce), "");
 }
 
 }  // namespace

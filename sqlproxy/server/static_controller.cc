@@ -11,9 +11,12 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <variant>
 
 #include "sqlproxy/protocol/codecs.h"
+#include "sqlproxy/protocol/framing.h"
+#include "sqlproxy/protocol/responses.h"
 
 namespace sqlproxy::server {
 
@@ -23,7 +26,34 @@ using namespace asio::experimental::awaitable_operators;  // NOLINT(google-build
 
 namespace {
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t kGreetingBytesMax = 4096;
+constexpr std::size_t kProbePacketBytesMax = 64 * 1024;
+
+struct ProbePacket {
+  std::uint8_t sequence_id = 0;
+  std::string payload;
+};
+
+// One whole packet of at most kProbePacketBytesMax bytes (a probe reads greetings and login
+// replies only).
+asio::awaitable<common::Result<ProbePacket, std::string>> read_packet(tcp::socket& socket) {
+  unsigned char header[4];
+  auto [hec, hn] = co_await asio::async_read(socket, asio::buffer(header), kAwait);
+  if (hec) co_return hec.message();
+  const std::size_t length =
+      std::size_t{header[0]} | (std::size_t{header[1]} << 8) | (std::size_t{header[2]} << 16);
+  if (length == 0 || length > kProbePacketBytesMax) co_return "packet of odd length";
+  ProbePacket packet{header[3], std::string(length, '\0')};
+  auto [pec, pn] = co_await asio::async_read(socket, asio::buffer(packet.payload), kAwait);
+  if (pec) co_return pec.message();
+  co_return packet;
+}
+
+asio::awaitable<bool> write_packet(tcp::socket& socket, std::string_view payload,
+                                   std::uint8_t sequence_id) {
+  const std::string bytes = protocol::frame(payload, sequence_id);
+  auto [ec, n] = co_await asio::async_write(socket, asio::buffer(bytes), kAwait);
+  co_return !ec;
+}
 }  // namespace
 
 StaticController::StaticController(StaticControllerOptions options,
@@ -70,7 +100,8 @@ asio::awaitable<void> StaticController::probe_loop(std::size_t index) {
     } else {
       node.endpoint = *probed;
       node.latency = took;
-      on_probe_result(node, true, "greeting received");
+      on_probe_result(node, true,
+                      options_.monitor_user.empty() ? "greeting received" : "monitor login ok");
     }
     interval.expires_at(started + options_.probe_interval);
     co_await interval.async_wait(kAwait);
@@ -87,21 +118,60 @@ asio::awaitable<common::Result<tcp::endpoint, std::string>> StaticController::pr
   tcp::socket socket(executor);
   auto [cec, endpoint] = co_await asio::async_connect(socket, endpoints, kAwait);
   if (cec) co_return "connect: " + cec.message();
-  unsigned char header[4];
-  auto [hec, hn] = co_await asio::async_read(socket, asio::buffer(header), kAwait);
-  if (hec) co_return "reading greeting: " + hec.message();
-  const std::size_t length =
-      std::size_t{header[0]} | (std::size_t{header[1]} << 8) | (std::size_t{header[2]} << 16);
-  if (length == 0 || length > kGreetingBytesMax) co_return "greeting of odd length";
-  std::string payload(length, '\0');
-  auto [pec, pn] = co_await asio::async_read(socket, asio::buffer(payload), kAwait);
-  if (pec) co_return "reading greeting: " + pec.message();
-  if (auto err = protocol::parse_err(payload, protocol::cap::kProtocol41)) {
+  auto greeting = co_await read_packet(socket);
+  if (!greeting) co_return "reading greeting: " + greeting.error();
+  if (auto err = protocol::parse_err(greeting->payload, protocol::cap::kProtocol41)) {
     // e.g. 1040 Too many connections, 1129 Host is blocked.
     co_return fmt::format("server refused: {} {}", err->code, err->message);
   }
-  if (static_cast<std::uint8_t>(payload[0]) != 10) co_return "not a MySQL greeting";
+  if (static_cast<std::uint8_t>(greeting->payload[0]) != 10) co_return "not a MySQL greeting";
+  if (!options_.monitor_user.empty()) {
+    auto login = co_await probe_login(socket, greeting->payload);
+    if (!login) co_return login.error();
+  }
   co_return endpoint;
+}
+
+asio::awaitable<common::Result<void, std::string>> StaticController::probe_login(
+    tcp::socket& socket, std::string_view greeting_payload) {
+  namespace p = protocol;
+  auto greeting = p::parse_handshake_v10(greeting_payload);
+  if (!greeting) co_return "unreadable greeting";
+  // The nonce is the plugin data without its trailing NUL.
+  const std::string nonce = greeting->auth_plugin_data.substr(0, 20);
+  p::HandshakeResponse41 response;
+  response.capabilities = p::cap::kProtocol41 | p::cap::kSecureConnection | p::cap::kPluginAuth |
+                          p::cap::kLongPassword | p::cap::kTransactions;
+  response.max_packet_size = 1u << 24;
+  response.character_set = 33;  // utf8_general_ci
+  response.user = options_.monitor_user;
+  response.auth_plugin = "mysql_native_password";
+  response.auth_response = p::native_password_scramble(options_.monitor_password, nonce);
+  if (!co_await write_packet(socket, p::build_handshake_response41(response), 1)) {
+    co_return "sending login: connection lost";
+  }
+  for (int round = 0; round < 2; ++round) {
+    auto reply = co_await read_packet(socket);
+    if (!reply) co_return "reading login reply: " + reply.error();
+    const auto kind = p::classify_auth_reply(reply->payload);
+    if (kind && *kind == p::AuthReply::Ok) {
+      (void)co_await write_packet(socket, "\x01", 0);  // COM_QUIT: a clean end for the server
+      co_return common::Result<void, std::string>{};
+    }
+    if (auto err = p::parse_err(reply->payload, p::cap::kProtocol41)) {
+      co_return fmt::format("monitor login refused: {} {}", err->code, err->message);
+    }
+    auto sw = p::parse_auth_switch_request(reply->payload);
+    if (!sw || sw->plugin != "mysql_native_password") {
+      co_return "monitor login: unsupported authentication (mysql_native_password only)";
+    }
+    const std::string answer =
+        p::native_password_scramble(options_.monitor_password, sw->data.substr(0, 20));
+    if (!co_await write_packet(socket, answer, static_cast<std::uint8_t>(reply->sequence_id + 1))) {
+      co_return "sending login: connection lost";
+    }
+  }
+  co_return "monitor login: too many authentication rounds";
 }
 
 void StaticController::on_probe_result(Node& node, bool ok, std::string reason) {

@@ -6,10 +6,14 @@
 // and stays writer while it is reachable (no failback); every reachable backend is a reader.
 // A backend turning unreachable is fenced; one turning reachable again is readmitted.
 //
+// With a monitor user the probe also logs in (mysql_native_password) and ends with COM_QUIT, so
+// the server sees a clean session; a refused login marks the backend down with the server's
+// error. Without one the probe stops after the greeting, which MariaDB counts as an aborted
+// connection: off loopback, max_connect_errors of them in a row (no successful login from the
+// proxy's address in between) would get the proxy's host blocked, so give a monitor user.
+//
 // Limits: it knows nothing of Galera state (desync, donor, non-Primary); it is a stand-in with
-// the Controller duties (controller.h) so the binary works end to end. Probes that stop after the
-// greeting count as aborted connections on the server (harmless on loopback, where MariaDB does
-// not block hosts; the Galera prober authenticates instead).
+// the Controller duties (controller.h) so the binary works end to end.
 //
 // Threads: probing and decisions run on the control io_context's thread; the published View and
 // StatusSnapshot are immutable and swapped atomically, so pickers and status() lock nothing but
@@ -38,8 +42,10 @@ struct StaticControllerOptions {
   std::vector<StaticBackend> backends;
   std::chrono::milliseconds probe_interval{250};
   std::chrono::milliseconds probe_timeout{1000};
-  int fall = 2;  // consecutive failed probes before a reachable backend counts as down
-  int rise = 2;  // consecutive good probes before a down backend counts as up again
+  int fall = 2;              // consecutive failed probes before a reachable backend counts as down
+  int rise = 2;              // consecutive good probes before a down backend counts as up again
+  std::string monitor_user;  // empty: probe without logging in
+  std::string monitor_password;  // SECRET: never logged
 };
 
 class StaticController final : public Controller {
@@ -74,6 +80,9 @@ class StaticController final : public Controller {
   boost::asio::awaitable<void> probe_loop(std::size_t index);
   boost::asio::awaitable<common::Result<boost::asio::ip::tcp::endpoint, std::string>> probe_once(
       const StaticBackend& backend);
+  // Logs in as the monitor user on a connection whose greeting was `greeting`, then quits.
+  boost::asio::awaitable<common::Result<void, std::string>> probe_login(
+      boost::asio::ip::tcp::socket& socket, std::string_view greeting);
   void on_probe_result(Node& node, bool ok, std::string reason);
   void decide();
   std::string none_reason() const;

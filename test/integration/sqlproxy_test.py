@@ -75,6 +75,7 @@ class SqlProxyTest(unittest.TestCase):
         cls.db.admin_sql(
             f"CREATE USER {USER}@'%' IDENTIFIED BY '{PASSWORD}';"
             f"CREATE USER {OTHER_USER}@'%' IDENTIFIED BY '{OTHER_PASSWORD}';"
+            "CREATE USER monitor@'%' IDENTIFIED BY 'mon-secret-7';"
             f"CREATE DATABASE t; GRANT ALL ON t.* TO {USER}@'%'; GRANT ALL ON t.* TO {OTHER_USER}@'%';"
             "CREATE TABLE t.kv (k INT PRIMARY KEY, v VARCHAR(100)) ENGINE=InnoDB;"
             "CREATE TABLE t.big (id INT PRIMARY KEY, body LONGTEXT) ENGINE=InnoDB;"
@@ -82,7 +83,9 @@ class SqlProxyTest(unittest.TestCase):
             "CREATE PROCEDURE t.two_sets() BEGIN SELECT 1 AS a; SELECT 2 AS b, 3 AS c; END//\n")
         cls.tls = cls.db.admin_sql("SELECT @@have_ssl").stdout.strip() == "YES"
         cls.backend = f"127.0.0.1:{cls.db.port}"
-        cls.proxy = SqlProxy(PROXY_BIN, [cls.backend]).start()
+        # Probes log in, so the server sees clean sessions (test_monitor_login_probe_and_secrets).
+        cls.proxy = SqlProxy(PROXY_BIN, [cls.backend], extra_args=["--monitor-user", "monitor"],
+                             env={"SQLPROXY_MONITOR_PASSWORD": "mon-secret-7"}).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -215,6 +218,37 @@ class SqlProxyTest(unittest.TestCase):
                 php.close()
         finally:
             proxy.stop()
+
+    def test_monitor_login_probe_and_secrets(self):
+        aborted = lambda: int(self.db.admin_sql("SHOW GLOBAL STATUS LIKE 'Aborted_connects'")
+                              .stdout.split()[1])
+        good = SqlProxy(PROXY_BIN, [self.backend], extra_args=["--monitor-user", "monitor"],
+                        env={"SQLPROXY_MONITOR_PASSWORD": "mon-secret-7"})
+        bad = SqlProxy(PROXY_BIN, [self.backend], extra_args=["--monitor-user", "monitor"],
+                       env={"SQLPROXY_MONITOR_PASSWORD": "wrong-secret-9"})
+        try:
+            before = aborted()
+            good.start()
+            poll(lambda: json.loads(good.http("GET", "/status")[1])["backends"][0]["probes"] >= 5,
+                 "five probes")
+            status = json.loads(good.http("GET", "/status")[1])
+            self.assertEqual(status["backends"][0]["reason"], "monitor login ok")
+            # Logged-in probes end with COM_QUIT: the server counts no aborted connection.
+            self.assertEqual(aborted(), before)
+            self.assertEqual(self.mariadb("-e", "SELECT 1", port=good.port).returncode, 0)
+            bad.start(wait_ready=False)
+            poll(lambda: json.loads(bad.http("GET", "/status")[1])["backends"][0]["probes"] >= 2,
+                 "two probes")
+            self.assertEqual(bad.http("GET", "/ready")[0], 503)
+            status = json.loads(bad.http("GET", "/status")[1])
+            self.assertIn("monitor login refused: 1045", status["backends"][0]["reason"])
+            for proxy in (good, bad):
+                self.assertNotIn("secret", proxy.log(lines=10000))
+                self.assertNotIn("secret", proxy.http("GET", "/status")[1])
+                self.assertNotIn("secret", proxy.http("GET", "/metrics")[1])
+        finally:
+            good.stop()
+            bad.stop()
 
     # --- fence and drain ----------------------------------------------------------------
 

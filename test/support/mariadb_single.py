@@ -132,7 +132,7 @@ class MariaDBServer:
 class SqlProxy:
     """One build/bin/sqlproxy this test started. Not thread-safe."""
 
-    def __init__(self, binary, backends, extra_args=()):
+    def __init__(self, binary, backends, extra_args=(), env=None):
         self.binary = binary
         self.root = tempfile.mkdtemp(prefix="sqlsession-proxy-")
         self.log_path = os.path.join(self.root, "sqlproxy.log")
@@ -142,12 +142,13 @@ class SqlProxy:
                      "--admin-listen", f"127.0.0.1:{self.admin_port}",
                      "--backends", ",".join(backends), "--probe-interval", "100ms"]
         self.args += list(extra_args)
+        self.env = dict(os.environ, **(env or {}))
         self.proc = None
 
     def start(self, wait_ready=True):
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=log,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, env=self.env)
         log.close()
         _LIVE.append(self)
         deadline = time.monotonic() + START_DEADLINE_SECONDS
@@ -172,8 +173,8 @@ class SqlProxy:
         except OSError:
             return 0, ""
 
-    def log(self):
-        return _log_tail(self.log_path)
+    def log(self, lines=40):
+        return _log_tail(self.log_path, lines)
 
     def stop(self):
         stop_process(self.proc)
