@@ -75,7 +75,7 @@ unsigned usable_cpus() {
   cpu_set_t set;
   CPU_ZERO(&set);
   if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-    cpus = std::max(1, CPU_COUNT(&set));
+    cpus = static_cast<unsigned>(std::max(1, CPU_COUNT(&set)));
   }
   std::ifstream cpu_max("/sys/fs/cgroup/cpu.max");
   std::string quota;

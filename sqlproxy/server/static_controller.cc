@@ -26,7 +26,7 @@ using namespace asio::experimental::awaitable_operators;  // NOLINT(google-build
 
 namespace {
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t kProbePacketBytesMax = 64 * 1024;
+constexpr std::size_t kProbePacketBytesMax = std::size_t{64} * 1024;
 
 struct ProbePacket {
   std::uint8_t sequence_id = 0;
