@@ -1,10 +1,10 @@
 // sqlproxy: a Galera-aware MySQL proxy. main() only turns flags into a Config, builds the control
 // plane, the listeners and the admin server, and runs until SIGINT or SIGTERM.
 //
-// Threads: the control io_context (main thread) runs the accept loops, the controller's probes
-// and the admin server; one worker io_context per usable CPU (affinity, capped by the cgroup CPU
-// quota), each on its own thread, runs the client sessions (a session stays on one worker for
-// its life).
+// Threads: the control io_context (main thread) runs the controller's probes and the admin
+// server; one worker io_context per usable CPU (affinity, capped by the cgroup CPU quota), each
+// on its own thread, accepts clients on its own SO_REUSEPORT acceptor and runs their sessions (a
+// session stays on one worker for its life).
 
 #include <sched.h>
 #include <spdlog/spdlog.h>
@@ -128,8 +128,7 @@ common::Result<std::unique_ptr<SessionListener>, std::string> open_listener(
     std::shared_ptr<const session::SessionEnv> env, std::atomic<std::uint64_t>& next_id) {
   auto endpoint = endpoint_of(control, address);
   if (!endpoint) return endpoint.error();
-  auto listener =
-      SessionListener::open(control, *endpoint, workers.contexts(), std::move(env), next_id);
+  auto listener = SessionListener::open(*endpoint, workers.contexts(), std::move(env), next_id);
   if (!listener) return listener.error();
   spdlog::info("serving MySQL clients on {} ({})", address.text,
                text_of((*listener)->local_endpoint()));

@@ -103,7 +103,8 @@ asio::awaitable<void> Session::run() {
   const auto registration = env_->registry->register_session(backend_name_, shared_from_this());
   if (registration.admission == SessionRegistry::Admission::Refuse) {
     metrics.refused_fenced.inc();
-    backend_.close();
+    boost::system::error_code ignored;
+    backend_.close(ignored);
     co_await refuse(fmt::format("sqlproxy: {} node {} was just fenced; connect again", env_->role,
                                 backend_name_));
     co_return;
