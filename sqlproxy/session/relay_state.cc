@@ -72,6 +72,12 @@ RelayState::Step RelayState::on_server_packet(const p::PacketHead& head) {
     case Phase::Greeting:
       return on_greeting(head);
     case Phase::ClientResponse:
+      // The server read bytes that never made a whole packet for us (a client speaking another
+      // protocol): it answers "Bad handshake" and closes. The client is at fault, not the server.
+      if (head.length > 0 && first_byte(head) == kErrHeader) {
+        phase_ = Phase::Closed;
+        return {};
+      }
       return fail("server sent a packet before the client's handshake response: " + describe(head));
     case Phase::Authenticating:
       return on_auth_reply(head, false);

@@ -246,6 +246,18 @@ TEST(RelayStateTest, ProgressReportsDoNotEndAResponse) {
   EXPECT_TRUE(run(steps + std::vector<Step>{{true, ok(kAuto)}}).idle());
 }
 
+TEST(RelayStateTest, ResetConnectionEndsTheTransaction) {
+  auto steps = login() + std::vector<Step>{{false, command(p::Command::Query, "BEGIN")},
+                                           {true, ok(kAuto | kTrans)},
+                                           {false, command(p::Command::ResetConnection)}};
+  EXPECT_FALSE(run(steps).can_close_now());
+  EXPECT_TRUE(run(steps + std::vector<Step>{{true, ok(kAuto)}}).can_close_now());
+}
+
+TEST(RelayStateTest, BadHandshakeErrBeforeAWholeClientPacketCloses) {
+  EXPECT_EQ(run({{true, greeting()}, {true, err()}}).phase(), Phase::Closed);
+}
+
 TEST(RelayStateTest, ErrEndsResultAndUnsolicitedErrIsAccepted) {
   auto steps = login() + std::vector<Step>{{false, command(p::Command::Query, "bad")},
                                            {true, err()},
@@ -272,6 +284,7 @@ TEST(RelayStateTest, ProtocolViolations) {
       {"bad greeting", {{true, "\x09junk"}}},
       {"short response", {{true, greeting()}, {false, "\x01\x02"}}},
       {"server out of turn", {{true, greeting()}, {true, ok(0)}}},
+      {"server out of turn after login", login() + std::vector<Step>{{true, ok(0)}}},
       {"unsolicited row", login() + std::vector<Step>{{true, row()}}},
       {"empty command", login() + std::vector<Step>{{false, ""}}},
       {"bad column count",
