@@ -8,6 +8,7 @@
 
 #include <sched.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -87,6 +88,15 @@ unsigned usable_cpus() {
   return cpus;
 }
 
+// Each session holds two descriptors; keep some for listeners, probes, the admin port and logs.
+std::size_t sessions_max() {
+  constexpr std::size_t kReserved = 256;
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 10000;
+  const auto descriptors = static_cast<std::size_t>(limit.rlim_cur);
+  return descriptors > 2 * kReserved ? (descriptors - kReserved) / 2 : kReserved / 2;
+}
+
 // One io_context per thread; stop() ends them and joins.
 class WorkerPool {
  public:
@@ -152,6 +162,7 @@ int serve(const Config& config) {
   writer_env->role = "writable";
   writer_env->registry = &registry;
   writer_env->metrics = &session_metrics;
+  writer_env->limits.sessions_max = sessions_max();
   auto writer = open_listener(control, config.listen, workers, writer_env, next_id);
   if (!writer) {
     spdlog::critical("{}", writer.error());
@@ -183,8 +194,9 @@ int serve(const Config& config) {
   }
   listeners.admin = std::move(*admin);
   listeners.admin->start();
-  spdlog::info("admin on {} ({}); {} worker threads", config.admin_listen.text,
-               text_of(listeners.admin->local_endpoint()), threads);
+  spdlog::info("admin on {} ({}); {} worker threads; at most {} client sessions",
+               config.admin_listen.text, text_of(listeners.admin->local_endpoint()), threads,
+               writer_env->limits.sessions_max);
   asio::signal_set signals(control, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int signal) {
     spdlog::info("received signal {}, shutting down", signal);

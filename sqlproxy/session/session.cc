@@ -39,6 +39,9 @@ SessionMetrics::SessionMetrics(common::metrics::Registry& r)
       refused_fenced(r.counter("sqlproxy_sessions_refused_total",
                                "Client connections answered with an ERR packet, by cause.",
                                {{"reason", "backend_fenced"}})),
+      refused_full(r.counter("sqlproxy_sessions_refused_total",
+                             "Client connections answered with an ERR packet, by cause.",
+                             {{"reason", "too_many_sessions"}})),
       bytes_from_client(r.counter("sqlproxy_bytes_total", "Bytes relayed, by direction.",
                                   {{"direction", "client_to_backend"}})),
       bytes_from_backend(r.counter("sqlproxy_bytes_total", "Bytes relayed, by direction.",
@@ -85,13 +88,22 @@ Session::Session(tcp::socket client, std::shared_ptr<const SessionEnv> env, std:
       env_(std::move(env)),
       id_(id),
       client_scanner_(256, env_->limits.packet_bytes_max),
-      backend_scanner_(256, env_->limits.packet_bytes_max) {}
+      backend_scanner_(256, env_->limits.packet_bytes_max) {
+  env_->metrics->live.fetch_add(1, std::memory_order_relaxed);
+}
 
-Session::~Session() = default;
+Session::~Session() { env_->metrics->live.fetch_sub(1, std::memory_order_relaxed); }
 
 asio::awaitable<void> Session::run() {
   SessionMetrics& metrics = *env_->metrics;
   metrics.accepted.inc();
+  if (const std::size_t live = metrics.live.load(std::memory_order_relaxed);
+      live > env_->limits.sessions_max) {
+    metrics.refused_full.inc();
+    co_await refuse(fmt::format("sqlproxy: too many client connections ({} at most)",
+                                env_->limits.sessions_max));
+    co_return;
+  }
   auto pick = env_->picker();
   if (!pick) {
     metrics.refused_no_backend.inc();

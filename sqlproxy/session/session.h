@@ -17,6 +17,7 @@
 // io_context (one thread per io_context, so no strand is needed); fence() and drain() may be
 // called from any thread and post to it. SessionEnv is shared and immutable.
 
+#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -40,6 +41,9 @@ struct SessionLimits {
   std::size_t buffer_bytes = 32 * 1024;  // per direction
   // Bound of one logical packet: MariaDB's largest max_allowed_packet (1 GiB) and some slack.
   std::size_t packet_bytes_max = (std::size_t{1} << 30) + 4096;
+  // Client connections held at once (each also holds a backend connection); more are refused
+  // with ERR 1040 rather than failing later for want of descriptors.
+  std::size_t sessions_max = 10000;
 };
 
 // The process-wide counters every session updates (references into a metrics Registry).
@@ -50,6 +54,10 @@ struct SessionMetrics {
   common::metrics::Counter& refused_no_backend;
   common::metrics::Counter& refused_connect;
   common::metrics::Counter& refused_fenced;
+  common::metrics::Counter& refused_full;
+  // Sessions alive (from accept to close, connecting ones included), checked against
+  // SessionLimits::sessions_max.
+  std::atomic<std::size_t> live{0};
   common::metrics::Counter& bytes_from_client;
   common::metrics::Counter& bytes_from_backend;
   common::metrics::Counter& malformed_from_client;

@@ -113,8 +113,9 @@ class SessionTest : public testing::Test {
   }
 
   // Connects a client and starts a Session for it with `picker`.
-  tcp::socket open(Picker picker) {
+  tcp::socket open(Picker picker, std::size_t sessions_max = 100) {
     auto env = std::make_shared<SessionEnv>();
+    env->limits.sessions_max = sessions_max;
     env->picker = std::move(picker);
     env->role = "writable";
     env->registry = &registry_;
@@ -169,6 +170,24 @@ TEST_F(SessionTest, NoBackendGetsAnErrInPlaceOfTheGreeting) {
   EXPECT_EQ(parsed->message, "sqlproxy: no writable Galera node: all nodes desynced");
   EXPECT_FALSE(read_packet(client));  // then the proxy closes
   EXPECT_EQ(metrics_.refused_no_backend.value(), 1u);
+}
+
+TEST_F(SessionTest, SessionsOverTheBoundAreRefused) {
+  FakeServer server;
+  tcp::socket first = open([&] { return PickResult(BackendEndpoint{"n1", server.endpoint()}); }, 1);
+  login(first);
+  tcp::socket second = open(
+      [&] {
+        return PickResult(BackendEndpoint{"n1", server.endpoint()});
+      },
+      1);
+  auto err = read_packet(second);
+  ASSERT_TRUE(err);
+  auto parsed = p::parse_err(*err, p::cap::kProtocol41);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->code, 1040);
+  EXPECT_EQ(parsed->message, "sqlproxy: too many client connections (1 at most)");
+  EXPECT_EQ(metrics_.refused_full.value(), 1u);
 }
 
 TEST_F(SessionTest, MalformedClientPacketClosesOnlyThatSession) {
