@@ -17,6 +17,7 @@
 
 #include "sqlproxy/protocol/codecs.h"
 #include "sqlproxy/protocol/framing.h"
+#include "sqlproxy/protocol/wire.h"
 
 namespace sqlproxy::session {
 namespace {
@@ -83,16 +84,36 @@ class FakeServer {
     write_packet(s, ok(p::status::kAutocommit), 2);
     std::uint16_t flags = p::status::kAutocommit;
     while (auto command = read_packet(s)) {
-      if (*command ==
-          "\x03"
-          "BEGIN")
-        flags |= p::status::kInTrans;
-      if (*command ==
-          "\x03"
-          "COMMIT")
-        flags &= ~p::status::kInTrans;
+      const std::string_view sql = std::string_view(*command).substr(1);
+      if (sql == "BIG") {
+        send_big_result(s);
+        continue;
+      }
+      if (sql == "BEGIN") flags |= p::status::kInTrans;
+      if (sql == "COMMIT") flags &= ~p::status::kInTrans;
       write_packet(s, ok(flags), 1);
     }
+  }
+
+ public:
+  static constexpr std::size_t kBigRows = 64;
+  static constexpr std::size_t kBigRowBytes = 1 << 20;
+
+ private:
+  // One column, kBigRows rows of kBigRowBytes each: 64 MiB for a client that may not read.
+  static void send_big_result(tcp::socket& s) {
+    std::uint8_t seq = 1;
+    write_packet(s, std::string("\x01", 1), seq++);
+    write_packet(s,
+                 std::string("\x03"
+                             "def\x00\x00\x00\x01x",
+                             10),
+                 seq++);
+    write_packet(s, p::build_eof(p::EofPacket{0, p::status::kAutocommit}, kCaps), seq++);
+    std::string row;
+    p::put_lenenc_str(row, std::string(kBigRowBytes, 'r'));
+    for (std::size_t i = 0; i < kBigRows; ++i) write_packet(s, row, seq++);
+    write_packet(s, p::build_eof(p::EofPacket{0, p::status::kAutocommit}, kCaps), seq++);
   }
 
   asio::io_context io_;
@@ -188,6 +209,42 @@ TEST_F(SessionTest, SessionsOverTheBoundAreRefused) {
   EXPECT_EQ(parsed->code, 1040);
   EXPECT_EQ(parsed->message, "sqlproxy: too many client connections (1 at most)");
   EXPECT_EQ(metrics_.refused_full.value(), 1u);
+}
+
+TEST_F(SessionTest, ClientThatDoesNotReadStopsTheBackendBeingRead) {
+  FakeServer server;
+  tcp::socket client = open([&] { return PickResult(BackendEndpoint{"n1", server.endpoint()}); });
+  login(client);
+  const std::uint64_t before = metrics_.bytes_from_backend.value();
+  write_packet(client,
+               "\x03"
+               "BIG",
+               0);
+  // Wait until the relay stops reading from the backend: the count holds still for a while.
+  std::uint64_t last = 0;
+  int still = 0;
+  ASSERT_TRUE(eventually([&] {
+    const std::uint64_t now = metrics_.bytes_from_backend.value();
+    still = now == last && now > before ? still + 1 : 0;
+    last = now;
+    return still >= 20;
+  }));
+  // 64 MiB were offered; the relay holds one 32 KiB buffer, the rest waits in socket buffers
+  // (a few MiB on loopback) and in the server.
+  const std::uint64_t total = FakeServer::kBigRows * (FakeServer::kBigRowBytes + 8);
+  EXPECT_LT(last - before, total / 2);
+  // Reading resumes the flow, and every byte arrives.
+  std::size_t rows = 0;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(read_packet(client));  // count, definition, EOF
+  while (auto packet = read_packet(client)) {
+    if (packet->size() == FakeServer::kBigRowBytes + 4) {
+      ++rows;
+      continue;
+    }
+    EXPECT_EQ(static_cast<std::uint8_t>((*packet)[0]), 0xFE);  // the final EOF
+    break;
+  }
+  EXPECT_EQ(rows, FakeServer::kBigRows);
 }
 
 TEST_F(SessionTest, MalformedClientPacketClosesOnlyThatSession) {
