@@ -34,6 +34,7 @@ class Chaos {
         case 2:
           drop_percent_ = pick(2) == 0 ? 0 : pick(30);
           net_.set_shuffle(pick(2) == 0 ? nullptr : &rng_);
+          net_.set_defer_leader_writes(pick(2) == 0);
           break;
         case 3:
           if (pick(2) == 0) {

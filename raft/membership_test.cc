@@ -70,6 +70,21 @@ TEST(Membership, ASilentNewMemberIsNotPromotedEvenWithAShortLog) {
   EXPECT_TRUE(has(net.node(1).conf_state().voters(), 4));
 }
 
+TEST(Membership, ARepeatedAddDoesNotPromoteALaggingLearner) {
+  Network net = elected(3);
+  for (const std::string& s : strings("a", 30)) ASSERT_TRUE(net.node(1).propose(s));
+  net.stabilize();
+  net.add(4, {1, 2, 3}, {4});
+  net.isolate(4);
+  ASSERT_TRUE(net.node(1).propose_conf_change(change(pb::ConfChangeAddNode, 4)));
+  net.stabilize();
+  ASSERT_TRUE(net.node(1).propose_conf_change(change(pb::ConfChangeAddNode, 4)));  // a retry
+  net.stabilize();
+  EXPECT_TRUE(has(net.node(1).conf_state().learners(), 4));
+  EXPECT_EQ(net.node(1).propose_conf_change(change(pb::ConfChangePromoteNode, 4)).error(),
+            Error::ConfChangeInvalid);
+}
+
 TEST(Membership, ALearnerNeverCampaignsNorCountsTowardQuorum) {
   Network net = elected(3);
   net.add(4, {1, 2, 3}, {4});
@@ -147,9 +162,15 @@ TEST(Membership, ANewMemberWithoutConfigurationLearnsItFromTheSnapshot) {
   Network net = elected(3);
   for (const std::string& s : strings("a", 10)) ASSERT_TRUE(net.node(1).propose(s));
   net.stabilize();
-  net.compact(1);
   net.add(4, {}, {});
   ASSERT_TRUE(net.node(1).propose_conf_change(change(pb::ConfChangeAddNode, 4)));
+  net.tick(5);
+  // The leader's log still starts at index 1: replaying it would give member 4 a configuration
+  // without the bootstrap voters, so it waits.
+  EXPECT_EQ(net.node(4).log().last_index(), 0u);
+  EXPECT_EQ(net.node(4).conf_state().voters_size(), 0);
+  EXPECT_TRUE(has(net.node(1).conf_state().learners(), 4));  // not promoted
+  net.compact(1);
   net.tick(5);
   EXPECT_EQ(net.node(4).conf_state().voters_size(), 4);
   EXPECT_EQ(net.applied(4), net.applied(1));

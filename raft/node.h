@@ -55,7 +55,9 @@ struct Config {
   uint64_t id = kNone;
   // The configuration at bootstrap; if both are empty, the LogStorage's conf_state is used. A
   // member joining a running cluster starts with the cluster's configuration at the time it was
-  // added (itself a learner), or with none at all if the leader will send it a snapshot.
+  // added (itself a learner), or with none at all: then it ignores MsgApp and waits for a
+  // snapshot (sent once the leader's log is compacted past its start), whose configuration it
+  // takes. Member ids are never reused: a removed id must not join again.
   std::vector<uint64_t> voters;
   std::vector<uint64_t> learners;
   // The index the application has already applied (its state survived a restart): committed
@@ -138,9 +140,11 @@ class Node {
   Result<void> campaign();
 
   // Proposes one membership change as an EntryConfChange entry. ConfChangeAddNode of a new member
-  // adds it as a learner; the leader promotes it to voter by itself once it has caught up.
+  // adds it as a learner; the leader promotes it to voter by itself (ConfChangePromoteNode) once
+  // it has caught up. AddNode of an existing member changes nothing.
   // Errors: as propose(), plus ConfChangePending while an earlier change is not yet committed and
-  // applied on the leader, and ConfChangeInvalid for node_id 0. (A follower forwards; the leader
+  // applied on the leader, and ConfChangeInvalid for node_id 0 or ConfChangePromoteNode. (A
+  // follower forwards; the leader
   // may still refuse.)
   Result<void> propose_conf_change(const pb::ConfChange& change);
   // Makes a committed conf change take effect on this member; the owner calls it when it applies
@@ -165,7 +169,11 @@ class Node {
   void report_unreachable(uint64_t id);
 
   bool has_ready() const;
+  // Hands out the next Ready. At most one is outstanding: ready() again before advance() is a
+  // broken contract (CHECK). Between the two the owner may keep calling step(), tick() and the
+  // rest (the leader's parallel disk write).
   Ready ready();
+  // The owner handled `handled` (the Ready last handed out) as the contract says.
   void advance(const Ready& handled);
 
   Status status() const;
@@ -257,6 +265,7 @@ class Node {
   std::mt19937_64 rng_;
   std::vector<pb::Message> messages_;
   bool messages_need_persist_ = false;  // a non-leader message is queued: no early send
+  bool ready_outstanding_ = false;      // ready() handed one out; advance() not yet called
   pb::HardState prev_hard_state_;
   uint64_t uncommitted_bytes_ = 0;
   uint64_t pending_conf_index_ = 0;  // the last conf change in the log; pending until applied
