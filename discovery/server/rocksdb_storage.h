@@ -2,9 +2,9 @@
 // RocksdbStorage: the member's durable key space in RocksDB under <data-dir>/member/keys.
 //
 // Layout: "k<path>" -> StoredNode bytes for every node but the root; "m:index" -> the store index
-// as 8 big-endian bytes. A batch of changes and the index it reaches are written in one atomic,
-// synced write, so a restart sees either all of an apply or none of it, and never an index that
-// its nodes do not reach.
+// as 8 big-endian bytes. Keys starting "r:" belong to the raft log (rocksdb_raft_log.h). A batch of
+// changes and the index it reaches are written in one atomic, synced write, so a restart sees
+// either all of an apply or none of it, and never an index that its nodes do not reach.
 //
 // Threads: open/load on the main thread before serving; commit() may run on a dedicated sync
 // thread while the main thread builds the next batch (RocksDB writes are thread-safe). Any write
@@ -48,6 +48,10 @@ class RocksdbStorage {
 
   // Writes the batch atomically and syncs it. Returns only once it is durable.
   void commit(rocksdb::WriteBatch& batch);
+
+  // The database itself, for the raft log that shares it (RocksdbRaftLog, checkpoints). Valid as
+  // long as this object lives.
+  rocksdb::DB& db() { return *db_; }
 
  private:
   RocksdbStorage(std::unique_ptr<rocksdb::Env> env, std::unique_ptr<rocksdb::DB> db);
