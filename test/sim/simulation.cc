@@ -63,6 +63,7 @@ struct RunShape {
   double crash = 0;      // per tick
   double restart = 0;    // per tick and crashed member
   double fault_change = 0;
+  double fault_mid_tick = 0;  // per delivery: a fault strikes between two messages
 };
 
 class Simulation {
@@ -77,6 +78,7 @@ class Simulation {
   void chaos_tick();
   void heal_and_require_progress();
   void change_faults();
+  void change_links();
   void tick_all();
   void deliver_all_due();
 
@@ -95,6 +97,7 @@ class Simulation {
 
   bool chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
   Member* random_live();
+  Member* live_leader();
   size_t crashed_count() const;
   std::string next_put();
 
@@ -136,18 +139,20 @@ RunShape Simulation::draw_shape() {
   s.base.pre_vote = chance(0.8);
   s.base.check_quorum = chance(0.8);
   // Small limits exercise batching cut-offs and the inflight window; large ones the fast path.
-  s.base.max_size_per_msg = chance(0.5) ? 256 : 1 << 20;
+  const uint64_t msg_bytes[] = {1, 256, 1 << 20};
+  s.base.max_size_per_msg = msg_bytes[std::uniform_int_distribution<int>(0, 2)(rng_)];
   const size_t inflight[] = {1, 4, 256};
   s.base.max_inflight_msgs = inflight[std::uniform_int_distribution<int>(0, 2)(rng_)];
   const double drop[] = {0.0, 0.01, 0.05, 0.15};
   s.faults.drop = drop[std::uniform_int_distribution<int>(0, 3)(rng_)];
   s.faults.duplicate = chance(0.5) ? 0.02 : 0.0;
   s.faults.delay = chance(0.5) ? 0.1 : 0.02;
-  s.faults.max_delay_ticks = 3;
+  s.faults.max_delay_ticks = chance(0.5) ? 3 : 2 * s.base.election_tick;
   s.lost_sync = chance(0.5) ? 0.005 : 0.0;
-  s.crash = chance(0.7) ? 0.02 : 0.0;
+  s.crash = chance(0.7) ? 0.03 : 0.0;
   s.restart = 0.1;
-  s.fault_change = 0.04;
+  s.fault_mid_tick = chance(0.5) ? 0.002 : 0.0;
+  s.fault_change = chance(0.5) ? 0.04 : 0.1;
   return s;
 }
 
@@ -186,6 +191,7 @@ void Simulation::heal_and_require_progress() {
   network_.heal();
   network_.set_faults({});
   shape_.lost_sync = 0;
+  shape_.fault_mid_tick = 0;
   for (auto& [id, m] : members_) {
     if (!m.node) restart(m);
   }
@@ -218,35 +224,41 @@ void Simulation::heal_and_require_progress() {
 }
 
 void Simulation::change_faults() {
-  if (chance(shape_.fault_change)) {
-    const int kind = std::uniform_int_distribution<int>(0, 9)(rng_);
-    if (kind < 4) {
-      network_.heal();
-      after_step([&] { return std::string("network healed"); });
-    } else if (kind < 6) {
-      std::vector<std::vector<uint64_t>> groups(2);
-      for (uint64_t id : ids_) groups[rng_() % 2].push_back(id);
-      network_.partition(groups);
-      after_step([&] {
-        return fmt::format("partition {} | {}", fmt::join(groups[0], ","),
-                           fmt::join(groups[1], ","));
-      });
-    } else if (kind < 8) {
-      const uint64_t id = ids_[rng_() % ids_.size()];
-      network_.isolate(id, ids_);
-      after_step([&] { return fmt::format("isolate {}", id); });
-    } else {
-      const uint64_t from = ids_[rng_() % ids_.size()];
-      const uint64_t to = ids_[rng_() % ids_.size()];
-      network_.cut(from, to);
-      after_step([&] { return fmt::format("cut one way {} -> {}", from, to); });
-    }
-  }
+  if (chance(shape_.fault_change)) change_links();
   if (chance(shape_.crash) && crashed_count() < (ids_.size() - 1) / 2) {
-    if (Member* m = random_live()) crash(*m);
+    // Half the crashes hit the leader: that is where elections, divergent logs and commit-rule
+    // mistakes are made.
+    Member* m = chance(0.5) ? live_leader() : nullptr;
+    if (m == nullptr) m = random_live();
+    if (m != nullptr) crash(*m);
   }
   for (auto& [id, m] : members_) {
     if (!m.node && chance(shape_.restart)) restart(m);
+  }
+}
+
+void Simulation::change_links() {
+  const int kind = std::uniform_int_distribution<int>(0, 9)(rng_);
+  if (kind < 3) {
+    network_.heal();
+    after_step([&] { return std::string("network healed"); });
+  } else if (kind < 5) {
+    std::vector<std::vector<uint64_t>> groups(2);
+    for (uint64_t id : ids_) groups[rng_() % 2].push_back(id);
+    network_.partition(groups);
+    after_step([&] {
+      return fmt::format("partition {} | {}", fmt::join(groups[0], ","), fmt::join(groups[1], ","));
+    });
+  } else if (kind < 8) {
+    Member* leader = kind == 7 ? live_leader() : nullptr;
+    const uint64_t id = leader != nullptr ? leader->id : ids_[rng_() % ids_.size()];
+    network_.isolate(id, ids_);
+    after_step([&] { return fmt::format("isolate {}", id); });
+  } else {
+    const uint64_t from = ids_[rng_() % ids_.size()];
+    const uint64_t to = ids_[rng_() % ids_.size()];
+    network_.cut(from, to);
+    after_step([&] { return fmt::format("cut one way {} -> {}", from, to); });
   }
 }
 
@@ -296,6 +308,15 @@ void Simulation::deliver(const pb::Message& message) {
     return;
   }
   Member& m = it->second;
+  if (shape_.fault_mid_tick > 0 && chance(shape_.fault_mid_tick)) {
+    // Faults at tick boundaries leave whole exchanges intact; these cut one in the middle, e.g.
+    // between a new leader's first appends and its no-op reaching a quorum.
+    if (chance(0.5) && crashed_count() < (ids_.size() - 1) / 2) {
+      crash(m);
+      return;
+    }
+    change_links();
+  }
   auto stepped = m.node->step(message);
   after_step([&] {
     return fmt::format("deliver {}{}", describe(message),
@@ -422,6 +443,17 @@ Member* Simulation::random_live() {
   }
   if (live.empty()) return nullptr;
   return live[std::uniform_int_distribution<size_t>(0, live.size() - 1)(rng_)];
+}
+
+Member* Simulation::live_leader() {
+  Member* found = nullptr;
+  for (auto& [id, m] : members_) {
+    if (m.node && m.node->role() == Role::Leader &&
+        (found == nullptr || m.node->term() > found->node->term())) {
+      found = &m;
+    }
+  }
+  return found;
 }
 
 size_t Simulation::crashed_count() const {
