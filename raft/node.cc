@@ -18,6 +18,12 @@ pb::MessageType response_type(pb::MessageType type) {
   return type == pb::MsgPreVote ? pb::MsgPreVoteResp : pb::MsgVoteResp;
 }
 
+// Messages only a leader sends: none of them depends on the leader's own log being durable.
+bool is_leader_message(pb::MessageType type) {
+  return type == pb::MsgApp || type == pb::MsgHeartbeat || type == pb::MsgSnap ||
+         type == pb::MsgTimeoutNow || type == pb::MsgReadIndexResp;
+}
+
 }  // namespace
 
 const char* to_string(Role role) {
@@ -34,21 +40,38 @@ const char* to_string(Role role) {
   return "unknown";
 }
 
+const char* to_string(Progress::State state) {
+  switch (state) {
+    case Progress::State::Probe:
+      return "probe";
+    case Progress::State::Replicate:
+      return "replicate";
+    case Progress::State::Snapshot:
+      return "snapshot";
+  }
+  return "unknown";
+}
+
 Node::Node(const Config& config, const LogStorage& storage)
-    : config_(config), id_(config.id), log_(storage), rng_(config.seed) {
+    : config_(config),
+      id_(config.id),
+      log_(storage, config.applied),
+      rng_(config.seed),
+      read_only_(config.max_pending_reads) {
   CHECK(id_ != kNone, "a node needs an id");
   CHECK(config.heartbeat_tick > 0 && config.election_tick > config.heartbeat_tick,
         "election_tick {} must exceed heartbeat_tick {}", config.election_tick,
         config.heartbeat_tick);
-  std::vector<uint64_t> voters = config.voters;
-  if (voters.empty()) {
-    const pb::ConfState conf = storage.conf_state();
-    voters.assign(conf.voters().begin(), conf.voters().end());
+  CHECK(config.max_snapshot_chunk_bytes > 0, "snapshot chunks must hold at least one byte");
+  pb::ConfState conf;
+  if (config.voters.empty() && config.learners.empty()) {
+    conf = storage.conf_state();
+  } else {
+    conf.mutable_voters()->Add(config.voters.begin(), config.voters.end());
+    conf.mutable_learners()->Add(config.learners.begin(), config.learners.end());
   }
-  CHECK(!voters.empty(), "node {} has no voters", id_);
-  for (uint64_t voter : voters) progress_.emplace(voter, Progress(1, config.max_inflight_msgs));
+  set_configuration(conf);
   const pb::HardState hs = storage.hard_state();
-  log_.commit_to(hs.commit());
   become_follower(hs.term(), kNone);
   vote_ = hs.vote();
   prev_hard_state_ = hard_state();
@@ -60,6 +83,16 @@ pb::HardState Node::hard_state() const {
   hs.set_vote(vote_);
   hs.set_commit(log_.committed());
   return hs;
+}
+
+bool Node::promotable() const {
+  auto it = progress_.find(id_);
+  return it != progress_.end() && !it->second.is_learner();
+}
+
+size_t Node::voter_count() const {
+  return static_cast<size_t>(std::count_if(progress_.begin(), progress_.end(),
+                                           [](const auto& p) { return !p.second.is_learner(); }));
 }
 
 void Node::reset(uint64_t term) {
@@ -75,10 +108,16 @@ void Node::reset(uint64_t term) {
   randomized_election_timeout_ = dist(rng_);
   votes_.clear();
   for (auto& [peer, pr] : progress_) {
+    const bool learner = pr.is_learner();
     pr = Progress(log_.last_index() + 1, config_.max_inflight_msgs);
-    if (peer == id_) pr.maybe_update(log_.last_index());
+    pr.set_learner(learner);
+    // Only what is on our disk counts toward commit (see "the leader's own disk write").
+    if (peer == id_) pr.maybe_update(log_.stable_last_index());
   }
   uncommitted_bytes_ = 0;
+  lead_transferee_ = kNone;
+  read_only_.clear();
+  deferred_reads_.clear();
 }
 
 void Node::become_follower(uint64_t term, uint64_t lead) {
@@ -109,13 +148,15 @@ void Node::become_leader() {
   lead_ = id_;
   role_ = Role::Leader;
   for (auto& [peer, pr] : progress_) pr.set_recent_active(true);
+  // Any conf change in the log may be unapplied yet: treat it as pending until it is.
+  pending_conf_index_ = log_.last_index();
   // The no-op entry of the new term: earlier entries commit only once an entry of this term
   // does (Raft §5.4.2), so without it they could wait for the next client proposal.
   append_entries({pb::Entry()});
   broadcast_append();
 }
 
-void Node::start_campaign(bool pre) {
+void Node::start_campaign(bool pre, bool transfer) {
   uint64_t vote_term = 0;
   pb::MessageType type;
   if (pre) {
@@ -133,25 +174,28 @@ void Node::start_campaign(bool pre) {
   tally_vote(own);
   if (role_ != (pre ? Role::PreCandidate : Role::Candidate)) return;  // a single voter won
   for (const auto& [peer, pr] : progress_) {
-    if (peer == id_) continue;
+    if (peer == id_ || pr.is_learner()) continue;
     pb::Message m;
     m.set_type(type);
     m.set_to(peer);
     m.set_term(vote_term);
     m.set_index(log_.last_index());
     m.set_log_term(log_.last_term());
+    m.set_leader_transfer(transfer);
     send(std::move(m));
   }
 }
 
 void Node::tally_vote(const pb::Message& m) {
+  auto it = progress_.find(m.from());
+  if (it == progress_.end() || it->second.is_learner()) return;  // only voters count
   votes_.emplace(m.from(), !m.reject());  // the first answer of each voter counts
   size_t granted = 0;
   size_t rejected = 0;
   for (const auto& [peer, vote] : votes_) (vote ? granted : rejected)++;
   if (granted >= quorum()) {
     if (role_ == Role::PreCandidate) {
-      start_campaign(false);
+      start_campaign(false, false);
     } else {
       become_leader();
     }
@@ -177,7 +221,8 @@ void Node::tick() {
 
 void Node::tick_election() {
   ++election_elapsed_;
-  if (progress_.count(id_) != 0 && election_elapsed_ >= randomized_election_timeout_) {
+  // Learners and removed members never campaign.
+  if (promotable() && election_elapsed_ >= randomized_election_timeout_) {
     election_elapsed_ = 0;
     (void)campaign();
   }
@@ -195,10 +240,13 @@ void Node::tick_heartbeat() {
       (void)step(m);
     }
     if (role_ != Role::Leader) return;
+    // A transfer that did not finish within an election timeout is given up (thesis §3.10).
+    abort_transfer();
   }
   if (heartbeat_elapsed_ >= config_.heartbeat_tick) {
     heartbeat_elapsed_ = 0;
-    broadcast_heartbeat();
+    broadcast_heartbeat(read_only_.last_context());
+    maybe_promote_learners();
   }
 }
 
@@ -206,17 +254,9 @@ Result<void> Node::step(const pb::Message& m) {
   bool drop = false;
   auto by_term = step_by_term(m, drop);
   if (!by_term || drop) return by_term;
-  switch (m.type()) {
-    case pb::MsgHup:
-      if (role_ != Role::Leader) start_campaign(config_.pre_vote);
-      return {};
-    case pb::MsgVote:
-    case pb::MsgPreVote:
-      handle_vote_request(m);
-      return {};
-    default:
-      break;
-  }
+  bool handled = false;
+  auto local = step_local(m, handled);
+  if (handled) return local;
   switch (role_) {
     case Role::Leader:
       return step_leader(m);
@@ -229,20 +269,44 @@ Result<void> Node::step(const pb::Message& m) {
   return {};
 }
 
+// Messages handled alike in every role.
+Result<void> Node::step_local(const pb::Message& m, bool& handled) {
+  handled = true;
+  switch (m.type()) {
+    case pb::MsgHup:
+      if (role_ != Role::Leader && promotable()) start_campaign(config_.pre_vote, false);
+      return {};
+    case pb::MsgVote:
+    case pb::MsgPreVote:
+      handle_vote_request(m);
+      return {};
+    case pb::MsgProp: {
+      auto valid = check_conf_change_proposal(m);
+      if (!valid) return valid;
+      handled = false;
+      return {};
+    }
+    default:
+      handled = false;
+      return {};
+  }
+}
+
+// Within the lease of a leader we heard from, a vote request comes from a member that was
+// partitioned away; granting it would depose a healthy leader. A transfer's vote is wanted.
+bool Node::in_lease(const pb::Message& m) const {
+  return config_.check_quorum && !m.leader_transfer() && lead_ != kNone &&
+         election_elapsed_ < config_.election_tick;
+}
+
 // Compares the message's term with ours: a newer term makes us a follower (with exceptions for
 // pre-votes and leases), an older one is answered so the stale sender can learn or dropped.
 Result<void> Node::step_by_term(const pb::Message& m, bool& drop) {
   if (m.term() == 0) return {};  // a local message
   if (m.term() > term_) {
-    if (is_vote_request(m.type())) {
-      // Within the lease of a leader we heard from, a vote request comes from a member that
-      // was partitioned away; granting it would depose a healthy leader.
-      const bool in_lease =
-          config_.check_quorum && lead_ != kNone && election_elapsed_ < config_.election_tick;
-      if (in_lease) {
-        drop = true;
-        return {};
-      }
+    if (is_vote_request(m.type()) && in_lease(m)) {
+      drop = true;
+      return {};
     }
     if (m.type() == pb::MsgPreVote) return {};  // a pre-vote never changes our term
     if (m.type() == pb::MsgPreVoteResp && !m.reject()) return {};  // the term we asked for
@@ -251,26 +315,32 @@ Result<void> Node::step_by_term(const pb::Message& m, bool& drop) {
   }
   if (m.term() < term_) {
     drop = true;
-    if ((config_.check_quorum || config_.pre_vote) &&
-        (m.type() == pb::MsgHeartbeat || m.type() == pb::MsgApp)) {
-      // A stale leader would otherwise never learn of our term if pre-vote keeps us from
-      // campaigning against it; the response carries our term and makes it step down.
-      pb::Message resp;
-      resp.set_type(pb::MsgAppResp);
-      resp.set_to(m.from());
-      send(std::move(resp));
-    } else if (m.type() == pb::MsgPreVote) {
-      pb::Message resp;
-      resp.set_type(pb::MsgPreVoteResp);
-      resp.set_to(m.from());
-      resp.set_term(term_);
-      resp.set_reject(true);
-      send(std::move(resp));
-    }
+    answer_stale(m);
   }
   return {};
 }
 
+void Node::answer_stale(const pb::Message& m) {
+  if ((config_.check_quorum || config_.pre_vote) &&
+      (m.type() == pb::MsgHeartbeat || m.type() == pb::MsgApp || m.type() == pb::MsgSnap)) {
+    // A stale leader would otherwise never learn of our term if pre-vote keeps us from
+    // campaigning against it; the response carries our term and makes it step down.
+    pb::Message resp;
+    resp.set_type(pb::MsgAppResp);
+    resp.set_to(m.from());
+    send(std::move(resp));
+  } else if (m.type() == pb::MsgPreVote) {
+    pb::Message resp;
+    resp.set_type(pb::MsgPreVoteResp);
+    resp.set_to(m.from());
+    resp.set_term(term_);
+    resp.set_reject(true);
+    send(std::move(resp));
+  }
+}
+
+// A member answers vote requests whatever its own role: the candidate's configuration decides
+// who votes, and a learner promoted there may not have applied its promotion yet.
 void Node::handle_vote_request(const pb::Message& m) {
   const bool can_vote = vote_ == m.from() || (vote_ == kNone && lead_ == kNone) ||
                         (m.type() == pb::MsgPreVote && m.term() > term_);
@@ -291,46 +361,20 @@ void Node::handle_vote_request(const pb::Message& m) {
   send(std::move(resp));
 }
 
-Result<void> Node::step_leader(const pb::Message& m) {
-  switch (m.type()) {
-    case pb::MsgProp:
-      return append_proposal(m);
-    case pb::MsgCheckQuorum:
-      check_quorum_active();
-      return {};
-    default:
-      break;
-  }
-  if (progress_.count(m.from()) == 0) return Error::StepUnknownPeer;
-  switch (m.type()) {
-    case pb::MsgAppResp:
-      handle_append_response(m);
-      break;
-    case pb::MsgHeartbeatResp:
-      handle_heartbeat_response(m);
-      break;
-    // TODO(raft): MsgSnapStatus, MsgReadIndex, MsgTransferLeader (#3)
-    default:
-      break;
-  }
-  return {};
-}
-
 Result<void> Node::step_candidate(const pb::Message& m) {
   const pb::MessageType own_response =
       role_ == Role::PreCandidate ? pb::MsgPreVoteResp : pb::MsgVoteResp;
   switch (m.type()) {
     case pb::MsgProp:
       return Error::ProposalDropped;
+    case pb::MsgReadIndex:
+      return Error::ProposalDropped;
     case pb::MsgApp:
+    case pb::MsgHeartbeat:
+    case pb::MsgSnap:
       // A leader of our term won the election we are in.
       become_follower(m.term(), m.from());
-      handle_append(m);
-      return {};
-    case pb::MsgHeartbeat:
-      become_follower(m.term(), m.from());
-      handle_heartbeat(m);
-      return {};
+      return step_follower(m);
     default:
       break;
   }
@@ -340,22 +384,31 @@ Result<void> Node::step_candidate(const pb::Message& m) {
 
 Result<void> Node::step_follower(const pb::Message& m) {
   switch (m.type()) {
-    case pb::MsgProp: {
+    case pb::MsgProp:
+    case pb::MsgTransferLeader: {
       if (lead_ == kNone) return Error::ProposalDropped;
       pb::Message forward = m;
       forward.set_to(lead_);
       send(std::move(forward));
       return {};
     }
-    case pb::MsgApp:
-      election_elapsed_ = 0;
-      lead_ = m.from();
-      handle_append(m);
+    case pb::MsgReadIndex:
+      return handle_read_index(m);
+    case pb::MsgReadIndexResp:
+      handle_read_index_response(m);
       return {};
+    case pb::MsgApp:
     case pb::MsgHeartbeat:
+    case pb::MsgSnap:
       election_elapsed_ = 0;
       lead_ = m.from();
-      handle_heartbeat(m);
+      if (m.type() == pb::MsgApp) handle_append(m);
+      if (m.type() == pb::MsgHeartbeat) handle_heartbeat(m);
+      if (m.type() == pb::MsgSnap) handle_snapshot(m);
+      return {};
+    case pb::MsgTimeoutNow:
+      // The leader hands over: campaign at once, skipping pre-vote (thesis §3.10).
+      if (promotable()) start_campaign(false, true);
       return {};
     default:
       return {};
@@ -370,177 +423,49 @@ Result<void> Node::propose(std::string data) {
   return step(m);
 }
 
-Result<void> Node::append_proposal(const pb::Message& m) {
-  if (m.entries().empty()) return {};
-  if (progress_.count(id_) == 0) return Error::ProposalDropped;
-  uint64_t bytes = 0;
-  for (const pb::Entry& entry : m.entries()) bytes += entry.data().size();
-  // One proposal is always let through, so a single large one cannot block the log forever.
-  if (uncommitted_bytes_ > 0 && uncommitted_bytes_ + bytes > config_.max_uncommitted_bytes) {
-    return Error::UncommittedTooLarge;
-  }
-  append_entries({m.entries().begin(), m.entries().end()});
-  broadcast_append();
-  return {};
-}
-
-void Node::append_entries(std::vector<pb::Entry> entries) {
-  uint64_t index = log_.last_index();
-  for (pb::Entry& entry : entries) {
-    entry.set_term(term_);
-    entry.set_index(++index);
-    uncommitted_bytes_ += entry.data().size();
-  }
-  log_.append(entries);
-  // The leader counts its own entries as matched at once: the Ready contract makes the owner
-  // persist them before any message goes out, so no one learns of a commit that needs them
-  // before they are on the leader's disk.
-  progress_.at(id_).maybe_update(log_.last_index());
-  maybe_commit();
-}
-
-bool Node::maybe_commit() {
-  std::vector<uint64_t> matches;
-  matches.reserve(progress_.size());
-  for (const auto& [peer, pr] : progress_) matches.push_back(pr.match());
-  std::sort(matches.begin(), matches.end(), std::greater<>());
-  // The highest index a quorum holds; it commits only if it is of our term.
-  return log_.maybe_commit(matches[quorum() - 1], term_);
-}
-
-void Node::handle_append_response(const pb::Message& m) {
-  Progress& pr = progress_.at(m.from());
-  pr.set_recent_active(true);
-  if (m.reject()) {
-    uint64_t hint = m.reject_hint();
-    // The follower told us the term at its hint: skip back over our entries of any later term.
-    if (m.log_term() > 0) hint = log_.find_conflict_by_term(hint, m.log_term());
-    if (pr.maybe_decrease_to(m.index(), hint)) {
-      if (pr.state() == Progress::State::Replicate) pr.become_probe();
-      maybe_send_append(m.from(), true);
-    }
-    return;
-  }
-  if (!pr.maybe_update(m.index())) return;
-  if (pr.state() == Progress::State::Probe) pr.become_replicate();
-  if (maybe_commit()) {
-    broadcast_append();  // tell everyone the new commit index
-  } else {
-    while (maybe_send_append(m.from(), false)) {
-    }
-  }
-}
-
-void Node::handle_heartbeat_response(const pb::Message& m) {
-  Progress& pr = progress_.at(m.from());
-  pr.set_recent_active(true);
-  pr.on_heartbeat_response();
-  if (pr.match() < log_.last_index()) maybe_send_append(m.from(), true);
-}
-
-void Node::check_quorum_active() {
-  size_t active = 0;
-  for (auto& [peer, pr] : progress_) {
-    if (peer == id_ || pr.recent_active()) ++active;
-    pr.set_recent_active(false);
-  }
-  // A leader cut off from a quorum steps down, so that clients stop waiting on it.
-  if (active < quorum()) become_follower(term_, kNone);
-}
-
-// Sends the next MsgApp to a follower unless its flow control says wait. Returns whether one
-// went out.
-bool Node::maybe_send_append(uint64_t to, bool send_if_empty) {
-  if (to == id_) return false;
-  Progress& pr = progress_.at(to);
-  if (pr.is_paused()) return false;
-  const uint64_t prev = pr.next() - 1;
-  std::vector<pb::Entry> entries;
-  if (pr.next() <= log_.last_index()) {
-    auto slice = log_.slice(pr.next(), log_.last_index() + 1, config_.max_size_per_msg);
-    // TODO(raft): send a snapshot when the entries are compacted (#3)
-    if (!slice) return false;
-    entries = std::move(*slice);
-  }
-  if (entries.empty() && !send_if_empty) return false;
+Result<void> Node::transfer_leadership(uint64_t to) {
   pb::Message m;
-  m.set_type(pb::MsgApp);
-  m.set_to(to);
-  m.set_index(prev);
-  m.set_log_term(log_.term(prev));
-  m.set_commit(log_.committed());
-  const uint64_t last = entries.empty() ? prev : entries.back().index();
-  for (pb::Entry& entry : entries) *m.add_entries() = std::move(entry);
-  pr.sent_entries(last, m.entries_size() > 0);
-  send(std::move(m));
-  return true;
+  m.set_type(pb::MsgTransferLeader);
+  m.set_from(id_);
+  m.set_transferee(to);
+  auto it = progress_.find(to);
+  if (it == progress_.end() || it->second.is_learner()) return Error::TransferTargetInvalid;
+  return step(m);
 }
 
-void Node::broadcast_append() {
-  for (const auto& [peer, pr] : progress_) maybe_send_append(peer, true);
+void Node::report_snapshot(uint64_t id, bool ok) {
+  pb::Message m;
+  m.set_type(pb::MsgSnapStatus);
+  m.set_from(id);
+  m.set_reject(!ok);
+  (void)step(m);
 }
 
-void Node::broadcast_heartbeat() {
-  for (const auto& [peer, pr] : progress_) {
-    if (peer == id_) continue;
-    pb::Message m;
-    m.set_type(pb::MsgHeartbeat);
-    m.set_to(peer);
-    // Never more than the follower is known to hold: it cannot check the commit against its log.
-    m.set_commit(std::min(pr.match(), log_.committed()));
-    send(std::move(m));
-  }
-}
-
-void Node::handle_append(const pb::Message& m) {
-  pb::Message resp;
-  resp.set_type(pb::MsgAppResp);
-  resp.set_to(m.from());
-  if (m.index() < log_.committed()) {
-    resp.set_index(log_.committed());  // an old message: our committed prefix matches anyway
-    send(std::move(resp));
-    return;
-  }
-  const std::vector<pb::Entry> entries(m.entries().begin(), m.entries().end());
-  if (auto last_new = log_.maybe_append(m.index(), m.log_term(), m.commit(), entries)) {
-    resp.set_index(*last_new);
-    send(std::move(resp));
-    return;
-  }
-  // Fast back-off: point the leader at the last entry whose term is at most the term of its
-  // probe, skipping a whole divergent term per round trip instead of one entry.
-  const uint64_t hint =
-      log_.find_conflict_by_term(std::min(m.index(), log_.last_index()), m.log_term());
-  resp.set_index(m.index());
-  resp.set_reject(true);
-  resp.set_reject_hint(hint);
-  resp.set_log_term(log_.term(hint));
-  send(std::move(resp));
-}
-
-void Node::handle_heartbeat(const pb::Message& m) {
-  log_.commit_to(std::min(m.commit(), log_.last_index()));
-  pb::Message resp;
-  resp.set_type(pb::MsgHeartbeatResp);
-  resp.set_to(m.from());
-  send(std::move(resp));
+void Node::report_unreachable(uint64_t id) {
+  pb::Message m;
+  m.set_type(pb::MsgUnreachable);
+  m.set_from(id);
+  (void)step(m);
 }
 
 void Node::send(pb::Message m) {
   m.set_from(id_);
-  // Votes carry their own term; a forwarded proposal carries none (it is local to the leader).
+  // Votes carry their own term; a forwarded request carries none (it is local to the leader).
   const bool own_term = m.type() != pb::MsgVote && m.type() != pb::MsgPreVote &&
                         m.type() != pb::MsgVoteResp && m.type() != pb::MsgPreVoteResp;
-  if (m.type() == pb::MsgProp) {
+  if (m.type() == pb::MsgProp || m.type() == pb::MsgTransferLeader ||
+      m.type() == pb::MsgReadIndex) {
     m.set_term(0);
   } else if (own_term) {
     m.set_term(term_);
   }
+  if (role_ != Role::Leader || !is_leader_message(m.type())) messages_need_persist_ = true;
   messages_.push_back(std::move(m));
 }
 
 bool Node::has_ready() const {
   if (!messages_.empty() || !log_.unstable_entries().empty()) return true;
+  if (log_.unstable_snapshot() || !read_states_.empty()) return true;
   if (log_.has_next_committed_entries()) return true;
   const pb::HardState hs = hard_state();
   return hs.term() != prev_hard_state_.term() || hs.vote() != prev_hard_state_.vote() ||
@@ -550,14 +475,19 @@ bool Node::has_ready() const {
 Ready Node::ready() {
   Ready rd;
   const pb::HardState hs = hard_state();
-  if (hs.term() != prev_hard_state_.term() || hs.vote() != prev_hard_state_.vote() ||
-      hs.commit() != prev_hard_state_.commit()) {
-    rd.hard_state = hs;
-  }
+  const bool term_or_vote =
+      hs.term() != prev_hard_state_.term() || hs.vote() != prev_hard_state_.vote();
+  if (term_or_vote || hs.commit() != prev_hard_state_.commit()) rd.hard_state = hs;
+  rd.snapshot = log_.unstable_snapshot();
   rd.entries = log_.unstable_entries();
   rd.committed_entries = log_.next_committed_entries(config_.max_committed_bytes_per_ready);
   rd.messages = std::move(messages_);
   messages_.clear();
+  rd.read_states = std::move(read_states_);
+  read_states_.clear();
+  rd.may_send_before_persisting =
+      role_ == Role::Leader && !messages_need_persist_ && !term_or_vote && !rd.snapshot;
+  messages_need_persist_ = false;
   rd.leader = lead_;
   rd.role = role_;
   return rd;
@@ -565,8 +495,14 @@ Ready Node::ready() {
 
 void Node::advance(const Ready& handled) {
   if (handled.hard_state) prev_hard_state_ = *handled.hard_state;
+  if (handled.snapshot) {
+    const uint64_t index = handled.snapshot->metadata().index();
+    log_.stable_snapshot_to(index);
+    log_.applied_to(index);
+  }
   if (!handled.entries.empty()) {
     log_.stable_to(handled.entries.back().index(), handled.entries.back().term());
+    if (role_ == Role::Leader) self_ack_persisted();
   }
   if (!handled.committed_entries.empty()) {
     log_.applied_to(handled.committed_entries.back().index());
@@ -576,6 +512,47 @@ void Node::advance(const Ready& handled) {
       }
     }
   }
+}
+
+// The local append acknowledgement: the leader's entries count toward commit only once the owner
+// has persisted them, which lets it send MsgApp before its own write finishes.
+void Node::self_ack_persisted() {
+  auto self = progress_.find(id_);
+  if (self == progress_.end()) return;
+  if (self->second.maybe_update(log_.stable_last_index()) && maybe_commit()) broadcast_append();
+}
+
+pb::ConfState Node::conf_state() const {
+  pb::ConfState conf;
+  for (const auto& [peer, pr] : progress_) {
+    if (pr.is_learner()) {
+      conf.add_learners(peer);
+    } else {
+      conf.add_voters(peer);
+    }
+  }
+  conf.mutable_learners_to_promote()->Add(learners_to_promote_.begin(), learners_to_promote_.end());
+  return conf;
+}
+
+Status Node::status() const {
+  Status s;
+  s.id = id_;
+  s.term = term_;
+  s.vote = vote_;
+  s.commit = log_.committed();
+  s.applied = log_.applied();
+  s.last_index = log_.last_index();
+  s.leader = lead_;
+  s.role = role_;
+  s.lead_transferee = lead_transferee_;
+  s.conf_state = conf_state();
+  if (role_ != Role::Leader) return s;
+  for (const auto& [peer, pr] : progress_) {
+    s.progress[peer] = Status::Member{pr.match(),      pr.next(),          pr.state(),
+                                      pr.is_learner(), pr.recent_active(), pr.pending_snapshot()};
+  }
+  return s;
 }
 
 }  // namespace raft

@@ -11,160 +11,10 @@
 #include <tuple>
 
 #include "raft/memory_storage.h"
+#include "raft/test_cluster.h"
 
 namespace raft {
 namespace {
-
-// A deterministic in-test cluster: every member persists and applies each Ready at once, and
-// messages are delivered in FIFO order unless the link between two members is cut. After every
-// round it checks state machine safety (no two members apply different entries at one index),
-// leader completeness (every leader holds every committed entry) and one leader per term.
-class Network {
- public:
-  explicit Network(uint64_t size, Config base = {}) {
-    for (uint64_t id = 1; id <= size; ++id) base.voters.push_back(id);
-    for (uint64_t id = 1; id <= size; ++id) {
-      Config config = base;
-      config.id = id;
-      config.seed = id * 7919 + 17;
-      auto& member = members_[id];
-      member.storage = std::make_unique<MemoryStorage>();
-      member.node = std::make_unique<Node>(config, *member.storage);
-    }
-  }
-
-  Node& node(uint64_t id) { return *members_.at(id).node; }
-  MemoryStorage& storage(uint64_t id) { return *members_.at(id).storage; }
-  const std::vector<std::string>& applied(uint64_t id) { return members_.at(id).applied; }
-  std::vector<pb::Message>& delivered() { return delivered_; }
-
-  // Cuts every link between the groups; members in no group are cut from everyone.
-  void partition(const std::vector<std::set<uint64_t>>& groups) {
-    cut_.clear();
-    for (const auto& [a, ma] : members_) {
-      for (const auto& [b, mb] : members_) {
-        bool together = false;
-        for (const auto& group : groups) together |= group.count(a) != 0 && group.count(b) != 0;
-        if (!together && a != b) cut_.insert({a, b});
-      }
-    }
-  }
-  void isolate(uint64_t id) {
-    for (const auto& [other, m] : members_) {
-      if (other != id) cut_.insert({id, other}), cut_.insert({other, id});
-    }
-  }
-  void heal() { cut_.clear(); }
-
-  void stabilize() {
-    for (int round = 0; round < 10000; ++round) {
-      for (auto& [id, member] : members_) process(id);
-      if (queue_.empty()) return;
-      deliver();
-    }
-    FAIL() << "the network did not settle";
-  }
-
-  void tick(int ticks) {
-    for (int i = 0; i < ticks; ++i) {
-      for (auto& [id, member] : members_) member.node->tick();
-      stabilize();
-    }
-  }
-
-  // The unique leader among members, or kNone.
-  uint64_t leader() {
-    uint64_t found = kNone;
-    for (auto& [id, member] : members_) {
-      if (member.node->role() != Role::Leader) continue;
-      if (found != kNone) return kNone;
-      found = id;
-    }
-    return found;
-  }
-
-  uint64_t tick_until_leader(int max_ticks = 200) {
-    for (int i = 0; i < max_ticks; ++i) {
-      tick(1);
-      if (uint64_t id = leader(); id != kNone) return id;
-    }
-    return kNone;
-  }
-
- private:
-  struct Member {
-    std::unique_ptr<MemoryStorage> storage;
-    std::unique_ptr<Node> node;
-    std::vector<std::string> applied;  // data of the normal, non-empty entries applied
-  };
-
-  void process(uint64_t id) {
-    Member& member = members_.at(id);
-    while (member.node->has_ready()) {
-      Ready rd = member.node->ready();
-      if (rd.hard_state) member.storage->set_hard_state(*rd.hard_state);
-      member.storage->append(rd.entries);
-      for (pb::Message& m : rd.messages) queue_.push_back(std::move(m));
-      for (const pb::Entry& entry : rd.committed_entries) apply(id, entry);
-      member.node->advance(rd);
-    }
-    check_leader(id);
-  }
-
-  void apply(uint64_t id, const pb::Entry& entry) {
-    // The applying member's term bounds the term in which the entry was committed from above.
-    auto [it, inserted] =
-        committed_.emplace(entry.index(), Committed{entry, members_.at(id).node->term()});
-    if (!inserted) {
-      it->second.term = std::min(it->second.term, members_.at(id).node->term());
-    }
-    ASSERT_EQ(it->second.entry.term(), entry.term())
-        << "member " << id << " applied a different entry "
-        << "at index " << entry.index();
-    ASSERT_EQ(it->second.entry.data(), entry.data());
-    if (!entry.data().empty()) members_.at(id).applied.push_back(entry.data());
-  }
-
-  void check_leader(uint64_t id) {
-    Node& node = *members_.at(id).node;
-    if (node.role() != Role::Leader) return;
-    auto [it, inserted] = leaders_.emplace(node.term(), id);
-    ASSERT_EQ(it->second, id) << "two leaders in term " << node.term();
-    // A leader of a later term than the one an entry was committed in holds it (Raft §5.4).
-    for (const auto& [index, committed] : committed_) {
-      if (node.term() <= committed.term) continue;
-      ASSERT_EQ(node.log().term(index), committed.entry.term())
-          << "leader " << id << " lacks committed entry " << index;
-    }
-  }
-
-  void deliver() {
-    std::deque<pb::Message> batch;
-    batch.swap(queue_);
-    for (const pb::Message& m : batch) {
-      if (cut_.count({m.from(), m.to()}) != 0) continue;
-      delivered_.push_back(m);
-      (void)members_.at(m.to()).node->step(m);
-    }
-  }
-
-  std::map<uint64_t, Member> members_;
-  std::deque<pb::Message> queue_;
-  std::set<std::pair<uint64_t, uint64_t>> cut_;
-  struct Committed {
-    pb::Entry entry;
-    uint64_t term;  // at least the term in which the entry was committed
-  };
-  std::map<uint64_t, Committed> committed_;  // index -> the entry applied there
-  std::map<uint64_t, uint64_t> leaders_;     // term -> leader
-  std::vector<pb::Message> delivered_;
-};
-
-std::vector<std::string> strings(const std::string& prefix, int count) {
-  std::vector<std::string> out;
-  for (int i = 0; i < count; ++i) out.push_back(prefix + std::to_string(i));
-  return out;
-}
 
 class Election : public testing::TestWithParam<uint64_t> {};
 
@@ -420,27 +270,6 @@ TEST(Replication, UncommittedLogIsBounded) {
   EXPECT_TRUE(net.node(1).propose(std::string(60, 'c')));  // committed bytes no longer count
 }
 
-// Drives one Node by hand: persistence of a Ready as the owner would do it.
-void persist(Node& node, MemoryStorage& storage, std::vector<pb::Message>* sent = nullptr) {
-  while (node.has_ready()) {
-    Ready rd = node.ready();
-    if (rd.hard_state) storage.set_hard_state(*rd.hard_state);
-    storage.append(rd.entries);
-    if (sent != nullptr) sent->insert(sent->end(), rd.messages.begin(), rd.messages.end());
-    node.advance(rd);
-  }
-}
-
-pb::Message response(pb::MessageType type, uint64_t from, uint64_t term, uint64_t index = 0) {
-  pb::Message m;
-  m.set_type(type);
-  m.set_from(from);
-  m.set_to(1);
-  m.set_term(term);
-  m.set_index(index);
-  return m;
-}
-
 TEST(Commit, OnlyEntriesOfTheCurrentTermCommitByCounting) {
   MemoryStorage storage;
   pb::Entry old_entry;
@@ -465,29 +294,6 @@ TEST(Commit, OnlyEntriesOfTheCurrentTermCommitByCounting) {
   EXPECT_EQ(node.log().committed(), 0u);
   ASSERT_TRUE(node.step(response(pb::MsgAppResp, 2, 2, 2)));
   EXPECT_EQ(node.log().committed(), 2u);
-}
-
-// A storage holding entries of the given terms at indexes 1, 2, ... and that hard state term.
-void fill(MemoryStorage& storage, const std::vector<uint64_t>& terms, uint64_t term) {
-  std::vector<pb::Entry> entries;
-  for (size_t i = 0; i < terms.size(); ++i) {
-    pb::Entry e;
-    e.set_index(i + 1);
-    e.set_term(terms[i]);
-    entries.push_back(e);
-  }
-  storage.append(entries);
-  pb::HardState hs;
-  hs.set_term(term);
-  storage.set_hard_state(hs);
-}
-
-Config manual_config(uint64_t id) {
-  Config config;
-  config.id = id;
-  config.voters = {1, 2, 3};
-  config.pre_vote = false;
-  return config;
 }
 
 TEST(FastBackOff, TheLeaderSkipsTheFollowersWholeDivergentTerm) {
@@ -620,6 +426,106 @@ TEST(Chaos, RandomPartitionsAndProposalsKeepSafetyAndHealedProgress) {
       EXPECT_EQ(net.applied(id).back(), "final");
     }
   }
+}
+
+// The leader's own disk write in parallel with replication: its MsgApp may go out before it
+// persists, but it counts itself toward commit only once advance() reports its entries persisted.
+TEST(ReadyContract, TheLeaderSendsBeforePersistingAndCountsItselfOnlyAfter) {
+  MemoryStorage storage;
+  Node node(manual_config(1), storage);
+  ASSERT_TRUE(node.campaign());
+  ASSERT_TRUE(node.step(response(pb::MsgVoteResp, 2, 1)));
+  ASSERT_EQ(node.role(), Role::Leader);
+  Ready first = node.ready();
+  EXPECT_FALSE(first.may_send_before_persisting);  // the term and vote changed with it
+  storage.set_hard_state(*first.hard_state);
+  storage.append(first.entries);
+  node.advance(first);
+  // Follower 2 acknowledges the no-op; the leader persisted it too: committed.
+  ASSERT_TRUE(node.step(response(pb::MsgAppResp, 2, 1, 1)));
+  ASSERT_EQ(node.log().committed(), 1u);
+  persist(node, storage);
+
+  ASSERT_TRUE(node.propose("x"));
+  Ready rd = node.ready();
+  EXPECT_TRUE(rd.may_send_before_persisting);
+  ASSERT_EQ(rd.entries.size(), 1u);
+  size_t appends = 0;
+  for (const pb::Message& m : rd.messages) appends += m.type() == pb::MsgApp;
+  EXPECT_GE(appends, 1u);
+  // One follower acknowledges before the leader's write is done: 1 of 3 is no quorum.
+  ASSERT_TRUE(node.step(response(pb::MsgAppResp, 2, 1, 2)));
+  EXPECT_EQ(node.log().committed(), 1u);
+  storage.append(rd.entries);
+  node.advance(rd);  // the local append acknowledgement
+  EXPECT_EQ(node.log().committed(), 2u);
+}
+
+TEST(ReadyContract, AReadyWithAVoteMustBePersistedBeforeSending) {
+  MemoryStorage storage;
+  Node node(manual_config(2), storage);
+  pb::Message vote = response(pb::MsgVote, 1, 1);
+  vote.set_to(2);
+  ASSERT_TRUE(node.step(vote));
+  EXPECT_FALSE(node.ready().may_send_before_persisting);
+}
+
+TEST(ReadyContract, CommittedEntriesPerReadyAreBounded) {
+  Config config;
+  config.max_committed_bytes_per_ready = 64;
+  Network net(1, config);
+  ASSERT_TRUE(net.node(1).campaign());
+  net.stabilize();
+  for (const std::string& s : strings(std::string(20, 'x'), 10)) {
+    ASSERT_TRUE(net.node(1).propose(s));
+  }
+  size_t readies = 0;
+  size_t applied = 0;
+  Node& node = net.node(1);
+  while (node.has_ready()) {
+    Ready rd = node.ready();
+    net.storage(1).append(rd.entries);
+    if (rd.hard_state) net.storage(1).set_hard_state(*rd.hard_state);
+    uint64_t bytes = 0;
+    for (const pb::Entry& e : rd.committed_entries) bytes += e.ByteSizeLong();
+    if (rd.committed_entries.size() > 1) {
+      EXPECT_LE(bytes, 64u);
+    }
+    applied += rd.committed_entries.size();
+    readies += !rd.committed_entries.empty();
+    node.advance(rd);
+  }
+  EXPECT_EQ(applied, 10u);
+  EXPECT_GE(readies, 4u);
+}
+
+TEST(Status, ReportsTheMembersView) {
+  Network net(3);
+  ASSERT_TRUE(net.node(1).campaign());
+  net.stabilize();
+  ASSERT_TRUE(net.node(1).propose("x"));
+  net.stabilize();
+  const Status leader = net.node(1).status();
+  EXPECT_EQ(leader.id, 1u);
+  EXPECT_EQ(leader.role, Role::Leader);
+  EXPECT_EQ(leader.leader, 1u);
+  EXPECT_EQ(leader.vote, 1u);
+  EXPECT_EQ(leader.commit, 2u);
+  EXPECT_EQ(leader.applied, 2u);
+  EXPECT_EQ(leader.conf_state.voters_size(), 3);
+  ASSERT_EQ(leader.progress.size(), 3u);
+  for (const auto& [id, member] : leader.progress) {
+    EXPECT_EQ(member.match, 2u) << id;
+    EXPECT_EQ(member.next, 3u) << id;
+    if (id != 1) {
+      EXPECT_EQ(member.state, Progress::State::Replicate) << id;
+    }
+  }
+  const Status follower = net.node(2).status();
+  EXPECT_EQ(follower.role, Role::Follower);
+  EXPECT_EQ(follower.leader, 1u);
+  EXPECT_EQ(follower.commit, 2u);
+  EXPECT_TRUE(follower.progress.empty());
 }
 
 }  // namespace

@@ -5,15 +5,26 @@
 namespace raft {
 
 void Progress::become_probe() {
+  // After a snapshot the follower holds everything up to it even before it says so.
+  next_ = state_ == State::Snapshot ? std::max(match_, pending_snapshot_) + 1 : match_ + 1;
   state_ = State::Probe;
   probe_sent_ = false;
+  pending_snapshot_ = 0;
   inflight_.clear();
-  next_ = match_ + 1;
+}
+
+void Progress::become_snapshot(uint64_t snapshot_index) {
+  state_ = State::Snapshot;
+  probe_sent_ = false;
+  pending_snapshot_ = snapshot_index;
+  snapshot_heartbeats_ = 0;
+  inflight_.clear();
 }
 
 void Progress::become_replicate() {
   state_ = State::Replicate;
   probe_sent_ = false;
+  pending_snapshot_ = 0;
   inflight_.clear();
   next_ = match_ + 1;
 }
@@ -57,12 +68,15 @@ bool Progress::maybe_decrease_to(uint64_t rejected, uint64_t hint) {
 }
 
 bool Progress::is_paused() const {
+  if (state_ == State::Snapshot) return true;
   if (state_ == State::Probe) return probe_sent_;
   return inflight_.size() >= max_inflight_;
 }
 
 void Progress::on_heartbeat_response() {
-  if (state_ == State::Probe) {
+  if (state_ == State::Snapshot) {
+    ++snapshot_heartbeats_;
+  } else if (state_ == State::Probe) {
     probe_sent_ = false;
   } else if (!inflight_.empty() && inflight_.size() >= max_inflight_) {
     inflight_.pop_front();

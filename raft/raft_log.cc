@@ -6,15 +6,34 @@
 
 namespace raft {
 
-RaftLog::RaftLog(const LogStorage& storage)
+RaftLog::RaftLog(const LogStorage& storage, uint64_t applied)
     : storage_(storage),
       unstable_offset_(storage.last_index() + 1),
-      committed_(storage.first_index() - 1),
-      applied_(storage.first_index() - 1) {}
+      committed_(std::max(storage.first_index() - 1, storage.hard_state().commit())),
+      applied_(std::max(storage.first_index() - 1, applied)) {
+  CHECK(committed_ <= storage.last_index(), "commit {} beyond the stored log {}", committed_,
+        storage.last_index());
+  CHECK(applied_ <= committed_, "applied {} beyond the commit index {}", applied_, committed_);
+}
+
+uint64_t RaftLog::first_index() const {
+  if (unstable_snapshot_) return unstable_snapshot_->metadata().index() + 1;
+  return storage_.first_index();
+}
 
 uint64_t RaftLog::last_index() const {
   if (!unstable_.empty()) return unstable_offset_ + unstable_.size() - 1;
+  if (unstable_snapshot_) return unstable_snapshot_->metadata().index();
   return storage_.last_index();
+}
+
+uint64_t RaftLog::stable_last_index() const {
+  if (unstable_snapshot_) return 0;
+  return std::min(storage_.last_index(), unstable_offset_ - 1);
+}
+
+bool RaftLog::has_next_committed_entries() const {
+  return !unstable_snapshot_ && committed_ > std::max(applied_, first_index() - 1);
 }
 
 uint64_t RaftLog::last_term() const { return term(last_index()); }
@@ -23,6 +42,11 @@ uint64_t RaftLog::term(uint64_t index) const {
   if (!unstable_.empty() && index >= unstable_offset_) {
     if (index - unstable_offset_ >= unstable_.size()) return 0;
     return unstable_[index - unstable_offset_].term();
+  }
+  if (unstable_snapshot_) {
+    // Storage is stale until the snapshot is persisted: only its own index is known.
+    const pb::SnapshotMetadata& meta = unstable_snapshot_->metadata();
+    return index == meta.index() ? meta.term() : 0;
   }
   // The stable part: entries below the unstable offset (or all of storage if nothing is unstable).
   if (index + 1 < first_index() || index > storage_.last_index()) return 0;
@@ -100,7 +124,7 @@ void RaftLog::commit_to(uint64_t index) {
 }
 
 void RaftLog::applied_to(uint64_t index) {
-  if (index == 0) return;
+  if (index == 0 || index == applied_) return;
   CHECK(index <= committed_ && index >= applied_, "applied {} outside [{}, {}]", index, applied_,
         committed_);
   applied_ = index;
@@ -115,11 +139,32 @@ void RaftLog::stable_to(uint64_t index, uint64_t term_) {
   unstable_offset_ = index + 1;
 }
 
+void RaftLog::restore(pb::Snapshot snapshot) {
+  const uint64_t index = snapshot.metadata().index();
+  CHECK(index > committed_, "snapshot at {} within the commit index {}", index, committed_);
+  unstable_.clear();
+  unstable_offset_ = index + 1;
+  committed_ = index;
+  unstable_snapshot_ = std::move(snapshot);
+}
+
+void RaftLog::stable_snapshot_to(uint64_t index) {
+  if (unstable_snapshot_ && unstable_snapshot_->metadata().index() == index) {
+    unstable_snapshot_.reset();
+  }
+}
+
+Result<pb::Snapshot> RaftLog::snapshot() const {
+  if (unstable_snapshot_) return *unstable_snapshot_;
+  return storage_.snapshot();
+}
+
 Result<std::vector<pb::Entry>> RaftLog::slice(uint64_t lo, uint64_t hi, uint64_t max_bytes) const {
   if (lo < first_index()) return Error::Compacted;
   if (hi > last_index() + 1) return Error::Unavailable;
   std::vector<pb::Entry> out;
-  const uint64_t stable_hi = unstable_.empty() ? hi : std::min(hi, unstable_offset_);
+  const bool all_stable = unstable_.empty() && !unstable_snapshot_;
+  const uint64_t stable_hi = all_stable ? hi : std::min(hi, unstable_offset_);
   if (lo < stable_hi) {
     auto stored = storage_.entries(lo, stable_hi, max_bytes);
     if (!stored) return stored.error();
@@ -139,8 +184,9 @@ Result<std::vector<pb::Entry>> RaftLog::slice(uint64_t lo, uint64_t hi, uint64_t
 
 std::vector<pb::Entry> RaftLog::next_committed_entries(uint64_t max_bytes) const {
   if (!has_next_committed_entries()) return {};
-  auto entries = slice(applied_ + 1, committed_ + 1, max_bytes);
-  CHECK(entries.has_value(), "committed entries ({}, {}] unreadable: {}", applied_, committed_,
+  const uint64_t lo = std::max(applied_ + 1, first_index());
+  auto entries = slice(lo, committed_ + 1, max_bytes);
+  CHECK(entries.has_value(), "committed entries [{}, {}] unreadable: {}", lo, committed_,
         to_string(entries.error()));
   return std::move(*entries);
 }

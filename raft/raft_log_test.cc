@@ -122,5 +122,68 @@ TEST(Progress, ReplicateWindowPausesWhenFull) {
   EXPECT_FALSE(pr.maybe_update(2));  // stale
 }
 
+TEST(MemoryStorage, SnapshotCompactAndApply) {
+  MemoryStorage storage;
+  storage.append({entry(1, 1, "a"), entry(2, 1, "b"), entry(3, 2, "c")});
+  pb::ConfState conf;
+  conf.add_voters(1);
+  auto snap = storage.create_snapshot(2, conf, "ab");
+  ASSERT_TRUE(snap.has_value());
+  EXPECT_EQ(snap->metadata().term(), 1u);
+  EXPECT_EQ(storage.create_snapshot(2, conf, "ab").error(), Error::SnapshotOutOfDate);
+  ASSERT_TRUE(storage.compact(2).has_value());
+  EXPECT_EQ(storage.first_index(), 3u);
+  EXPECT_EQ(*storage.term(2), 1u);  // the term behind the log stays known
+  EXPECT_EQ(storage.entries(2, 4, 100).error(), Error::Compacted);
+  EXPECT_EQ(storage.snapshot()->data(), "ab");
+  // A snapshot from the leader replaces everything.
+  pb::Snapshot newer;
+  newer.mutable_metadata()->set_index(10);
+  newer.mutable_metadata()->set_term(3);
+  *newer.mutable_metadata()->mutable_conf_state() = conf;
+  ASSERT_TRUE(storage.apply_snapshot(newer).has_value());
+  EXPECT_EQ(storage.first_index(), 11u);
+  EXPECT_EQ(storage.last_index(), 10u);
+  EXPECT_EQ(*storage.term(10), 3u);
+  EXPECT_EQ(storage.conf_state().voters_size(), 1);
+  EXPECT_EQ(storage.apply_snapshot(newer).error(), Error::SnapshotOutOfDate);
+}
+
+TEST(RaftLog, RestoreReplacesTheLogUntilPersisted) {
+  MemoryStorage storage;
+  storage.append({entry(1, 1), entry(2, 1)});
+  RaftLog log(storage);
+  pb::Snapshot snap;
+  snap.mutable_metadata()->set_index(5);
+  snap.mutable_metadata()->set_term(2);
+  log.restore(snap);
+  EXPECT_EQ(log.first_index(), 6u);
+  EXPECT_EQ(log.last_index(), 5u);
+  EXPECT_EQ(log.term(5), 2u);
+  EXPECT_EQ(log.term(2), 0u);  // storage is stale until the snapshot is persisted
+  EXPECT_EQ(log.committed(), 5u);
+  EXPECT_FALSE(log.has_next_committed_entries());
+  log.append({entry(6, 2)});
+  EXPECT_EQ(log.last_index(), 6u);
+  ASSERT_TRUE(storage.apply_snapshot(snap).has_value());
+  log.stable_snapshot_to(5);
+  log.applied_to(5);
+  EXPECT_FALSE(log.unstable_snapshot().has_value());
+  EXPECT_EQ(log.first_index(), 6u);
+  EXPECT_EQ(log.term(6), 2u);
+}
+
+TEST(Progress, SnapshotStatePausesAndResumesAfterTheSnapshot) {
+  Progress pr(3, 4);
+  pr.become_snapshot(10);
+  EXPECT_TRUE(pr.is_paused());
+  pr.become_probe();
+  EXPECT_EQ(pr.next(), 11u);  // the follower holds the snapshot
+  pr.become_snapshot(10);
+  pr.abort_snapshot();
+  pr.become_probe();
+  EXPECT_EQ(pr.next(), 1u);  // failed: probe from match again
+}
+
 }  // namespace
 }  // namespace raft

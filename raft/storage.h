@@ -19,6 +19,12 @@ enum class Error {
   ProposalDropped,      // no leader known, or this member may not take proposals now
   UncommittedTooLarge,  // the leader's uncommitted log is above Config::max_uncommitted_bytes
   StepUnknownPeer,      // a message from a member outside the configuration
+  SnapshotTemporarilyUnavailable,  // LogStorage::snapshot(): not ready yet, ask again later
+  SnapshotOutOfDate,               // the snapshot is older than what the storage holds
+  ConfChangePending,               // another membership change is not yet committed and applied
+  ConfChangeInvalid,               // the change would leave no voter, or names no member (id 0)
+  ReadIndexQueueFull,              // more pending reads than Config::max_pending_reads
+  TransferTargetInvalid,           // leadership can only go to a voter of the configuration
 };
 
 const char* to_string(Error error);
@@ -29,7 +35,8 @@ using Result = common::Result<T, Error>;
 class LogStorage {
  public:
   virtual ~LogStorage() = default;
-  // The persisted hard state and configuration, read once when a Node starts.
+  // The persisted hard state and configuration, read once when a Node starts. conf_state() is the
+  // configuration as of Config::applied (the last snapshot's, plus the changes applied since).
   virtual pb::HardState hard_state() const = 0;
   virtual pb::ConfState conf_state() const = 0;
   virtual uint64_t first_index() const = 0;
@@ -38,7 +45,10 @@ class LogStorage {
   // Entries [lo, hi), at least one if any, then as many as fit into max_bytes.
   virtual Result<std::vector<pb::Entry>> entries(uint64_t lo, uint64_t hi,
                                                  uint64_t max_bytes) const = 0;
-  // TODO(raft): snapshot() for snapshot transfer to lagging followers (#3)
+  // The most recent snapshot; its metadata.index is at least first_index() - 1. The leader sends
+  // it to a follower whose next entry is compacted away. May return
+  // Error::SnapshotTemporarilyUnavailable while one is being made; the leader retries later.
+  virtual Result<pb::Snapshot> snapshot() const = 0;
 };
 
 }  // namespace raft
