@@ -27,7 +27,11 @@ std::string ids(const google::protobuf::RepeatedField<uint64_t>& list) {
 
 std::string describe(const pb::Entry& entry) {
   std::string out = fmt::format("{}/{}", entry.term(), entry.index());
-  if (entry.type() == pb::EntryConfChange) return out + " conf:" + quoted(entry.data());
+  if (entry.type() == pb::EntryConfChange) {
+    pb::ConfChange cc;
+    if (!cc.ParseFromString(entry.data())) return out + " conf:?";
+    return out + fmt::format(" {} {}", pb::ConfChangeType_Name(cc.type()), cc.node_id());
+  }
   return out + " " + quoted(entry.data());
 }
 
@@ -47,10 +51,14 @@ std::string describe(const pb::Message& m) {
     out += " entries=" + describe(std::vector<pb::Entry>(m.entries().begin(), m.entries().end()));
   }
   if (!m.context().empty()) out += " context=" + quoted(m.context());
-  if (m.has_snapshot() && m.snapshot().index() != 0) {
-    const pb::SnapshotMetadata& s = m.snapshot();
-    out += fmt::format(" snapshot={}/{} {}", s.term(), s.index(), describe(s.conf_state()));
+  if (m.has_snapshot()) {
+    const pb::SnapshotMetadata& s = m.snapshot().metadata();
+    out += fmt::format(" snapshot={}/{} {} bytes={}+{}{}", s.term(), s.index(),
+                       describe(s.conf_state()), m.snapshot_offset(), m.snapshot().data().size(),
+                       m.snapshot_done() ? " done" : "");
   }
+  if (m.leader_transfer()) out += " transfer";
+  if (m.transferee() != 0) out += fmt::format(" transferee={}", m.transferee());
   return out;
 }
 
@@ -61,6 +69,7 @@ std::string describe(const pb::HardState& hs) {
 std::string describe(const pb::ConfState& cs) {
   std::string out = "voters=" + ids(cs.voters());
   if (cs.learners_size() > 0) out += " learners=" + ids(cs.learners());
+  if (cs.learners_to_promote_size() > 0) out += " promote=" + ids(cs.learners_to_promote());
   return out;
 }
 

@@ -5,6 +5,7 @@
 // simulated member; the Node reads it through LogStorage. Not thread-safe (the simulation is
 // single-threaded). Invariant: synced_ is written_ as it was at the last sync().
 
+#include <string>
 #include <variant>
 #include <vector>
 
@@ -25,10 +26,17 @@ class SimStorage : public LogStorage {
                                          uint64_t max_bytes) const override {
     return written_.entries(lo, hi, max_bytes);
   }
+  Result<pb::Snapshot> snapshot() const override { return written_.snapshot(); }
 
   // Writes, visible at once, durable only after sync().
   void set_hard_state(const pb::HardState& hard_state);
   void append(const std::vector<pb::Entry>& entries);
+  void set_conf_state(const pb::ConfState& conf_state);
+  // A snapshot received from the leader (Ready::snapshot): replaces the log.
+  Result<void> apply_snapshot(const pb::Snapshot& snapshot);
+  // The application's own snapshot at applied index `index`, then compaction up to compact_to.
+  Result<void> create_snapshot(uint64_t index, const pb::ConfState& conf_state,
+                               const std::string& data, uint64_t compact_to);
 
   // Makes every write so far durable (an fsync that succeeded).
   void sync();
@@ -39,8 +47,15 @@ class SimStorage : public LogStorage {
   const MemoryStorage& synced() const { return synced_; }
 
  private:
-  using Op = std::variant<pb::HardState, std::vector<pb::Entry>>;
-  static void replay(MemoryStorage& storage, const Op& op);
+  struct CreateSnapshot {
+    uint64_t index;
+    pb::ConfState conf_state;
+    std::string data;
+    uint64_t compact_to;
+  };
+  using Op = std::variant<pb::HardState, std::vector<pb::Entry>, pb::ConfState, pb::Snapshot,
+                          CreateSnapshot>;
+  static Result<void> replay(MemoryStorage& storage, const Op& op);
 
   MemoryStorage written_;
   MemoryStorage synced_;

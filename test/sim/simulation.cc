@@ -1,28 +1,22 @@
 #include "test/sim/simulation.h"
 
-#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <cstdlib>
-#include <map>
-#include <memory>
+#include <cstring>
 #include <mutex>
-#include <random>
 
-#include "raft/node.h"
-#include "test/sim/checker.h"
 #include "test/sim/format.h"
-#include "test/sim/kv_state_machine.h"
-#include "test/sim/sim_network.h"
-#include "test/sim/sim_storage.h"
+#include "test/sim/simulation_impl.h"
 
 namespace raft::sim {
 
 namespace {
 
-// A CHECK inside the library aborts the process; the handler below prints the replay line of the
-// run the aborting thread was in, so a library invariant caught by the simulation still comes with
+// A CHECK inside the library aborts the process; the handler prints the replay line of the run
+// the aborting thread was in, so a library invariant caught by the simulation still comes with
 // its SIM_SEED.
 thread_local char current_run[96];
 
@@ -44,92 +38,30 @@ uint64_t mix(uint64_t a, uint64_t b) {
   return x * 0xBF58476D1CE4E5B9ULL;
 }
 
-struct Member {
-  uint64_t id = 0;
-  std::unique_ptr<SimStorage> storage;
-  std::unique_ptr<Node> node;  // null while crashed
-  KvStateMachine sm;
-  uint64_t incarnation = 0;
-  uint64_t seen_commit = 0;     // the highest commit index observed in this life
-  uint64_t durable_commit = 0;  // the highest commit index synced to storage
-  bool marker_applied = false;
-};
+template <class T, size_t N>
+T pick(std::mt19937_64& rng, const T (&choices)[N]) {
+  return choices[std::uniform_int_distribution<size_t>(0, N - 1)(rng)];
+}
 
-// The per-seed shape of a run: the same seed always draws the same configuration and fault rates.
-struct RunShape {
-  Config base;
-  NetworkFaults faults;
-  double lost_sync = 0;  // probability a Ready's writes are lost to a crash before the sync
-  double crash = 0;      // per tick
-  double restart = 0;    // per tick and crashed member
-  double fault_change = 0;
-  double fault_mid_tick = 0;  // per delivery: a fault strikes between two messages
-};
-
-class Simulation {
- public:
-  explicit Simulation(const SimOptions& options);
-  SimResult run();
-
- private:
-  RunShape draw_shape();
-  Config config_for(const Member& m);
-
-  void chaos_tick();
-  void heal_and_require_progress();
-  void change_faults();
-  void change_links();
-  void tick_all();
-  void deliver_all_due();
-
-  void tick(Member& m);
-  void deliver(const pb::Message& message);
-  void propose(Member& m, std::string data);
-  void crash(Member& m);
-  void restart(Member& m);
-  void process(Member& m);
-  bool handle_ready(Member& m, const Ready& rd);
-  void apply(Member& m, const pb::Entry& entry);
-
-  template <class Describe>
-  void after_step(Describe&& describe);
-  void check_all();
-
-  bool chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
-  Member* random_live();
-  Member* live_leader();
-  size_t crashed_count() const;
-  std::string next_put();
-
-  SimOptions options_;
-  std::mt19937_64 rng_;
-  RunShape shape_;
-  SimNetwork network_;
-  Checker checker_;
-  std::map<uint64_t, Member> members_;
-  std::vector<uint64_t> ids_;
-  uint64_t now_ = 0;
-  uint64_t step_ = 0;
-  uint64_t next_op_ = 1;
-  uint64_t marker_op_ = 0;
-  SimResult result_;
-};
+}  // namespace
 
 Simulation::Simulation(const SimOptions& options)
     : options_(options), rng_(options.seed), shape_(draw_shape()), network_(rng_) {
   network_.set_faults(shape_.faults);
   pb::ConfState conf;
-  for (int i = 1; i <= options.members; ++i) {
-    ids_.push_back(static_cast<uint64_t>(i));
-    conf.add_voters(static_cast<uint64_t>(i));
-  }
-  for (uint64_t id : ids_) {
-    Member& m = members_[id];
-    m.id = id;
-    m.storage = std::make_unique<SimStorage>(conf);
-    m.node = std::make_unique<Node>(config_for(m), *m.storage);
-  }
+  for (int i = 1; i <= options.members; ++i) conf.add_voters(static_cast<uint64_t>(i));
+  for (int i = 1; i <= options.members; ++i) add_member(next_id_++, conf);
   result_.replay = fmt::format("SIM_SEED={} SIM_MEMBERS={}", options.seed, options.members);
+}
+
+SimMember& Simulation::add_member(uint64_t id, const pb::ConfState& conf) {
+  SimMember& m = members_[id];
+  m.id = id;
+  m.storage = std::make_unique<SimStorage>(conf);
+  m.conf = conf;
+  m.saved_conf = conf;
+  m.node = std::make_unique<Node>(config_for(m), *m.storage);
+  return m;
 }
 
 RunShape Simulation::draw_shape() {
@@ -138,28 +70,36 @@ RunShape Simulation::draw_shape() {
   s.base.heartbeat_tick = 1;
   s.base.pre_vote = chance(0.8);
   s.base.check_quorum = chance(0.8);
-  // Small limits exercise batching cut-offs and the inflight window; large ones the fast path.
-  const uint64_t msg_bytes[] = {1, 256, 1 << 20};
-  s.base.max_size_per_msg = msg_bytes[std::uniform_int_distribution<int>(0, 2)(rng_)];
-  const size_t inflight[] = {1, 4, 256};
-  s.base.max_inflight_msgs = inflight[std::uniform_int_distribution<int>(0, 2)(rng_)];
-  const double drop[] = {0.0, 0.01, 0.05, 0.15};
-  s.faults.drop = drop[std::uniform_int_distribution<int>(0, 3)(rng_)];
+  // Small limits exercise batching cut-offs, the inflight window and snapshot chunks; large ones
+  // the fast path.
+  s.base.max_size_per_msg = pick(rng_, {uint64_t{1}, uint64_t{256}, uint64_t{1} << 20});
+  s.base.max_inflight_msgs = pick(rng_, {size_t{1}, size_t{4}, size_t{256}});
+  s.base.max_snapshot_chunk_bytes = pick(rng_, {uint64_t{64}, uint64_t{1} << 20});
+  s.base.max_pending_reads = pick(rng_, {size_t{4}, size_t{4096}});
+  s.faults.drop = pick(rng_, {0.0, 0.01, 0.05, 0.15});
   s.faults.duplicate = chance(0.5) ? 0.02 : 0.0;
   s.faults.delay = chance(0.5) ? 0.1 : 0.02;
   s.faults.max_delay_ticks = chance(0.5) ? 3 : 2 * s.base.election_tick;
   s.lost_sync = chance(0.5) ? 0.005 : 0.0;
   s.crash = chance(0.7) ? 0.03 : 0.0;
   s.restart = 0.1;
-  s.fault_mid_tick = chance(0.5) ? 0.002 : 0.0;
   s.fault_change = chance(0.5) ? 0.04 : 0.1;
+  s.fault_mid_tick = chance(0.5) ? 0.002 : 0.0;
+  s.send_early = chance(0.5) ? 0.5 : 0.0;
+  s.save_applied = pick(rng_, {0.0, 0.3, 1.0});
+  s.snapshot_every = pick(rng_, {uint64_t{0}, uint64_t{10}, uint64_t{40}});
+  s.keep_entries = pick(rng_, {uint64_t{0}, uint64_t{5}});
+  s.conf_change = chance(0.6) ? 0.01 : 0.0;
+  s.transfer = chance(0.5) ? 0.01 : 0.0;
+  s.read = chance(0.7) ? 0.3 : 0.0;
   return s;
 }
 
-Config Simulation::config_for(const Member& m) {
+Config Simulation::config_for(const SimMember& m) {
   Config c = shape_.base;
   c.id = m.id;
   c.seed = mix(mix(options_.seed, m.id), m.incarnation);
+  c.applied = m.sm.applied();
   return c;
 }
 
@@ -177,11 +117,16 @@ SimResult Simulation::run() {
 void Simulation::chaos_tick() {
   change_faults();
   if (chance(0.6)) {
-    if (Member* m = random_live()) propose(*m, next_put());
+    if (SimMember* m = random_live()) propose(*m, next_put());
   }
   if (chance(0.3)) {
-    if (Member* m = random_live()) propose(*m, next_put());
+    if (SimMember* m = random_live()) propose(*m, next_put());
   }
+  if (chance(shape_.read)) {
+    if (SimMember* m = random_live()) issue_read(*m);
+  }
+  if (chance(shape_.conf_change)) change_membership();
+  if (chance(shape_.transfer)) transfer_leadership();
   tick_all();
   deliver_all_due();
   ++now_;
@@ -193,76 +138,99 @@ void Simulation::heal_and_require_progress() {
   shape_.lost_sync = 0;
   shape_.fault_mid_tick = 0;
   for (auto& [id, m] : members_) {
-    if (!m.node) restart(m);
+    if (!m.node && !m.removed) restart(m);
   }
-  marker_op_ = next_op_++;
-  const std::string marker = encode_put({marker_op_, "marker", "done"});
+  // The marker is the only write of its key, so a member holds it once it applied it, from an
+  // entry or a snapshot.
+  const std::string marker = encode_put({next_op_++, "marker", "done"});
   for (int t = 0; t < options_.heal_ticks && result_.ok; ++t) {
+    // Every member of the configuration the most advanced member applied must apply the marker.
+    const SimMember* ahead = nullptr;
     bool anywhere = false;
-    bool everywhere = true;
     for (auto& [id, m] : members_) {
-      anywhere |= m.marker_applied;
-      everywhere &= m.marker_applied;
+      if (!m.node) continue;
+      anywhere |= marker_applied(m);
+      if (ahead == nullptr || m.sm.applied() > ahead->sm.applied()) ahead = &m;
     }
-    if (everywhere) return;
+    bool everywhere = true;
+    for (uint64_t id : ahead->conf.voters()) everywhere &= marker_applied(members_.at(id));
+    for (uint64_t id : ahead->conf.learners()) everywhere &= marker_applied(members_.at(id));
+    if (everywhere && anywhere) return;
     if (!anywhere && t % 5 == 0) {
-      if (Member* m = random_live()) propose(*m, marker);
+      if (SimMember* m = random_live()) propose(*m, marker);
     }
     tick_all();
     deliver_all_due();
     ++now_;
   }
   if (!result_.ok) return;
+  // Say where each straggler stands, and what the leader thinks of it.
   std::string missing;
+  SimMember* leader = live_leader();
   for (auto& [id, m] : members_) {
-    if (!m.marker_applied) missing += fmt::format(" {}", id);
+    if (!m.node || marker_applied(m)) continue;
+    const Status st = m.node->status();
+    missing += fmt::format(" {} ({} term {} last {} commit {} applied {} {}", id, to_string(st.role),
+                           st.term, st.last_index, st.commit, m.sm.applied(),
+                           describe(st.conf_state));
+    if (leader != nullptr) {
+      const Status ls = leader->node->status();
+      auto it = ls.progress.find(id);
+      if (it != ls.progress.end()) {
+        missing += fmt::format("; leader {}: {} match {} next {} pending snapshot {}", leader->id,
+                               to_string(it->second.state), it->second.match, it->second.next,
+                               it->second.pending_snapshot);
+      }
+    }
+    missing += ")";
   }
-  checker_.fail(fmt::format("liveness: {} ticks after healing, a new proposal was not applied on"
-                            " members{}",
-                            options_.heal_ticks, missing));
-  check_all();
+  fail(fmt::format("liveness: {} ticks after healing, a new proposal was not applied on members{}",
+                   options_.heal_ticks, missing));
 }
 
 void Simulation::change_faults() {
   if (chance(shape_.fault_change)) change_links();
-  if (chance(shape_.crash) && crashed_count() < (ids_.size() - 1) / 2) {
+  const size_t alive = current_ids().size();
+  if (chance(shape_.crash) && crashed_count() + 1 <= (alive - 1) / 2) {
     // Half the crashes hit the leader: that is where elections, divergent logs and commit-rule
     // mistakes are made.
-    Member* m = chance(0.5) ? live_leader() : nullptr;
+    SimMember* m = chance(0.5) ? live_leader() : nullptr;
     if (m == nullptr) m = random_live();
     if (m != nullptr) crash(*m);
   }
   for (auto& [id, m] : members_) {
-    if (!m.node && chance(shape_.restart)) restart(m);
+    if (!m.node && !m.removed && chance(shape_.restart)) restart(m);
   }
 }
 
 void Simulation::change_links() {
+  const std::vector<uint64_t> ids = current_ids();
   const int kind = std::uniform_int_distribution<int>(0, 9)(rng_);
   if (kind < 3) {
     network_.heal();
     after_step([&] { return std::string("network healed"); });
   } else if (kind < 5) {
     std::vector<std::vector<uint64_t>> groups(2);
-    for (uint64_t id : ids_) groups[rng_() % 2].push_back(id);
+    for (uint64_t id : ids) groups[rng_() % 2].push_back(id);
     network_.partition(groups);
     after_step([&] {
       return fmt::format("partition {} | {}", fmt::join(groups[0], ","), fmt::join(groups[1], ","));
     });
   } else if (kind < 8) {
-    Member* leader = kind == 7 ? live_leader() : nullptr;
-    const uint64_t id = leader != nullptr ? leader->id : ids_[rng_() % ids_.size()];
-    network_.isolate(id, ids_);
+    SimMember* leader = kind == 7 ? live_leader() : nullptr;
+    const uint64_t id = leader != nullptr ? leader->id : ids[rng_() % ids.size()];
+    network_.isolate(id, ids);
     after_step([&] { return fmt::format("isolate {}", id); });
   } else {
-    const uint64_t from = ids_[rng_() % ids_.size()];
-    const uint64_t to = ids_[rng_() % ids_.size()];
+    const uint64_t from = ids[rng_() % ids.size()];
+    const uint64_t to = ids[rng_() % ids.size()];
     network_.cut(from, to);
     after_step([&] { return fmt::format("cut one way {} -> {}", from, to); });
   }
 }
 
 void Simulation::tick_all() {
+  decommission_removed();
   for (auto& [id, m] : members_) {
     // An occasional skipped tick is a member whose clock runs slow.
     if (m.node && !chance(0.05)) tick(m);
@@ -276,8 +244,7 @@ void Simulation::deliver_all_due() {
   constexpr int kMaxDeliveriesPerTick = 200000;
   for (int n = 0; result_.ok; ++n) {
     if (n > kMaxDeliveriesPerTick) {
-      checker_.fail("livelock: messages keep flowing without a tick");
-      check_all();
+      fail("livelock: messages keep flowing without a tick");
       return;
     }
     if (auto message = network_.take_due(now_)) {
@@ -295,7 +262,7 @@ void Simulation::deliver_all_due() {
   }
 }
 
-void Simulation::tick(Member& m) {
+void Simulation::tick(SimMember& m) {
   m.node->tick();
   after_step([&] { return fmt::format("tick {}", m.id); });
   if (chance(0.85)) process(m);
@@ -307,11 +274,11 @@ void Simulation::deliver(const pb::Message& message) {
     if (options_.trace) fmt::print(stderr, "  lost {}\n", describe(message));
     return;
   }
-  Member& m = it->second;
-  if (shape_.fault_mid_tick > 0 && chance(shape_.fault_mid_tick)) {
+  SimMember& m = it->second;
+  if (chance(shape_.fault_mid_tick)) {
     // Faults at tick boundaries leave whole exchanges intact; these cut one in the middle, e.g.
     // between a new leader's first appends and its no-op reaching a quorum.
-    if (chance(0.5) && crashed_count() < (ids_.size() - 1) / 2) {
+    if (chance(0.5) && crashed_count() + 1 <= (current_ids().size() - 1) / 2) {
       crash(m);
       return;
     }
@@ -326,7 +293,7 @@ void Simulation::deliver(const pb::Message& message) {
   if (chance(0.85)) process(m);
 }
 
-void Simulation::propose(Member& m, std::string data) {
+void Simulation::propose(SimMember& m, std::string data) {
   auto proposed = m.node->propose(data);
   after_step([&] {
     return fmt::format("propose {} \"{}\"{}", m.id, data,
@@ -335,90 +302,66 @@ void Simulation::propose(Member& m, std::string data) {
   if (chance(0.85)) process(m);
 }
 
-void Simulation::crash(Member& m) {
-  if (m.storage->has_unsynced()) ++result_.lost_writes;
-  m.node.reset();
-  m.storage->crash();
-  m.sm = KvStateMachine();
-  network_.drop_messages_of(m.id);
-  ++result_.crashes;
-  after_step([&] { return fmt::format("crash {}", m.id); });
-}
-
-void Simulation::restart(Member& m) {
-  ++m.incarnation;
-  m.node = std::make_unique<Node>(config_for(m), *m.storage);
-  m.marker_applied = false;
-  const uint64_t commit = m.node->log().committed();
-  if (commit < m.durable_commit) {
-    checker_.fail(fmt::format("member {} restarted with commit {} below its synced commit {}", m.id,
-                              commit, m.durable_commit));
-  }
-  m.seen_commit = commit;
+void Simulation::issue_read(SimMember& m) {
+  const std::string context = fmt::format("r{}", next_read_++);
+  const std::string key = fmt::format("k{}", rng_() % 5);
+  auto asked = m.node->read_index(context);
+  // Linearizability: the read must see every write committed before it was issued, so its read
+  // index must be at least the highest commit index any member has at this moment.
+  if (asked) reads_.emplace(context, Read{key, checker_.max_committed()});
   after_step([&] {
-    return fmt::format("restart {} ({}, last index {})", m.id,
-                       describe(m.storage->hard_state()), m.storage->last_index());
+    return fmt::format("read-index {} {} {}{}", m.id, context, key,
+                       asked ? "" : fmt::format(" ({})", to_string(asked.error())));
   });
+  if (chance(0.85)) process(m);
 }
 
-void Simulation::process(Member& m) {
-  while (result_.ok && m.node && m.node->has_ready()) {
-    const Ready rd = m.node->ready();
-    if (!handle_ready(m, rd)) return;
-    after_step([&] {
-      return fmt::format("ready {}: {} entries, {} committed, {} messages{}", m.id,
-                         rd.entries.size(), rd.committed_entries.size(), rd.messages.size(),
-                         rd.hard_state ? " hs " + describe(*rd.hard_state) : "");
-    });
+void Simulation::change_membership() {
+  SimMember* leader = live_leader();
+  if (leader == nullptr) return;
+  const pb::ConfState conf = leader->node->conf_state();
+  const size_t size = static_cast<size_t>(conf.voters_size() + conf.learners_size());
+  pb::ConfChange change;
+  if (size >= static_cast<size_t>(options_.members) && conf.voters_size() >= 2) {
+    // Remove any member, the leader included, but never the last voters.
+    std::vector<uint64_t> candidates(conf.voters().begin(), conf.voters().end());
+    candidates.insert(candidates.end(), conf.learners().begin(), conf.learners().end());
+    change.set_type(pb::ConfChangeRemoveNode);
+    change.set_node_id(candidates[rng_() % candidates.size()]);
+  } else {
+    change.set_type(pb::ConfChangeAddNode);
+    change.set_node_id(next_id_);
   }
+  auto proposed = leader->node->propose_conf_change(change);
+  if (proposed && change.type() == pb::ConfChangeAddNode) {
+    // The new member starts with an empty log and the configuration it is being added to, itself
+    // a learner to promote (the bootstrap configuration is not in the log, so a member replaying
+    // the log from index 1 could not rebuild it). The leader brings its log up to date.
+    pb::ConfState joining = conf;
+    joining.add_learners(next_id_);
+    joining.add_learners_to_promote(next_id_);
+    add_member(next_id_++, joining);
+  }
+  after_step([&] {
+    return fmt::format("conf-change {} {} {}{}", leader->id,
+                       pb::ConfChangeType_Name(change.type()), change.node_id(),
+                       proposed ? "" : fmt::format(" ({})", to_string(proposed.error())));
+  });
+  if (chance(0.85)) process(*leader);
 }
 
-// The Ready contract: persist and sync, then send, then apply, then advance. A crash may strike
-// between the write and the sync, losing the write (an fsync that never happened).
-bool Simulation::handle_ready(Member& m, const Ready& rd) {
-  if (!rd.entries.empty()) {
-    const uint64_t prev = rd.entries.front().index() - 1;
-    checker_.observe_entries(m.id, m.node->log().term(prev), rd.entries);
-  }
-  if (rd.hard_state) m.storage->set_hard_state(*rd.hard_state);
-  m.storage->append(rd.entries);
-  if (shape_.lost_sync > 0 && chance(shape_.lost_sync)) {
-    crash(m);
-    return false;
-  }
-  m.storage->sync();
-  if (rd.hard_state) {
-    if (rd.hard_state->commit() < m.durable_commit) {
-      checker_.fail(fmt::format("member {} persisted commit {} below its earlier {}", m.id,
-                                rd.hard_state->commit(), m.durable_commit));
-    }
-    m.durable_commit = std::max(m.durable_commit, rd.hard_state->commit());
-  }
-  for (const pb::Message& message : rd.messages) network_.send(message, now_);
-  for (const pb::Entry& entry : rd.committed_entries) apply(m, entry);
-  m.node->advance(rd);
-  return true;
-}
-
-void Simulation::apply(Member& m, const pb::Entry& entry) {
-  if (entry.index() != m.sm.applied() + 1) {
-    checker_.fail(fmt::format("member {} was handed entry {} to apply after {}", m.id,
-                              entry.index(), m.sm.applied()));
-    return;
-  }
-  m.sm.apply(entry);
-  checker_.observe_applied(m.id, entry.index(), entry.term(), m.sm.chain());
-  if (marker_op_ != 0 && entry.type() == pb::EntryNormal) {
-    auto put = decode_put(entry.data());
-    if (put && put->op == marker_op_) m.marker_applied = true;
-  }
-}
-
-template <class Describe>
-void Simulation::after_step(Describe&& describe_step) {
-  ++step_;
-  if (options_.trace) fmt::print(stderr, "[{} t={}] {}\n", step_, now_, describe_step());
-  check_all();
+void Simulation::transfer_leadership() {
+  SimMember* m = random_live();
+  if (m == nullptr) return;
+  const pb::ConfState conf = m->node->conf_state();
+  if (conf.voters_size() == 0) return;
+  const uint64_t to = conf.voters(static_cast<int>(rng_() % static_cast<uint64_t>(conf.voters_size())));
+  auto asked = m->node->transfer_leadership(to);
+  after_step([&] {
+    return fmt::format("transfer-leader {} to {}{}", m->id, to,
+                       asked ? "" : fmt::format(" ({})", to_string(asked.error())));
+  });
+  if (chance(0.85)) process(*m);
 }
 
 void Simulation::check_all() {
@@ -436,8 +379,8 @@ void Simulation::check_all() {
   }
 }
 
-Member* Simulation::random_live() {
-  std::vector<Member*> live;
+SimMember* Simulation::random_live() {
+  std::vector<SimMember*> live;
   for (auto& [id, m] : members_) {
     if (m.node) live.push_back(&m);
   }
@@ -445,8 +388,8 @@ Member* Simulation::random_live() {
   return live[std::uniform_int_distribution<size_t>(0, live.size() - 1)(rng_)];
 }
 
-Member* Simulation::live_leader() {
-  Member* found = nullptr;
+SimMember* Simulation::live_leader() {
+  SimMember* found = nullptr;
   for (auto& [id, m] : members_) {
     if (m.node && m.node->role() == Role::Leader &&
         (found == nullptr || m.node->term() > found->node->term())) {
@@ -456,9 +399,17 @@ Member* Simulation::live_leader() {
   return found;
 }
 
+std::vector<uint64_t> Simulation::current_ids() const {
+  std::vector<uint64_t> ids;
+  for (const auto& [id, m] : members_) {
+    if (!m.removed) ids.push_back(id);
+  }
+  return ids;
+}
+
 size_t Simulation::crashed_count() const {
   size_t n = 0;
-  for (const auto& [id, m] : members_) n += m.node ? 0 : 1;
+  for (const auto& [id, m] : members_) n += (!m.node && !m.removed) ? 1 : 0;
   return n;
 }
 
@@ -466,8 +417,6 @@ std::string Simulation::next_put() {
   const uint64_t op = next_op_++;
   return encode_put({op, fmt::format("k{}", rng_() % 5), fmt::format("v{}", op)});
 }
-
-}  // namespace
 
 SimResult run_simulation(const SimOptions& options) {
   install_abort_handler();
