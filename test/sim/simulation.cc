@@ -328,19 +328,17 @@ void Simulation::change_membership() {
     candidates.insert(candidates.end(), conf.learners().begin(), conf.learners().end());
     change.set_type(pb::ConfChangeRemoveNode);
     change.set_node_id(candidates[rng_() % candidates.size()]);
-  } else {
+  } else if (joinable()) {
     change.set_type(pb::ConfChangeAddNode);
     change.set_node_id(next_id_);
+  } else {
+    return;
   }
   auto proposed = leader->node->propose_conf_change(change);
   if (proposed && change.type() == pb::ConfChangeAddNode) {
-    // The new member starts with an empty log and the configuration it is being added to, itself
-    // a learner to promote (the bootstrap configuration is not in the log, so a member replaying
-    // the log from index 1 could not rebuild it). The leader brings its log up to date.
-    pb::ConfState joining = conf;
-    joining.add_learners(next_id_);
-    joining.add_learners_to_promote(next_id_);
-    add_member(next_id_++, joining);
+    // The new member starts empty, with no configuration: it must be brought up by a snapshot,
+    // which carries the configuration as of its index (see joinable()).
+    add_member(next_id_++, pb::ConfState());
   }
   after_step([&] {
     return fmt::format("conf-change {} {} {}{}", leader->id,
@@ -397,6 +395,19 @@ SimMember* Simulation::live_leader() {
     }
   }
   return found;
+}
+
+// A new member must start from a snapshot: the configuration a conf change entry yields depends on
+// the configuration it is applied to, and the bootstrap configuration is not in the log, so a
+// member replaying the log from index 1 (from no configuration, or from the configuration it was
+// added to) ends up with a configuration of its own. The leader sends a snapshot only if the
+// entries are compacted; so members are added only once every member that could lead has compacted
+// its log past index 1.
+bool Simulation::joinable() const {
+  for (const auto& [id, m] : members_) {
+    if (!m.removed && m.storage->first_index() <= 1) return false;
+  }
+  return true;
 }
 
 std::vector<uint64_t> Simulation::current_ids() const {

@@ -117,6 +117,7 @@ class Simulation {
   SimMember* random_live();
   SimMember* live_leader();
   std::vector<uint64_t> current_ids() const;  // members not removed
+  bool joinable() const;
   size_t crashed_count() const;
   std::string next_put();
   static bool marker_applied(const SimMember& m) { return m.sm.get("marker").has_value(); }

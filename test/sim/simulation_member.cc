@@ -43,9 +43,9 @@ void Simulation::restart(SimMember& m) {
   m.seen_commit = commit;
   if (m.sm.applied() > 0) checker_.observe_applied(m.id, m.sm.applied(), 0, m.sm.chain());
   after_step([&] {
-    return fmt::format("restart {} ({}, applied {}, log {}..{})", m.id,
+    return fmt::format("restart {} ({}, applied {}, log {}..{}, {})", m.id,
                        describe(m.storage->hard_state()), m.sm.applied(), m.storage->first_index(),
-                       m.storage->last_index());
+                       m.storage->last_index(), describe(m.conf));
   });
 }
 
@@ -176,6 +176,9 @@ void Simulation::apply(SimMember& m, const pb::Entry& entry) {
       return fail(fmt::format("member {}: unreadable conf change at {}", m.id, entry.index()));
     }
     m.conf = m.node->apply_conf_change(change);
+    if (options_.trace) {
+      fmt::print(stderr, "  {} applied {}: {}\n", m.id, describe(entry), describe(m.conf));
+    }
     m.storage->set_conf_state(m.conf);
     const bool known = std::any_of(removals_.begin(), removals_.end(),
                                    [&](const Removal& r) { return r.index == entry.index(); });
