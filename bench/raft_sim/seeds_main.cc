@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
   std::atomic<uint64_t> next{0};
   std::mutex mu;
   std::vector<std::pair<uint64_t, std::string>> failures;
-  uint64_t steps = 0;
+  raft::sim::SimResult total;
   const auto began = std::chrono::steady_clock::now();
   std::vector<std::thread> workers;
   for (int j = 0; j < args.jobs; ++j) {
@@ -74,7 +74,15 @@ int main(int argc, char** argv) {
         options.chaos_ticks = args.chaos_ticks;
         const raft::sim::SimResult r = raft::sim::run_simulation(options);
         std::lock_guard lock(mu);
-        steps += r.steps;
+        total.steps += r.steps;
+        total.committed += r.committed;
+        total.crashes += r.crashes;
+        total.lost_writes += r.lost_writes;
+        total.snapshots_installed += r.snapshots_installed;
+        total.members_added += r.members_added;
+        total.members_removed += r.members_removed;
+        total.reads_served += r.reads_served;
+        total.transfers += r.transfers;
         if (!r.ok) {
           failures.emplace_back(options.seed, fmt::format("{} failed at step {}: {}", r.replay,
                                                           r.step, r.failure));
@@ -87,8 +95,14 @@ int main(int argc, char** argv) {
   for (const auto& [seed, line] : failures) fmt::print("{}\n", line);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
-  fmt::print("ran {} seeds ({}..{}, {} members, {} steps) in {:.1f} s on {} jobs: {} failed\n",
-             args.seeds, args.start, args.start + args.seeds - 1, args.members, steps, seconds,
-             args.jobs, failures.size());
+  fmt::print(
+      "exercised: {} steps, {} entries committed, {} crashes ({} lost unsynced writes), {} "
+      "snapshots installed, {} members added, {} removed, {} ReadIndex reads checked, {} "
+      "leadership transfers asked\n",
+      total.steps, total.committed, total.crashes, total.lost_writes, total.snapshots_installed,
+      total.members_added, total.members_removed, total.reads_served, total.transfers);
+  fmt::print("ran {} seeds ({}..{}, {} members) in {:.1f} s on {} jobs: {} failed\n", args.seeds,
+             args.start, args.start + args.seeds - 1, args.members, seconds, args.jobs,
+             failures.size());
   return failures.empty() ? 0 : 1;
 }

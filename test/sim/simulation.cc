@@ -355,6 +355,7 @@ void Simulation::transfer_leadership() {
   if (conf.voters_size() == 0) return;
   const uint64_t to = conf.voters(static_cast<int>(rng_() % static_cast<uint64_t>(conf.voters_size())));
   auto asked = m->node->transfer_leadership(to);
+  ++result_.transfers;
   after_step([&] {
     return fmt::format("transfer-leader {} to {}{}", m->id, to,
                        asked ? "" : fmt::format(" ({})", to_string(asked.error())));

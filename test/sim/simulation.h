@@ -32,6 +32,11 @@ struct SimResult {
   uint64_t leaders = 0;  // terms that had a leader
   uint64_t crashes = 0;
   uint64_t lost_writes = 0;  // crashes that lost written but unsynced data
+  uint64_t snapshots_installed = 0;  // from the leader
+  uint64_t members_added = 0;        // AddNode changes applied (by the first member to apply)
+  uint64_t members_removed = 0;
+  uint64_t reads_served = 0;  // ReadIndex reads checked
+  uint64_t transfers = 0;     // leadership transfers asked for
 
   // "SIM_SEED=<n> SIM_MEMBERS=<m>": the environment that replays this run.
   std::string replay;

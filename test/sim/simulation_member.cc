@@ -159,6 +159,7 @@ void Simulation::install(SimMember& m, const pb::Snapshot& snapshot) {
   m.sm = std::move(*restored);
   m.conf = snapshot.metadata().conf_state();
   m.storage->set_conf_state(m.conf);
+  ++result_.snapshots_installed;
   checker_.observe_applied(m.id, m.sm.applied(), snapshot.metadata().term(), m.sm.chain());
 }
 
@@ -191,7 +192,14 @@ void Simulation::apply(SimMember& m, const pb::Entry& entry) {
 void Simulation::record_history(const pb::Entry& entry) {
   if (entry.index() != history_index_ + 1) return;  // recorded by an earlier applier
   history_index_ = entry.index();
-  if (entry.type() != pb::EntryNormal) return;
+  if (entry.type() == pb::EntryConfChange) {
+    pb::ConfChange change;
+    if (change.ParseFromString(entry.data())) {
+      ++(change.type() == pb::ConfChangeRemoveNode ? result_.members_removed
+                                                   : result_.members_added);
+    }
+    return;
+  }
   if (auto put = decode_put(entry.data())) history_[put->key][entry.index()] = put->value;
 }
 
@@ -218,6 +226,7 @@ void Simulation::serve_reads(SimMember& m) {
                        value_at(key, m.sm.applied()).value_or("(none)")));
     }
     reads_.erase(it);
+    ++result_.reads_served;
     return true;
   });
 }
