@@ -53,7 +53,7 @@ TEST(Membership, AnAddedMemberIsALearnerUntilCaughtUpThenTheLeaderPromotesIt) {
   net.partition({{1, 4}, {2, 3}});
   ASSERT_TRUE(net.node(1).propose("x"));
   net.stabilize();
-  EXPECT_EQ(net.applied(4).back(), "a29");
+  EXPECT_EQ(last(net.applied(4)), "a29");
 }
 
 TEST(Membership, ALearnerNeverCampaignsNorCountsTowardQuorum) {
@@ -110,7 +110,7 @@ TEST(Membership, ARemovedFollowerStopsCampaigningAndTheRestCommit) {
   EXPECT_EQ(net.node(3).term(), term);
   ASSERT_TRUE(net.node(1).propose("x"));
   net.stabilize();
-  EXPECT_EQ(net.applied(2).back(), "x");
+  EXPECT_EQ(last(net.applied(2)), "x");
 }
 
 TEST(Membership, ARemovedLeaderStepsDownAndTheOthersElectANewOne) {
@@ -123,8 +123,8 @@ TEST(Membership, ARemovedLeaderStepsDownAndTheOthersElectANewOne) {
   ASSERT_TRUE(leader == 2 || leader == 3) << leader;
   ASSERT_TRUE(net.node(leader).propose("after"));
   net.stabilize();
-  EXPECT_EQ(net.applied(2).back(), "after");
-  EXPECT_EQ(net.applied(3).back(), "after");
+  EXPECT_EQ(last(net.applied(2)), "after");
+  EXPECT_EQ(last(net.applied(3)), "after");
   net.tick(50);
   EXPECT_NE(net.node(1).role(), Role::Leader);
 }

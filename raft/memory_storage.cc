@@ -106,6 +106,8 @@ Result<void> MemoryStorage::compact(uint64_t index) {
   const uint64_t offset = entries_.front().index();
   if (index <= offset) return {};
   CHECK(index <= last_index(), "compact at {} beyond the last index {}", index, last_index());
+  CHECK(index <= snapshot_.metadata().index(), "compact at {} beyond the snapshot at {}", index,
+        snapshot_.metadata().index());
   entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(index - offset));
   entries_.front().set_data(std::string());  // the dummy keeps only index and term
   entries_.front().set_type(pb::EntryNormal);

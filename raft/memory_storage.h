@@ -40,9 +40,9 @@ class MemoryStorage : public LogStorage {
   // Error::SnapshotOutOfDate if index is not after the held snapshot.
   Result<pb::Snapshot> create_snapshot(uint64_t index, const pb::ConfState& conf_state,
                                        std::string data);
-  // Discards the entries up to and including index (at most last_index()); a no-op for an index
-  // already compacted. Entries before the held snapshot may go; a follower needing them gets the
-  // snapshot instead.
+  // Discards the entries up to and including index; a no-op for an index already compacted. The
+  // index must be at most the held snapshot's (create_snapshot first): a follower that needs a
+  // discarded entry gets the snapshot instead, so it must cover everything discarded.
   Result<void> compact(uint64_t index);
 
  private:

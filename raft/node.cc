@@ -366,9 +366,8 @@ Result<void> Node::step_candidate(const pb::Message& m) {
       role_ == Role::PreCandidate ? pb::MsgPreVoteResp : pb::MsgVoteResp;
   switch (m.type()) {
     case pb::MsgProp:
-      return Error::ProposalDropped;
     case pb::MsgReadIndex:
-      return Error::ProposalDropped;
+      return Error::ProposalDropped;  // no leader to forward to during an election
     case pb::MsgApp:
     case pb::MsgHeartbeat:
     case pb::MsgSnap:

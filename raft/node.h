@@ -149,7 +149,8 @@ class Node {
   pb::ConfState apply_conf_change(const pb::ConfChange& change);
 
   // Asks for a linearizable read point: a ReadState with this context comes out of a later Ready
-  // (on a follower, once the leader answered). The context must be unique among pending reads.
+  // (on a follower, once the leader answered). The context must be unique among the pending reads
+  // of the whole cluster (prefix it with the member id): the leader drops a duplicate.
   // No answer comes if leadership is lost meanwhile; the caller times out and retries. Errors:
   // ProposalDropped (no leader known), ReadIndexQueueFull.
   Result<void> read_index(std::string context);

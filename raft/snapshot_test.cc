@@ -51,7 +51,7 @@ TEST(Snapshot, ALaggingFollowerCatchesUpFromTheSnapshotInChunks) {
   // It resumes normal replication after the snapshot.
   ASSERT_TRUE(net.node(1).propose("after"));
   net.stabilize();
-  EXPECT_EQ(net.applied(3).back(), "after");
+  EXPECT_EQ(last(net.applied(3)), "after");
   EXPECT_EQ(net.node(1).status().progress.at(3).state, Progress::State::Replicate);
 }
 
@@ -158,7 +158,7 @@ TEST(Restart, CommittedEntriesAtOrBelowAppliedAreNotHandedOutAgain) {
   EXPECT_EQ(net.node(2).log().applied(), applied);
   ASSERT_TRUE(net.node(1).propose("b"));
   net.tick(2);
-  EXPECT_EQ(net.applied(2).back(), "b");
+  EXPECT_EQ(last(net.applied(2)), "b");
   EXPECT_EQ(net.applied(2).size(), 6u);
 }
 

@@ -11,10 +11,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -41,6 +43,8 @@ class Network {
   std::vector<ReadState>& read_states(uint64_t id) { return members_.at(id).read_states; }
   // Messages for which the filter returns true are lost.
   void set_drop(std::function<bool(const pb::Message&)> drop) { drop_ = std::move(drop); }
+  // With a PRNG, each round's messages are delivered in random order and some twice.
+  void set_shuffle(std::mt19937_64* rng) { shuffle_ = rng; }
 
   // A member joining the running cluster with the given configuration (see Config::voters).
   void add(uint64_t id, std::vector<uint64_t> voters, std::vector<uint64_t> learners) {
@@ -206,6 +210,13 @@ class Network {
   void deliver() {
     std::deque<pb::Message> batch;
     batch.swap(queue_);
+    if (shuffle_ != nullptr) {
+      std::shuffle(batch.begin(), batch.end(), *shuffle_);
+      const size_t size = batch.size();
+      for (size_t i = 0; i < size; ++i) {
+        if ((*shuffle_)() % 20 == 0) batch.push_back(batch[i]);
+      }
+    }
     for (const pb::Message& m : batch) {
       if (cut_.count({m.from(), m.to()}) != 0 || members_.count(m.to()) == 0) continue;
       if (drop_ && drop_(m)) continue;
@@ -219,6 +230,7 @@ class Network {
   std::deque<pb::Message> queue_;
   std::set<std::pair<uint64_t, uint64_t>> cut_;
   std::function<bool(const pb::Message&)> drop_;
+  std::mt19937_64* shuffle_ = nullptr;
   struct Committed {
     pb::Entry entry;
     uint64_t term;  // at least the term in which the entry was committed
@@ -227,6 +239,11 @@ class Network {
   std::map<uint64_t, uint64_t> leaders_;     // term -> leader
   std::vector<pb::Message> delivered_;
 };
+
+// The last applied value, or "" if none (a test must fail, not crash, when nothing applied).
+inline std::string last(const std::vector<std::string>& applied) {
+  return applied.empty() ? std::string() : applied.back();
+}
 
 inline std::vector<std::string> strings(const std::string& prefix, int count) {
   std::vector<std::string> out;

@@ -25,7 +25,7 @@ TEST(Transfer, TheTargetTakesOverAtOnceDespitePreVoteAndLeases) {
   EXPECT_EQ(net.node(3).leader(), 2u);
   ASSERT_TRUE(net.node(2).propose("x"));
   net.stabilize();
-  EXPECT_EQ(net.applied(1).back(), "x");
+  EXPECT_EQ(last(net.applied(1)), "x");
 }
 
 TEST(Transfer, ALaggingTargetIsBroughtUpToDateFirst) {
