@@ -39,6 +39,9 @@ std::string TraceDriver::run(const std::string& line) {
   auto has = [&](uint64_t id) { return members_.count(id) != 0 && members_.at(id).node; };
   if (cmd == "add-nodes") return add_nodes(args);
   if (cmd == "stabilize") return stabilize(true);
+  if (cmd == "process-ready") return process_ready(args);
+  if (cmd == "deliver-msgs") return deliver_msgs(args);
+  if (cmd == "drop-msgs") return drop_msgs(args);
   if (cmd == "heal") {
     cut_.clear();
     return "ok";
@@ -176,6 +179,46 @@ std::string TraceDriver::stabilize(bool print) {
   return out + "\nerror: the cluster did not settle";
 }
 
+std::string TraceDriver::process_ready(const std::vector<std::string>& args) {
+  std::string out;
+  for (size_t i = 1; i < args.size(); ++i) {
+    const uint64_t id = number(args[i]);
+    auto it = members_.find(id);
+    if (it == members_.end() || !it->second.node) return fmt::format("error: no live member {}", id);
+    while (it->second.node->has_ready()) out += (out.empty() ? "" : "\n") + handle_ready(id, true);
+  }
+  return out.empty() ? "ok" : out;
+}
+
+std::string TraceDriver::deliver_msgs(const std::vector<std::string>& args) {
+  std::set<uint64_t> to;
+  for (size_t i = 1; i < args.size(); ++i) to.insert(number(args[i]));
+  std::vector<pb::Message> batch;
+  std::vector<pb::Message> keep;
+  for (pb::Message& m : queue_) (to.count(m.to()) != 0 ? batch : keep).push_back(std::move(m));
+  queue_ = std::move(keep);
+  std::string out;
+  for (const pb::Message& m : batch) {
+    auto it = members_.find(m.to());
+    const bool lost = cut_.count({m.from(), m.to()}) != 0 || it == members_.end() || !it->second.node;
+    out += (out.empty() ? "" : "\n") + std::string(lost ? "dropped: " : "delivered: ") + describe(m);
+    if (!lost) (void)it->second.node->step(m);
+  }
+  return out.empty() ? "ok" : out;
+}
+
+std::string TraceDriver::drop_msgs(const std::vector<std::string>& args) {
+  const uint64_t from = args.size() > 1 ? number(args[1]) : 0;
+  const uint64_t to = args.size() > 2 ? number(args[2]) : 0;
+  std::string out;
+  std::erase_if(queue_, [&](const pb::Message& m) {
+    if (m.from() != from || (to != 0 && m.to() != to)) return false;
+    out += (out.empty() ? "" : "\n") + std::string("dropped: ") + describe(m);
+    return true;
+  });
+  return out.empty() ? "ok" : out;
+}
+
 std::string TraceDriver::handle_ready(uint64_t id, bool print) {
   Member& m = members_.at(id);
   const Ready rd = m.node->ready();
@@ -212,6 +255,11 @@ std::string TraceDriver::handle_ready(uint64_t id, bool print) {
 std::string TraceDriver::apply(uint64_t id, const pb::Entry& entry) {
   Member& m = members_.at(id);
   m.applied_index = entry.index();
+  auto [it, first] = applied_at_.try_emplace(entry.index(), describe(entry));
+  if (!first && it->second != describe(entry)) {
+    return fmt::format("{} SAFETY VIOLATION: {} was applied at index {} before", describe(entry),
+                       it->second, entry.index());
+  }
   if (entry.type() == pb::EntryConfChange) {
     pb::ConfChange change;
     if (!change.ParseFromString(entry.data())) return describe(entry) + " (unreadable)";

@@ -15,6 +15,11 @@
 //                          and any read state served meanwhile
 //   tick-only N ID...      ticks without delivering (the next stabilize shows the messages)
 //   stabilize              deliver until quiet, printing each Ready
+//   process-ready ID...    handle the members' Readies (persist, queue messages, apply)
+//   deliver-msgs ID...     deliver the queued messages addressed to these members, once
+//   drop-msgs FROM [TO]    lose the queued messages from FROM (to TO)
+// Every applied entry is compared with what other members applied at its index: a mismatch prints
+// a SAFETY VIOLATION line, so a golden file cannot silently record one.
 //   partition 1|2,3  isolate ID  cut FROM TO (one way)  heal
 //   crash ID  restart ID  compact ID INDEX  status ID  log ID  raft-state
 
@@ -51,6 +56,9 @@ class TraceDriver {
   std::string add_nodes(const std::vector<std::string>& args);
   std::string tick(const std::vector<std::string>& args, bool deliver);
   std::string stabilize(bool print);
+  std::string process_ready(const std::vector<std::string>& args);
+  std::string deliver_msgs(const std::vector<std::string>& args);
+  std::string drop_msgs(const std::vector<std::string>& args);
   std::string conf_change(const std::vector<std::string>& args);
   std::string partition(const std::string& spec);
   std::string crash(uint64_t id);
@@ -75,6 +83,7 @@ class TraceDriver {
   std::set<std::pair<uint64_t, uint64_t>> cut_;  // (from, to)
   // Read states served while `tick` delivered silently: reported with its summary.
   std::vector<std::string> quiet_reads_;
+  std::map<uint64_t, std::string> applied_at_;  // index -> describe(entry) of the first applier
 };
 
 }  // namespace raft::sim
