@@ -84,8 +84,8 @@ int main(int argc, char** argv) {
         total.reads_served += r.reads_served;
         total.transfers += r.transfers;
         if (!r.ok) {
-          failures.emplace_back(options.seed, fmt::format("{} failed at step {}: {}", r.replay,
-                                                          r.step, r.failure));
+          failures.emplace_back(
+              options.seed, fmt::format("{} failed at step {}: {}", r.replay, r.step, r.failure));
         }
       }
     });

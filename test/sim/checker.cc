@@ -56,8 +56,8 @@ void Checker::observe_entries(uint64_t id, uint64_t prev_term,
     // prev_term 0 means unknown (behind a snapshot) except at index 1.
     if (!inserted && (prev_term != 0 || e.index() == 1) && it->second.prev_term != prev_term) {
       fail(fmt::format(
-          "log matching: member {} has entry {}/{} after term {}, another member after term {}",
-          id, e.index(), e.term(), prev_term, it->second.prev_term));
+          "log matching: member {} has entry {}/{} after term {}, another member after term {}", id,
+          e.index(), e.term(), prev_term, it->second.prev_term));
       return;
     }
     prev_term = e.term();

@@ -62,7 +62,8 @@ class Checker {
 
   std::string failure_;
   std::map<uint64_t, uint64_t> leader_of_term_;
-  std::map<uint64_t, uint64_t> checked_leader_term_;  // member -> term it was last checked as leader
+  std::map<uint64_t, uint64_t>
+      checked_leader_term_;  // member -> term it was last checked as leader
   std::unordered_map<std::pair<uint64_t, uint64_t>, EntryFact, IndexTermHash> entries_;
   std::map<uint64_t, Committed> committed_;
   std::vector<uint64_t> fresh_commits_;  // indexes recorded or lowered since the last role check

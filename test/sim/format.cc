@@ -44,7 +44,8 @@ std::string describe(const std::vector<pb::Entry>& entries) {
 std::string describe(const pb::Message& m) {
   std::string out = fmt::format("{}->{} {}", m.from(), m.to(), pb::MessageType_Name(m.type()));
   if (m.term() != 0) out += fmt::format(" term={}", m.term());
-  if (m.index() != 0 || m.log_term() != 0) out += fmt::format(" log={}/{}", m.log_term(), m.index());
+  if (m.index() != 0 || m.log_term() != 0)
+    out += fmt::format(" log={}/{}", m.log_term(), m.index());
   if (m.commit() != 0) out += fmt::format(" commit={}", m.commit());
   if (m.reject()) out += fmt::format(" reject hint={}", m.reject_hint());
   if (m.entries_size() > 0) {

@@ -58,8 +58,8 @@ std::optional<Put> decode_put(std::string_view data) {
 void KvStateMachine::apply(const pb::Entry& entry) {
   CHECK(entry.index() == applied_ + 1, "applying {} after {}", entry.index(), applied_);
   applied_ = entry.index();
-  const std::string head = fmt::format("{}/{}/{}/", entry.index(), entry.term(),
-                                       static_cast<int>(entry.type()));
+  const std::string head =
+      fmt::format("{}/{}/{}/", entry.index(), entry.term(), static_cast<int>(entry.type()));
   chain_ = fnv1a(entry.data(), fnv1a(head, chain_));
   if (entry.type() != pb::EntryNormal) return;
   if (auto put = decode_put(entry.data())) kv_[put->key] = put->value;

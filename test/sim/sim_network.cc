@@ -34,9 +34,8 @@ std::optional<pb::Message> SimNetwork::take_due(uint64_t now) {
 }
 
 void SimNetwork::drop_messages_of(uint64_t id) {
-  std::erase_if(in_flight_, [id](const InFlight& f) {
-    return f.message.to() == id || f.message.from() == id;
-  });
+  std::erase_if(in_flight_,
+                [id](const InFlight& f) { return f.message.to() == id || f.message.from() == id; });
 }
 
 void SimNetwork::partition(const std::vector<std::vector<uint64_t>>& groups) {

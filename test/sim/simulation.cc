@@ -170,9 +170,9 @@ void Simulation::heal_and_require_progress() {
   for (auto& [id, m] : members_) {
     if (!m.node || marker_applied(m)) continue;
     const Status st = m.node->status();
-    missing += fmt::format(" {} ({} term {} last {} commit {} applied {} {}", id, to_string(st.role),
-                           st.term, st.last_index, st.commit, m.sm.applied(),
-                           describe(st.conf_state));
+    missing +=
+        fmt::format(" {} ({} term {} last {} commit {} applied {} {}", id, to_string(st.role),
+                    st.term, st.last_index, st.commit, m.sm.applied(), describe(st.conf_state));
     if (leader != nullptr) {
       const Status ls = leader->node->status();
       auto it = ls.progress.find(id);
@@ -341,8 +341,8 @@ void Simulation::change_membership() {
     add_member(next_id_++, pb::ConfState());
   }
   after_step([&] {
-    return fmt::format("conf-change {} {} {}{}", leader->id,
-                       pb::ConfChangeType_Name(change.type()), change.node_id(),
+    return fmt::format("conf-change {} {} {}{}", leader->id, pb::ConfChangeType_Name(change.type()),
+                       change.node_id(),
                        proposed ? "" : fmt::format(" ({})", to_string(proposed.error())));
   });
   if (chance(0.85)) process(*leader);
@@ -353,7 +353,8 @@ void Simulation::transfer_leadership() {
   if (m == nullptr) return;
   const pb::ConfState conf = m->node->conf_state();
   if (conf.voters_size() == 0) return;
-  const uint64_t to = conf.voters(static_cast<int>(rng_() % static_cast<uint64_t>(conf.voters_size())));
+  const uint64_t to =
+      conf.voters(static_cast<int>(rng_() % static_cast<uint64_t>(conf.voters_size())));
   auto asked = m->node->transfer_leadership(to);
   ++result_.transfers;
   after_step([&] {

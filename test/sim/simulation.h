@@ -16,10 +16,10 @@ namespace raft::sim {
 
 struct SimOptions {
   uint64_t seed = 1;
-  int members = 3;        // 3 or 5 (any count from 1 works)
-  int chaos_ticks = 1000; // ticks with faults
-  int heal_ticks = 200;   // after healing, a new proposal must apply everywhere within these
-  bool trace = false;     // print every step to stderr
+  int members = 3;         // 3 or 5 (any count from 1 works)
+  int chaos_ticks = 1000;  // ticks with faults
+  int heal_ticks = 200;    // after healing, a new proposal must apply everywhere within these
+  bool trace = false;      // print every step to stderr
 };
 
 struct SimResult {
@@ -31,7 +31,7 @@ struct SimResult {
   uint64_t committed = 0;
   uint64_t leaders = 0;  // terms that had a leader
   uint64_t crashes = 0;
-  uint64_t lost_writes = 0;  // crashes that lost written but unsynced data
+  uint64_t lost_writes = 0;          // crashes that lost written but unsynced data
   uint64_t snapshots_installed = 0;  // from the leader
   uint64_t members_added = 0;        // AddNode changes applied (by the first member to apply)
   uint64_t members_removed = 0;

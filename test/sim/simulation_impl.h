@@ -32,8 +32,8 @@ struct SimMember {
   KvStateMachine saved_sm;
   pb::ConfState saved_conf;
   uint64_t incarnation = 0;
-  uint64_t seen_commit = 0;     // the highest commit index observed in this life
-  uint64_t durable_commit = 0;  // the highest commit index synced to storage
+  uint64_t seen_commit = 0;      // the highest commit index observed in this life
+  uint64_t durable_commit = 0;   // the highest commit index synced to storage
   std::vector<ReadState> reads;  // answered read points waiting for applied >= index
 };
 
@@ -41,13 +41,13 @@ struct SimMember {
 struct RunShape {
   Config base;
   NetworkFaults faults;
-  double lost_sync = 0;       // per Ready: a crash between the write and the sync
-  double crash = 0;           // per tick
-  double restart = 0;         // per tick and crashed member
-  double fault_change = 0;    // per tick: a partition, isolation, one-way cut or heal
-  double fault_mid_tick = 0;  // per delivery: a fault strikes between two messages
-  double send_early = 0;      // a leader sends before persisting when the Ready allows it
-  double save_applied = 0;    // per Ready: the application persists its applied state
+  double lost_sync = 0;         // per Ready: a crash between the write and the sync
+  double crash = 0;             // per tick
+  double restart = 0;           // per tick and crashed member
+  double fault_change = 0;      // per tick: a partition, isolation, one-way cut or heal
+  double fault_mid_tick = 0;    // per delivery: a fault strikes between two messages
+  double send_early = 0;        // a leader sends before persisting when the Ready allows it
+  double save_applied = 0;      // per Ready: the application persists its applied state
   uint64_t snapshot_every = 0;  // entries applied between snapshots (0: never)
   uint64_t keep_entries = 0;    // entries kept behind a snapshot when compacting
   double conf_change = 0;       // per tick
@@ -111,9 +111,7 @@ class Simulation {
     check_all();
   }
 
-  bool chance(double p) {
-    return p > 0 && std::uniform_real_distribution<double>(0, 1)(rng_) < p;
-  }
+  bool chance(double p) { return p > 0 && std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
   SimMember* random_live();
   SimMember* live_leader();
   std::vector<uint64_t> current_ids() const;  // members not removed

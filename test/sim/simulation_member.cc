@@ -111,9 +111,10 @@ bool Simulation::handle_ready(SimMember& m, const Ready& rd) {
   for (const ReadState& rs : rd.read_states) {
     auto it = reads_.find(rs.context);
     if (it != reads_.end() && rs.index < it->second.min_index) {
-      fail(fmt::format("ReadIndex: read {} on member {} got index {}, but index {} was committed "
-                       "before it was issued",
-                       rs.context, m.id, rs.index, it->second.min_index));
+      fail(
+          fmt::format("ReadIndex: read {} on member {} got index {}, but index {} was committed "
+                      "before it was issued",
+                      rs.context, m.id, rs.index, it->second.min_index));
     }
     m.reads.push_back(rs);
   }
@@ -221,9 +222,10 @@ void Simulation::serve_reads(SimMember& m) {
     const std::string& key = it->second.key;
     const auto got = m.sm.get(key);
     if (m.sm.applied() <= history_index_ && got != value_at(key, m.sm.applied())) {
-      fail(fmt::format("ReadIndex: read {} of {} on member {} at applied {} saw {}, the log says {}",
-                       rs.context, key, m.id, m.sm.applied(), got.value_or("(none)"),
-                       value_at(key, m.sm.applied()).value_or("(none)")));
+      fail(
+          fmt::format("ReadIndex: read {} of {} on member {} at applied {} saw {}, the log says {}",
+                      rs.context, key, m.id, m.sm.applied(), got.value_or("(none)"),
+                      value_at(key, m.sm.applied()).value_or("(none)")));
     }
     reads_.erase(it);
     ++result_.reads_served;
@@ -245,8 +247,9 @@ void Simulation::maybe_snapshot(SimMember& m) {
                             to_string(made.error())));
   }
   m.storage->sync();  // a snapshot is written and synced before the log behind it goes
-  after_step([&] { return fmt::format("snapshot {} at {}, log from {}", m.id, applied,
-                                      m.storage->first_index()); });
+  after_step([&] {
+    return fmt::format("snapshot {} at {}, log from {}", m.id, applied, m.storage->first_index());
+  });
 }
 
 }  // namespace raft::sim

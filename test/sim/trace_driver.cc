@@ -23,7 +23,9 @@ std::vector<std::string> split(const std::string& s, char sep) {
 
 uint64_t number(const std::string& s) { return std::strtoull(s.c_str(), nullptr, 10); }
 
-std::string result(const Result<void>& r) { return r ? "ok" : fmt::format("error: {}", to_string(r.error())); }
+std::string result(const Result<void>& r) {
+  return r ? "ok" : fmt::format("error: {}", to_string(r.error()));
+}
 
 std::string summary_line(uint64_t id, Role role, uint64_t term, uint64_t lead, uint64_t commit) {
   return fmt::format("{}: {} term={} lead={} commit={}", id, to_string(role), term, lead, commit);
@@ -184,7 +186,8 @@ std::string TraceDriver::process_ready(const std::vector<std::string>& args) {
   for (size_t i = 1; i < args.size(); ++i) {
     const uint64_t id = number(args[i]);
     auto it = members_.find(id);
-    if (it == members_.end() || !it->second.node) return fmt::format("error: no live member {}", id);
+    if (it == members_.end() || !it->second.node)
+      return fmt::format("error: no live member {}", id);
     while (it->second.node->has_ready()) out += (out.empty() ? "" : "\n") + handle_ready(id, true);
   }
   return out.empty() ? "ok" : out;
@@ -200,8 +203,10 @@ std::string TraceDriver::deliver_msgs(const std::vector<std::string>& args) {
   std::string out;
   for (const pb::Message& m : batch) {
     auto it = members_.find(m.to());
-    const bool lost = cut_.count({m.from(), m.to()}) != 0 || it == members_.end() || !it->second.node;
-    out += (out.empty() ? "" : "\n") + std::string(lost ? "dropped: " : "delivered: ") + describe(m);
+    const bool lost =
+        cut_.count({m.from(), m.to()}) != 0 || it == members_.end() || !it->second.node;
+    out +=
+        (out.empty() ? "" : "\n") + std::string(lost ? "dropped: " : "delivered: ") + describe(m);
     if (!lost) (void)it->second.node->step(m);
   }
   return out.empty() ? "ok" : out;
@@ -246,7 +251,9 @@ std::string TraceDriver::handle_ready(uint64_t id, bool print) {
   for (const pb::Entry& entry : rd.committed_entries) out += "\n  apply: " + apply(id, entry);
   for (const ReadState& rs : rd.read_states) {
     out += fmt::format("\n  read state: index={} context={}", rs.index, rs.context);
-    if (!print) quiet_reads_.push_back(fmt::format("{}: read state index={} context={}", id, rs.index, rs.context));
+    if (!print)
+      quiet_reads_.push_back(
+          fmt::format("{}: read state index={} context={}", id, rs.index, rs.context));
   }
   m.node->advance(rd);
   return print ? out : "";
@@ -342,12 +349,14 @@ std::string TraceDriver::restart(uint64_t id) {
 
 std::string TraceDriver::compact(uint64_t id, uint64_t index) {
   Member& m = members_.at(id);
-  if (index > m.applied_index) return fmt::format("error: {} has applied only {}", id, m.applied_index);
+  if (index > m.applied_index)
+    return fmt::format("error: {} has applied only {}", id, m.applied_index);
   // The snapshot data is the applied list as of index: the entries applied after it are dropped.
   auto entries = m.storage->entries(index + 1, m.applied_index + 1, UINT64_MAX);
   size_t later = 0;
   if (entries) {
-    for (const pb::Entry& e : *entries) later += (e.type() == pb::EntryNormal && !e.data().empty()) ? 1 : 0;
+    for (const pb::Entry& e : *entries)
+      later += (e.type() == pb::EntryNormal && !e.data().empty()) ? 1 : 0;
   }
   std::string data;
   for (size_t i = 0; i + later < m.applied.size(); ++i) data += m.applied[i] + "\n";
@@ -366,9 +375,10 @@ std::string TraceDriver::status(uint64_t id) {
                                 st.applied, st.last_index, describe(st.conf_state));
   if (st.lead_transferee != kNone) out += fmt::format(" transferring-to={}", st.lead_transferee);
   for (const auto& [peer, pr] : st.progress) {
-    out += fmt::format("\n  {}: {} match={} next={}{}{}", peer, to_string(pr.state), pr.match,
-                       pr.next, pr.learner ? " learner" : "",
-                       pr.pending_snapshot != 0 ? fmt::format(" pending-snapshot={}", pr.pending_snapshot) : "");
+    out += fmt::format(
+        "\n  {}: {} match={} next={}{}{}", peer, to_string(pr.state), pr.match, pr.next,
+        pr.learner ? " learner" : "",
+        pr.pending_snapshot != 0 ? fmt::format(" pending-snapshot={}", pr.pending_snapshot) : "");
   }
   return out;
 }
@@ -381,7 +391,8 @@ std::string TraceDriver::log(uint64_t id) {
     out += fmt::format(" after snapshot {}/{}", snapshot->metadata().term(),
                        snapshot->metadata().index());
   }
-  auto entries = m.storage->entries(m.storage->first_index(), m.storage->last_index() + 1, UINT64_MAX);
+  auto entries =
+      m.storage->entries(m.storage->first_index(), m.storage->last_index() + 1, UINT64_MAX);
   if (entries) {
     for (const pb::Entry& e : *entries) out += "\n  " + describe(e);
   }

@@ -42,7 +42,7 @@ class TraceDriver {
  private:
   struct Member {
     std::unique_ptr<MemoryStorage> storage;
-    std::unique_ptr<Node> node;  // null while crashed
+    std::unique_ptr<Node> node;        // null while crashed
     std::vector<std::string> applied;  // data of the applied normal entries
     uint64_t applied_index = 0;
   };

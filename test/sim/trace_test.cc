@@ -82,7 +82,8 @@ TEST_P(Trace, MatchesTheGoldenFile) {
 INSTANTIATE_TEST_SUITE_P(Raft, Trace, testing::ValuesIn(trace_files()),
                          [](const testing::TestParamInfo<fs::path>& param) {
                            std::string name = param.param.stem().string();
-                           for (char& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+                           for (char& c : name)
+                             c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
                            return name;
                          });
 
