@@ -86,6 +86,7 @@ RunShape Simulation::draw_shape() {
   s.fault_change = chance(0.5) ? 0.04 : 0.1;
   s.fault_mid_tick = chance(0.5) ? 0.002 : 0.0;
   s.send_early = chance(0.5) ? 0.5 : 0.0;
+  s.defer_sync = chance(0.5) ? 0.5 : 0.0;
   s.save_applied = pick(rng_, {0.0, 0.3, 1.0});
   s.snapshot_every = pick(rng_, {uint64_t{0}, uint64_t{10}, uint64_t{40}});
   s.keep_entries = pick(rng_, {uint64_t{0}, uint64_t{5}});
@@ -248,17 +249,22 @@ void Simulation::deliver_all_due() {
       return;
     }
     if (auto message = network_.take_due(now_)) {
+      // A leader's deferred disk write completes at a random point among the deliveries.
+      if (SimMember* m = random_pending(); m != nullptr && chance(0.3)) complete_pending(*m);
       deliver(*message);
       continue;
     }
-    bool pending = false;
+    bool moved = false;
     for (auto& [id, m] : members_) {
-      if (m.node && m.node->has_ready()) {
+      if (m.pending) {
+        complete_pending(m);
+        moved = true;
+      } else if (m.node && m.node->has_ready()) {
         process(m);
-        pending = true;
+        moved = true;
       }
     }
-    if (!pending) return;
+    if (!moved) return;
   }
 }
 
@@ -386,6 +392,15 @@ SimMember* Simulation::random_live() {
   }
   if (live.empty()) return nullptr;
   return live[std::uniform_int_distribution<size_t>(0, live.size() - 1)(rng_)];
+}
+
+SimMember* Simulation::random_pending() {
+  std::vector<SimMember*> pending;
+  for (auto& [id, m] : members_) {
+    if (m.pending) pending.push_back(&m);
+  }
+  if (pending.empty()) return nullptr;
+  return pending[std::uniform_int_distribution<size_t>(0, pending.size() - 1)(rng_)];
 }
 
 SimMember* Simulation::live_leader() {

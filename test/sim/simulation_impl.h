@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -35,6 +36,9 @@ struct SimMember {
   uint64_t seen_commit = 0;      // the highest commit index observed in this life
   uint64_t durable_commit = 0;   // the highest commit index synced to storage
   std::vector<ReadState> reads;  // answered read points waiting for applied >= index
+  // A leader's Ready whose messages went out before its disk write finished: written, not yet
+  // synced, applied or advanced. The member keeps stepping messages meanwhile; a crash loses it.
+  std::optional<Ready> pending;
 };
 
 // The per-seed shape of a run: the same seed always draws the same configuration and rates.
@@ -47,6 +51,7 @@ struct RunShape {
   double fault_change = 0;      // per tick: a partition, isolation, one-way cut or heal
   double fault_mid_tick = 0;    // per delivery: a fault strikes between two messages
   double send_early = 0;        // a leader sends before persisting when the Ready allows it
+  double defer_sync = 0;        // ... and its disk write then completes some steps later
   double save_applied = 0;      // per Ready: the application persists its applied state
   uint64_t snapshot_every = 0;  // entries applied between snapshots (0: never)
   uint64_t keep_entries = 0;    // entries kept behind a snapshot when compacting
@@ -91,6 +96,9 @@ class Simulation {
   void decommission_removed();
   void process(SimMember& m);
   bool handle_ready(SimMember& m, const Ready& rd);
+  bool finish_ready(SimMember& m, const Ready& rd, bool sent);
+  void complete_pending(SimMember& m);
+  SimMember* random_pending();
   void persist(SimMember& m, const Ready& rd);
   void send(const std::vector<pb::Message>& messages);
   void install(SimMember& m, const pb::Snapshot& snapshot);

@@ -11,6 +11,7 @@ void Simulation::crash(SimMember& m) {
   m.storage->crash();
   m.sm = KvStateMachine();
   m.reads.clear();
+  m.pending.reset();
   network_.drop_messages_of(m.id);
   ++result_.crashes;
   after_step([&] { return fmt::format("crash {}", m.id); });
@@ -56,6 +57,7 @@ void Simulation::decommission(uint64_t id) {
   SimMember& m = it->second;
   m.removed = true;
   m.node.reset();
+  m.pending.reset();
   m.reads.clear();
   network_.drop_messages_of(id);
   after_step([&] { return fmt::format("decommission {}", id); });
@@ -73,7 +75,7 @@ void Simulation::decommission_removed() {
 }
 
 void Simulation::process(SimMember& m) {
-  while (result_.ok && m.node && m.node->has_ready()) {
+  while (result_.ok && m.node && !m.pending && m.node->has_ready()) {
     const Ready rd = m.node->ready();
     if (!handle_ready(m, rd)) return;
     after_step([&] {
@@ -93,6 +95,23 @@ bool Simulation::handle_ready(SimMember& m, const Ready& rd) {
   if (early) send(rd.messages);
   persist(m, rd);
   if (!result_.ok) return false;
+  if (early && chance(shape_.defer_sync)) {
+    m.pending = rd;
+    return false;
+  }
+  return finish_ready(m, rd, early);
+}
+
+// The leader's disk write finished some steps after its messages went out.
+void Simulation::complete_pending(SimMember& m) {
+  const Ready rd = std::move(*m.pending);
+  m.pending.reset();
+  if (!finish_ready(m, rd, true)) return;
+  after_step([&] { return fmt::format("disk write of {} synced", m.id); });
+  process(m);
+}
+
+bool Simulation::finish_ready(SimMember& m, const Ready& rd, bool sent) {
   if (chance(shape_.lost_sync)) {
     crash(m);
     return false;
@@ -105,7 +124,7 @@ bool Simulation::handle_ready(SimMember& m, const Ready& rd) {
     }
     m.durable_commit = std::max(m.durable_commit, rd.hard_state->commit());
   }
-  if (!early) send(rd.messages);
+  if (!sent) send(rd.messages);
   if (rd.snapshot) install(m, *rd.snapshot);
   for (const pb::Entry& entry : rd.committed_entries) apply(m, entry);
   for (const ReadState& rs : rd.read_states) {
