@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <random>
 
 #include "raft/test_cluster.h"
@@ -14,7 +15,8 @@ namespace {
 
 class Chaos {
  public:
-  Chaos(uint64_t size, uint64_t seed) : net_(size), rng_(seed), next_id_(size + 1) {
+  Chaos(uint64_t size, uint64_t seed, const Config& config)
+      : net_(size, config), rng_(seed), next_id_(size + 1) {
     net_.set_drop(
         [this](const pb::Message&) { return drop_percent_ > 0 && pick(100) < drop_percent_; });
     for (uint64_t id = 1; id <= size; ++id) ids_.push_back(id);
@@ -32,9 +34,14 @@ class Chaos {
         case 2:
           drop_percent_ = pick(2) == 0 ? 0 : pick(30);
           net_.set_shuffle(pick(2) == 0 ? nullptr : &rng_);
+          net_.set_defer_leader_writes(pick(2) == 0);
           break;
         case 3:
-          net_.restart(any());
+          if (pick(2) == 0) {
+            net_.restart(any());
+          } else if (net_.leader() != kNone) {
+            net_.crash_after_send(net_.leader());
+          }
           break;
         case 4:
           if (net_.applied_index(any()) > 0) compact();
@@ -50,6 +57,7 @@ class Chaos {
           break;
       }
       net_.tick(static_cast<int>(pick(3)));
+      net_.delivered().clear();
       check_reads();
       if (testing::Test::HasFatalFailure()) return;
     }
@@ -156,15 +164,39 @@ class Chaos {
   size_t reads_served_ = 0;
 };
 
+// Small limits make batching, flow control and snapshot chunking matter; the variants switch off
+// pre-vote and check-quorum, which change the election paths.
+std::vector<Config> variants() {
+  Config small;
+  small.max_size_per_msg = 8;
+  small.max_inflight_msgs = 2;
+  small.max_snapshot_chunk_bytes = 5;
+  small.max_committed_bytes_per_ready = 16;
+  Config no_pre_vote;
+  no_pre_vote.pre_vote = false;
+  Config no_check_quorum;
+  no_check_quorum.check_quorum = false;
+  return {Config{}, small, no_pre_vote, no_check_quorum};
+}
+
+uint64_t seeds() {
+  const char* env = std::getenv("RAFT_CHAOS_SEEDS");  // more seeds for a local hunt
+  return env != nullptr ? std::strtoull(env, nullptr, 10) : 8;
+}
+
 TEST(Chaos, EveryFeatureUnderFaultsKeepsSafetyAndConverges) {
-  for (uint64_t size : {3u, 5u}) {
-    for (uint64_t seed = 1; seed <= 30; ++seed) {
-      SCOPED_TRACE("size " + std::to_string(size) + " seed " + std::to_string(seed));
-      Chaos chaos(size, seed * 1000 + size);
-      chaos.run(600);
-      ASSERT_FALSE(testing::Test::HasFatalFailure());
-      chaos.converge();
-      ASSERT_FALSE(testing::Test::HasFailure());
+  const std::vector<Config> configs = variants();
+  for (size_t variant = 0; variant < configs.size(); ++variant) {
+    for (uint64_t size : {3u, 5u}) {
+      for (uint64_t seed = 1; seed <= seeds(); ++seed) {
+        SCOPED_TRACE("variant " + std::to_string(variant) + " size " + std::to_string(size) +
+                     " seed " + std::to_string(seed));
+        Chaos chaos(size, seed * 1000 + size, configs[variant]);
+        chaos.run(600);
+        ASSERT_FALSE(testing::Test::HasFatalFailure());
+        chaos.converge();
+        ASSERT_FALSE(testing::Test::HasFailure());
+      }
     }
   }
 }

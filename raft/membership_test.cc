@@ -56,6 +56,35 @@ TEST(Membership, AnAddedMemberIsALearnerUntilCaughtUpThenTheLeaderPromotesIt) {
   EXPECT_EQ(last(net.applied(4)), "a29");
 }
 
+TEST(Membership, ASilentNewMemberIsNotPromotedEvenWithAShortLog) {
+  Config config;
+  config.promotion_max_lag = 100;  // far more than the log holds
+  Network net = elected(3, config);
+  net.add(4, {1, 2, 3}, {4});
+  net.isolate(4);
+  ASSERT_TRUE(net.node(1).propose_conf_change(change(pb::ConfChangeAddNode, 4)));
+  net.tick(5);
+  EXPECT_TRUE(has(net.node(1).conf_state().learners(), 4));
+  net.heal();
+  net.tick(3);
+  EXPECT_TRUE(has(net.node(1).conf_state().voters(), 4));
+}
+
+TEST(Membership, ARepeatedAddDoesNotPromoteALaggingLearner) {
+  Network net = elected(3);
+  for (const std::string& s : strings("a", 30)) ASSERT_TRUE(net.node(1).propose(s));
+  net.stabilize();
+  net.add(4, {1, 2, 3}, {4});
+  net.isolate(4);
+  ASSERT_TRUE(net.node(1).propose_conf_change(change(pb::ConfChangeAddNode, 4)));
+  net.stabilize();
+  ASSERT_TRUE(net.node(1).propose_conf_change(change(pb::ConfChangeAddNode, 4)));  // a retry
+  net.stabilize();
+  EXPECT_TRUE(has(net.node(1).conf_state().learners(), 4));
+  EXPECT_EQ(net.node(1).propose_conf_change(change(pb::ConfChangePromoteNode, 4)).error(),
+            Error::ConfChangeInvalid);
+}
+
 TEST(Membership, ALearnerNeverCampaignsNorCountsTowardQuorum) {
   Network net = elected(3);
   net.add(4, {1, 2, 3}, {4});

@@ -472,6 +472,9 @@ bool Node::has_ready() const {
 }
 
 Ready Node::ready() {
+  // A second outstanding Ready would hand out the same committed entries twice.
+  CHECK(!ready_outstanding_, "node {}: ready() again before advance()", id_);
+  ready_outstanding_ = true;
   Ready rd;
   const pb::HardState hs = hard_state();
   const bool term_or_vote =
@@ -493,6 +496,8 @@ Ready Node::ready() {
 }
 
 void Node::advance(const Ready& handled) {
+  CHECK(ready_outstanding_, "node {}: advance() without a Ready handed out", id_);
+  ready_outstanding_ = false;
   if (handled.hard_state) prev_hard_state_ = *handled.hard_state;
   if (handled.snapshot) {
     const uint64_t index = handled.snapshot->metadata().index();

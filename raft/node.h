@@ -7,9 +7,10 @@
 // The Ready contract, for the owner of a Node:
 //   while (node.has_ready()) {
 //     Ready rd = node.ready();
-//     1. persist, durably (fsync), into the LogStorage: rd.snapshot (if set; it replaces the
-//        whole log), then rd.hard_state (if set), then rd.entries (they replace any stored
-//        entries from their first index on);
+//     1. persist, durably (fsync) and atomically (one write batch: a crash keeps all of it or
+//        none), into the LogStorage: rd.snapshot (if set; it replaces the whole log),
+//        rd.hard_state (if set) and rd.entries (they replace any stored entries from their first
+//        index on). Readies are persisted in the order they were handed out;
 //     2. only then send rd.messages (a vote or an acknowledgement must never outlive a crash);
 //     3. install rd.snapshot (if set) into the state machine, then apply rd.committed_entries in
 //        order (calling apply_conf_change() for each EntryConfChange), and serve rd.read_states
@@ -137,9 +138,11 @@ class Node {
   Result<void> campaign();
 
   // Proposes one membership change as an EntryConfChange entry. ConfChangeAddNode of a new member
-  // adds it as a learner; the leader promotes it to voter by itself once it has caught up.
+  // adds it as a learner; the leader promotes it to voter by itself (ConfChangePromoteNode) once
+  // it has caught up. AddNode of an existing member changes nothing.
   // Errors: as propose(), plus ConfChangePending while an earlier change is not yet committed and
-  // applied on the leader, and ConfChangeInvalid for node_id 0. (A follower forwards; the leader
+  // applied on the leader, and ConfChangeInvalid for node_id 0 or ConfChangePromoteNode. (A
+  // follower forwards; the leader
   // may still refuse.)
   Result<void> propose_conf_change(const pb::ConfChange& change);
   // Makes a committed conf change take effect on this member; the owner calls it when it applies
@@ -164,7 +167,11 @@ class Node {
   void report_unreachable(uint64_t id);
 
   bool has_ready() const;
+  // Hands out the next Ready. At most one is outstanding: ready() again before advance() is a
+  // broken contract (CHECK). Between the two the owner may keep calling step(), tick() and the
+  // rest (the leader's parallel disk write).
   Ready ready();
+  // The owner handled `handled` (the Ready last handed out) as the contract says.
   void advance(const Ready& handled);
 
   Status status() const;
@@ -221,6 +228,7 @@ class Node {
   void handle_append(const pb::Message& m);
   void handle_heartbeat(const pb::Message& m);
   void handle_snapshot(const pb::Message& m);
+  std::optional<pb::Snapshot> assemble_snapshot() const;
   void install_snapshot(const pb::Message& m, pb::Snapshot snapshot);
   void reject_snapshot(const pb::Message& m);
 
@@ -255,6 +263,7 @@ class Node {
   std::mt19937_64 rng_;
   std::vector<pb::Message> messages_;
   bool messages_need_persist_ = false;  // a non-leader message is queued: no early send
+  bool ready_outstanding_ = false;      // ready() handed one out; advance() not yet called
   pb::HardState prev_hard_state_;
   uint64_t uncommitted_bytes_ = 0;
   uint64_t pending_conf_index_ = 0;  // the last conf change in the log; pending until applied
@@ -262,11 +271,14 @@ class Node {
   ReadOnly read_only_;
   std::vector<pb::Message> deferred_reads_;  // reads received before the term's first commit
   std::vector<ReadState> read_states_;
-  // The snapshot being received in chunks: metadata from the first chunk, data so far.
+  // The snapshot being received in chunks, in any order: chunks by offset (duplicates ignored),
+  // and its size once the last chunk came. Kept across the leader's resends of the same
+  // snapshot, so a resend fills the holes a lost or late chunk left.
   struct IncomingSnapshot {
     uint64_t from = kNone;
-    pb::Snapshot snapshot;
-    bool broken = false;  // a chunk was lost: the rest of this transfer is dropped
+    pb::SnapshotMetadata metadata;
+    std::map<uint64_t, std::string> chunks;
+    std::optional<uint64_t> size;
   };
   std::optional<IncomingSnapshot> incoming_;
 };

@@ -49,29 +49,49 @@ void Node::handle_heartbeat(const pb::Message& m) {
   send(std::move(resp));
 }
 
-// Assembles the chunks of one transfer; a chunk out of sequence means one was lost (or came
-// late): the transfer is rejected once and its remaining chunks are dropped, so the leader
-// restarts it with one probe rather than one per chunk.
+// Collects the chunks of one snapshot; it is installed once the last chunk has come and no hole
+// remains. A hole left when the last chunk arrives means a chunk was lost (or is late): the
+// follower rejects once per last chunk, and the leader's resend fills the hole. Rejections are
+// thus bounded by resends, and reordering costs a resend at worst.
 void Node::handle_snapshot(const pb::Message& m) {
   const pb::SnapshotMetadata& meta = m.snapshot().metadata();
-  const bool same_transfer = incoming_ && incoming_->from == m.from() &&
-                             same_snapshot(incoming_->snapshot.metadata(), meta);
-  if (m.snapshot_offset() == 0) {
-    incoming_ = IncomingSnapshot{m.from(), pb::Snapshot(), false};
-    *incoming_->snapshot.mutable_metadata() = meta;
-  } else if (!same_transfer || incoming_->broken ||
-             m.snapshot_offset() != incoming_->snapshot.data().size()) {
-    if (same_transfer && incoming_->broken) return;  // already rejected
-    incoming_ = IncomingSnapshot{m.from(), pb::Snapshot(), true};
-    *incoming_->snapshot.mutable_metadata() = meta;
-    reject_snapshot(m);
+  if (meta.index() <= log_.committed()) {
+    // Installed already (this is a resend) or outdated: one answer per transfer tells the leader.
+    if (!m.snapshot_done()) return;
+    pb::Message resp;
+    resp.set_type(pb::MsgAppResp);
+    resp.set_to(m.from());
+    resp.set_index(log_.committed());
+    send(std::move(resp));
     return;
   }
-  incoming_->snapshot.mutable_data()->append(m.snapshot().data());
-  if (!m.snapshot_done()) return;
-  pb::Snapshot snapshot = std::move(incoming_->snapshot);
-  incoming_.reset();
-  install_snapshot(m, std::move(snapshot));
+  if (!incoming_ || incoming_->from != m.from() || !same_snapshot(incoming_->metadata, meta)) {
+    incoming_ = IncomingSnapshot{m.from(), meta, {}, std::nullopt};
+  }
+  const std::string& data = m.snapshot().data();
+  if (m.snapshot_done()) incoming_->size = m.snapshot_offset() + data.size();
+  incoming_->chunks.emplace(m.snapshot_offset(), data);
+  if (auto snapshot = assemble_snapshot()) {
+    incoming_.reset();
+    install_snapshot(m, std::move(*snapshot));
+  } else if (m.snapshot_done()) {
+    reject_snapshot(m);
+  }
+}
+
+// The whole snapshot if the chunks cover [0, size) without a hole.
+std::optional<pb::Snapshot> Node::assemble_snapshot() const {
+  if (!incoming_->size) return std::nullopt;
+  pb::Snapshot snapshot;
+  *snapshot.mutable_metadata() = incoming_->metadata;
+  std::string& out = *snapshot.mutable_data();
+  for (const auto& [offset, data] : incoming_->chunks) {
+    if (offset > out.size()) return std::nullopt;  // a hole
+    if (offset + data.size() > out.size()) out.append(data, out.size() - offset);
+  }
+  if (out.size() < *incoming_->size) return std::nullopt;
+  out.resize(*incoming_->size);
+  return snapshot;
 }
 
 void Node::reject_snapshot(const pb::Message& m) {

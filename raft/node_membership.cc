@@ -32,7 +32,9 @@ Result<void> Node::check_conf_change_proposal(const pb::Message& m) const {
     if (entry.type() != pb::EntryConfChange) continue;
     ++changes;
     pb::ConfChange change;
-    if (!change.ParseFromString(entry.data()) || change.node_id() == kNone) {
+    // Promotion is the leader's own decision, made when the learner has caught up.
+    if (!change.ParseFromString(entry.data()) || change.node_id() == kNone ||
+        change.type() == pb::ConfChangePromoteNode) {
       return Error::ConfChangeInvalid;
     }
   }
@@ -75,7 +77,10 @@ pb::ConfState Node::apply_conf_change(const pb::ConfChange& change) {
         // would stall commits (thesis §4.2.1).
         add_member(id, true);
         learners_to_promote_.push_back(id);
-      } else if (it->second.is_learner()) {
+      }
+      break;
+    case pb::ConfChangePromoteNode:
+      if (it != progress_.end() && it->second.is_learner()) {
         it->second.set_learner(false);
         erase_id(learners_to_promote_, id);
       }
@@ -113,9 +118,13 @@ void Node::maybe_promote_learners() {
   for (uint64_t id : learners_to_promote_) {
     auto it = progress_.find(id);
     if (it == progress_.end() || !it->second.is_learner()) continue;
-    if (it->second.match() + config_.promotion_max_lag < log_.last_index()) continue;
+    // Caught up: it has acknowledged an append (a silent learner's match proves nothing) and
+    // lags by at most the configured gap.
+    const Progress& pr = it->second;
+    if (pr.state() != Progress::State::Replicate) continue;
+    if (pr.match() + config_.promotion_max_lag < log_.last_index()) continue;
     pb::ConfChange change;
-    change.set_type(pb::ConfChangeAddNode);
+    change.set_type(pb::ConfChangePromoteNode);
     change.set_node_id(id);
     pb::Entry entry;
     entry.set_type(pb::EntryConfChange);

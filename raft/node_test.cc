@@ -471,6 +471,15 @@ TEST(ReadyContract, AReadyWithAVoteMustBePersistedBeforeSending) {
   EXPECT_FALSE(node.ready().may_send_before_persisting);
 }
 
+TEST(ReadyContractDeathTest, ASecondReadyBeforeAdvanceIsABrokenContract) {
+  MemoryStorage storage;
+  Node node(manual_config(1), storage);
+  ASSERT_TRUE(node.campaign());
+  Ready rd = node.ready();
+  EXPECT_DEATH((void)node.ready(), "before advance");
+  node.advance(rd);
+}
+
 TEST(ReadyContract, CommittedEntriesPerReadyAreBounded) {
   Config config;
   config.max_committed_bytes_per_ready = 64;
@@ -498,6 +507,23 @@ TEST(ReadyContract, CommittedEntriesPerReadyAreBounded) {
   }
   EXPECT_EQ(applied, 10u);
   EXPECT_GE(readies, 4u);
+}
+
+TEST(Replication, AnUnreachableFollowerIsProbedInsteadOfStreamedTo) {
+  Network net(3);
+  ASSERT_TRUE(net.node(1).campaign());
+  net.stabilize();
+  ASSERT_EQ(net.node(1).status().progress.at(2).state, Progress::State::Replicate);
+  net.node(1).report_unreachable(2);
+  EXPECT_EQ(net.node(1).status().progress.at(2).state, Progress::State::Probe);
+  net.isolate(2);
+  for (const std::string& s : strings("a", 5)) ASSERT_TRUE(net.node(1).propose(s));
+  net.stabilize();
+  // One probe is outstanding and unanswered: no window of MsgApps was streamed into the void.
+  EXPECT_EQ(net.node(1).status().progress.at(2).state, Progress::State::Probe);
+  net.heal();
+  net.tick(2);
+  EXPECT_EQ(net.applied(2).size(), 5u);
 }
 
 TEST(Status, ReportsTheMembersView) {

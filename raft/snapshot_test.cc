@@ -2,6 +2,9 @@
 // restart from an applied index.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <optional>
+
 #include "raft/test_cluster.h"
 
 namespace raft {
@@ -143,6 +146,46 @@ TEST(Snapshot, AFollowerHoldingTheSnapshotsLastEntryKeepsItsLog) {
   EXPECT_EQ(storage.first_index(), 1u);    // nothing was installed
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_EQ(sent[0].index(), 3u);
+}
+
+TEST(Snapshot, ChunksAreAssembledInAnyOrder) {
+  MemoryStorage storage;
+  Node node(manual_config(2), storage);
+  const std::string data = "abcdefghij";
+  std::vector<pb::Message> chunks;
+  for (uint64_t offset = 0; offset < data.size(); offset += 3) {
+    pb::Message m = response(pb::MsgSnap, 1, 1);
+    m.set_to(2);
+    m.mutable_snapshot()->mutable_metadata()->set_index(7);
+    m.mutable_snapshot()->mutable_metadata()->set_term(1);
+    m.mutable_snapshot()->set_data(data.substr(offset, 3));
+    m.set_snapshot_offset(offset);
+    m.set_snapshot_done(offset + 3 >= data.size());
+    chunks.push_back(m);
+  }
+  std::reverse(chunks.begin(), chunks.end());
+  chunks.push_back(chunks[1]);  // a duplicate
+  std::vector<pb::Message> sent;
+  std::optional<pb::Snapshot> installed;
+  for (const pb::Message& m : chunks) {
+    ASSERT_TRUE(node.step(m));
+    while (node.has_ready()) {
+      Ready rd = node.ready();
+      if (rd.snapshot) {
+        installed = rd.snapshot;
+        ASSERT_TRUE(storage.apply_snapshot(*rd.snapshot).has_value());
+      }
+      sent.insert(sent.end(), rd.messages.begin(), rd.messages.end());
+      node.advance(rd);
+    }
+  }
+  ASSERT_TRUE(installed.has_value());
+  EXPECT_EQ(installed->data(), data);
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_TRUE(sent[0].reject());  // the last chunk came first: a hole, so one rejection
+  EXPECT_FALSE(sent[1].reject());
+  EXPECT_EQ(sent[1].index(), 7u);
+  EXPECT_EQ(node.log().committed(), 7u);
 }
 
 TEST(Restart, CommittedEntriesAtOrBelowAppliedAreNotHandedOutAgain) {

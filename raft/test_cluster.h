@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -62,8 +63,15 @@ class Network {
     config.voters.clear();
     config.seed = id * 7919 + 18;
     config.applied = member.applied_index;
+    member.pending.reset();  // an unfinished write is lost
     member.node = std::make_unique<Node>(config, *member.storage);
   }
+  // The member's next Ready that may be sent before persisting is sent, then the member crashes
+  // before persisting it (the leader's parallel disk write, interrupted).
+  void crash_after_send(uint64_t id) { members_.at(id).crash_after_send = true; }
+  // Leaders send early and complete their disk write one delivery round later, stepping the
+  // answers meanwhile.
+  void set_defer_leader_writes(bool defer) { defer_leader_writes_ = defer; }
   // The application snapshots its state at its applied index and compacts the log behind it.
   void compact(uint64_t id) {
     Member& member = members_.at(id);
@@ -135,6 +143,8 @@ class Network {
     std::vector<std::string> applied;  // data of the normal, non-empty entries applied
     uint64_t applied_index = 0;
     std::vector<ReadState> read_states;
+    bool crash_after_send = false;
+    std::optional<Ready> pending;  // a leader's Ready sent but not yet persisted
   };
 
   void start(uint64_t id, Config config) {
@@ -150,20 +160,45 @@ class Network {
 
   void process(uint64_t id) {
     Member& member = members_.at(id);
+    if (member.pending) {
+      // The leader's deferred disk write completes now, after its messages went out and it
+      // stepped the answers.
+      Ready rd = std::move(*member.pending);
+      member.pending.reset();
+      handle(id, rd, true);
+    }
     while (member.node->has_ready()) {
       Ready rd = member.node->ready();
-      if (rd.snapshot) {
-        ASSERT_TRUE(member.storage->apply_snapshot(*rd.snapshot));
+      if (rd.may_send_before_persisting && member.crash_after_send) {
+        for (pb::Message& m : rd.messages) queue_.push_back(std::move(m));
+        member.crash_after_send = false;
+        restart(id);
+        continue;
       }
-      if (rd.hard_state) member.storage->set_hard_state(*rd.hard_state);
-      member.storage->append(rd.entries);
-      for (pb::Message& m : rd.messages) queue_.push_back(std::move(m));
-      if (rd.snapshot) install(id, *rd.snapshot);
-      for (const pb::Entry& entry : rd.committed_entries) apply(id, entry);
-      for (ReadState& rs : rd.read_states) member.read_states.push_back(std::move(rs));
-      member.node->advance(rd);
+      if (rd.may_send_before_persisting && defer_leader_writes_) {
+        for (pb::Message& m : rd.messages) queue_.push_back(std::move(m));
+        member.pending = std::move(rd);
+        break;
+      }
+      handle(id, rd, false);
     }
     check_leader(id);
+  }
+
+  void handle(uint64_t id, Ready& rd, bool sent) {
+    Member& member = members_.at(id);
+    if (rd.snapshot) {
+      ASSERT_TRUE(member.storage->apply_snapshot(*rd.snapshot));
+    }
+    if (rd.hard_state) member.storage->set_hard_state(*rd.hard_state);
+    member.storage->append(rd.entries);
+    if (!sent) {
+      for (pb::Message& m : rd.messages) queue_.push_back(std::move(m));
+    }
+    if (rd.snapshot) install(id, *rd.snapshot);
+    for (const pb::Entry& entry : rd.committed_entries) apply(id, entry);
+    for (ReadState& rs : rd.read_states) member.read_states.push_back(std::move(rs));
+    member.node->advance(rd);
   }
 
   void install(uint64_t id, const pb::Snapshot& snapshot) {
@@ -231,6 +266,7 @@ class Network {
   std::set<std::pair<uint64_t, uint64_t>> cut_;
   std::function<bool(const pb::Message&)> drop_;
   std::mt19937_64* shuffle_ = nullptr;
+  bool defer_leader_writes_ = false;
   struct Committed {
     pb::Entry entry;
     uint64_t term;  // at least the term in which the entry was committed
