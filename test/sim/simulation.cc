@@ -79,7 +79,7 @@ RunShape Simulation::draw_shape() {
   s.faults.drop = pick(rng_, {0.0, 0.01, 0.05, 0.15});
   s.faults.duplicate = chance(0.5) ? 0.02 : 0.0;
   s.faults.delay = chance(0.5) ? 0.1 : 0.02;
-  s.faults.max_delay_ticks = chance(0.5) ? 3 : 2 * s.base.election_tick;
+  s.faults.max_delay_ticks = chance(0.5) ? 3 : 2 * static_cast<uint64_t>(s.base.election_tick);
   s.lost_sync = chance(0.5) ? 0.005 : 0.0;
   s.crash = chance(0.7) ? 0.03 : 0.0;
   s.restart = 0.1;
@@ -326,7 +326,8 @@ void Simulation::change_membership() {
   SimMember* leader = live_leader();
   if (leader == nullptr) return;
   const pb::ConfState conf = leader->node->conf_state();
-  const size_t size = static_cast<size_t>(conf.voters_size() + conf.learners_size());
+  const size_t size =
+      static_cast<size_t>(conf.voters_size()) + static_cast<size_t>(conf.learners_size());
   pb::ConfChange change;
   // Voters are removed only from three or more: a leader removing itself from two voters applies
   // the change, steps down and stops campaigning, and if the other voter missed the commit it
