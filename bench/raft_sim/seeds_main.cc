@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
   raft::sim::SimResult total;
   const auto began = std::chrono::steady_clock::now();
   std::vector<std::thread> workers;
+  workers.reserve(static_cast<size_t>(args.jobs));
   for (int j = 0; j < args.jobs; ++j) {
     workers.emplace_back([&] {
       for (uint64_t i = next++; i < args.seeds; i = next++) {

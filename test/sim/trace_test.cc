@@ -46,7 +46,7 @@ std::string run_file(const fs::path& path) {
       ++i;
       continue;
     }
-    const std::string command = line;
+    const std::string& command = line;
     ++i;
     EXPECT_TRUE(i < lines.size() && lines[i] == "----")
         << path.filename() << ":" << i << ": '----' expected after '" << command << "'";
