@@ -257,10 +257,14 @@ session::PickResult GaleraController::pick_reader() const {
   if (picks->readers.empty()) {
     return session::PickResult(boost::system::in_place_error, picks->readers_none_reason);
   }
-  const session::BackendEndpoint* best = &picks->readers.front();
+  // Ties go round-robin, so short sessions opened one after another spread too.
+  const std::size_t n = picks->readers.size();
+  const std::size_t start = next_reader_.fetch_add(1, std::memory_order_relaxed) % n;
+  const session::BackendEndpoint* best = &picks->readers[start];
   if (session::SessionRegistry* registry = registry_.load(); registry != nullptr) {
     std::size_t best_count = registry->count(best->name);
-    for (const auto& r : picks->readers) {
+    for (std::size_t i = 1; i < n; ++i) {
+      const auto& r = picks->readers[(start + i) % n];
       if (const std::size_t c = registry->count(r.name); c < best_count) {
         best = &r;
         best_count = c;

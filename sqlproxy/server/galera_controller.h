@@ -97,6 +97,7 @@ class GaleraController final : public Controller {
   std::unique_ptr<backends::DnsSource> dns_;
   std::unique_ptr<backends::EtcdDiscoverySource> discovery_;
   std::atomic<bool> update_pending_{false};
+  mutable std::atomic<std::size_t> next_reader_{0};  // round-robin among equally loaded readers
 
   // Control thread only.
   routing::Router router_;
