@@ -92,8 +92,7 @@ common::Result<std::unique_ptr<Controller>, std::string> make_controller(
   options.monitor.probe_interval = config.probe_interval;
   options.monitor.tracker.classifier.allow_donor = config.allow_donor;
   options.drain_grace = config.drain_grace;
-  return std::unique_ptr<Controller>(
-      std::make_unique<GaleraController>(std::move(options), clock));
+  return std::unique_ptr<Controller>(std::make_unique<GaleraController>(std::move(options), clock));
 }
 
 // CPUs this process may use: its affinity mask, capped by a cgroup v2 CPU quota (cpu.max), which

@@ -69,9 +69,7 @@ std::string none_reason(const health::ClusterView& view, std::string_view what) 
 
 GaleraController::GaleraController(GaleraControllerOptions options, const common::Clock& clock)
     : options_(std::move(options)), clock_(clock), router_(options_.routing) {
-  source_name_ = !options_.backends.empty() ? "static"
-                 : options_.dns             ? "dns"
-                                            : "discovery";
+  source_name_ = !options_.backends.empty() ? "static" : options_.dns ? "dns" : "discovery";
   // Every sample, not only state changes: /status and /metrics show fresh probe latencies.
   options_.monitor.notify_every_sample = true;
   picks_.store(std::make_shared<Picks>(
@@ -93,7 +91,7 @@ void GaleraController::start(asio::io_context& io, session::SessionRegistry& reg
         if (!update_pending_.exchange(true)) asio::post(*io_, [this] { on_view(); });
       });
   auto deliver = [this](std::vector<health::BackendSpec> backends) {
-    on_backends(std::move(backends));
+    on_backends(backends);
   };
   if (!options_.backends.empty()) {
     on_backends(backends::canonical(options_.backends));
@@ -114,7 +112,7 @@ void GaleraController::stop() {
   monitor_.reset();
 }
 
-void GaleraController::on_backends(std::vector<health::BackendSpec> backends) {
+void GaleraController::on_backends(const std::vector<health::BackendSpec>& backends) {
   if (!monitor_) return;
   std::string names;
   for (const auto& b : backends) names += (names.empty() ? "" : ",") + b.name();
@@ -154,7 +152,8 @@ std::shared_ptr<const GaleraController::Picks> GaleraController::make_picks(
   }
   if (decision.writer) {
     if (const health::BackendStatus* b = view.find(*decision.writer)) {
-      if (auto endpoint = endpoint_of(*b)) picks->writer = session::BackendEndpoint{b->name, *endpoint};
+      if (auto endpoint = endpoint_of(*b))
+        picks->writer = session::BackendEndpoint{b->name, *endpoint};
     }
   }
   picks->writer_none_reason = none_reason(view, "writable Galera node");

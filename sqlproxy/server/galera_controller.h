@@ -77,7 +77,7 @@ class GaleraController final : public Controller {
     std::string readers_none_reason;
   };
 
-  void on_backends(std::vector<health::BackendSpec> backends);
+  void on_backends(const std::vector<health::BackendSpec>& backends);
   void on_view();
   std::optional<boost::asio::ip::tcp::endpoint> endpoint_of(const health::BackendStatus& b);
   std::shared_ptr<const Picks> make_picks(const health::ClusterView& view,
@@ -101,7 +101,7 @@ class GaleraController final : public Controller {
 
   // Control thread only.
   routing::Router router_;
-  std::map<std::string, routing::SessionAction> applied_;  // registry key -> last action
+  std::map<std::string, routing::SessionAction> applied_;            // registry key -> last action
   std::map<std::string, boost::asio::ip::tcp::endpoint> endpoints_;  // resolved names
   std::uint64_t writer_changes_ = 0;
 

@@ -153,6 +153,7 @@ class SqlProxyGaleraTest(unittest.TestCase):
             self.assertEqual(call(op="query", sql="SELECT v FROM kv WHERE k=1")["rows"], [["uno"]])
             php.stdin.close()
             php.wait(timeout=30)
+            php.stdout.close()
             sysbench = ["sysbench", "--db-driver=mysql", "--mysql-host=127.0.0.1",
                         f"--mysql-port={port}", "--mysql-user=hawp", "--mysql-password=hawp-pw",
                         "--mysql-db=hawp", "--tables=1", "--table-size=1000", "oltp_read_write"]
