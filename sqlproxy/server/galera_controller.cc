@@ -90,7 +90,7 @@ void GaleraController::start(asio::io_context& io, session::SessionRegistry& reg
       options_.monitor, clock_, [this](const std::shared_ptr<const health::ClusterView>&) {
         if (!update_pending_.exchange(true)) asio::post(*io_, [this] { on_view(); });
       });
-  auto deliver = [this](std::vector<health::BackendSpec> backends) {
+  auto deliver = [this](const std::vector<health::BackendSpec>& backends) {
     on_backends(backends);
   };
   if (!options_.backends.empty()) {
