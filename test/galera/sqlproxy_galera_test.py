@@ -254,6 +254,7 @@ class SqlProxyGaleraTest(unittest.TestCase):
         finally:
             if proxy:
                 proxy.stop()
+                shutil.rmtree(proxy.root, ignore_errors=True)
             etcd.terminate()
             etcd.wait(timeout=20)
             shutil.rmtree(etcd_dir, ignore_errors=True)
