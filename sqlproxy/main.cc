@@ -21,10 +21,12 @@
 #include <sstream>
 #include <thread>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "sqlproxy/admin/admin_server.h"
 #include "sqlproxy/server/config.h"
+#include "sqlproxy/server/galera_controller.h"
 #include "sqlproxy/server/listener.h"
 #include "sqlproxy/server/static_controller.h"
 #include "sqlproxy/session/session.h"
@@ -52,21 +54,45 @@ std::string text_of(const tcp::endpoint& e) {
   return e.address().to_string() + ":" + std::to_string(e.port());
 }
 
-std::unique_ptr<Controller> make_controller(const Config& config,
-                                            common::metrics::Registry& metrics) {
-  // TODO(lead): a Galera controller (health/ + routing/) for every backend source (#4).
+std::unique_ptr<Controller> make_static_controller(const Config& config,
+                                                   common::metrics::Registry& metrics) {
   StaticControllerOptions options;
   for (const HostPort& b : config.backends) options.backends.push_back({b.text, b.host, b.port});
   options.probe_interval = config.probe_interval;
   options.monitor_user = config.monitor_user;
   options.monitor_password = config.monitor_password;
-  if (config.monitor_user.empty()) {
-    spdlog::warn(
-        "no -monitor-user: probes stop after the greeting, which MariaDB counts as "
-        "aborted connections; give a monitor user outside loopback tests");
-  }
   options.probe_timeout = std::max(config.probe_interval * 4, std::chrono::milliseconds(1000));
   return std::make_unique<StaticController>(std::move(options), metrics);
+}
+
+// Parsing was checked by parse_config() except the discovery URL's path, checked here.
+common::Result<std::unique_ptr<Controller>, std::string> make_controller(
+    const Config& config, common::metrics::Registry& metrics, const common::Clock& clock) {
+  if (config.monitor_user.empty()) {
+    spdlog::warn(
+        "no -monitor-user: Galera probes need a user that may run SHOW GLOBAL STATUS; give one");
+  }
+  if (config.plain_mysql) return make_static_controller(config, metrics);
+  GaleraControllerOptions options;
+  for (const HostPort& b : config.backends) options.backends.push_back({b.host, b.port, 1});
+  if (config.backends_dns) {
+    options.dns = backends::DnsSourceConfig{config.backends_dns->host, config.backends_dns->port,
+                                            std::chrono::milliseconds(5000)};
+  }
+  if (!config.backends_discovery.empty()) {
+    auto url = backends::parse_discovery_url(config.backends_discovery);
+    if (!url) return "invalid -backends-discovery " + config.backends_discovery;
+    backends::EtcdDiscoveryConfig discovery;
+    discovery.url = *url;
+    discovery.backend_port = config.backend_port;
+    options.discovery = discovery;
+  }
+  options.monitor.user = config.monitor_user;
+  options.monitor.password = config.monitor_password;
+  options.monitor.probe_interval = config.probe_interval;
+  options.monitor.tracker.classifier.allow_donor = config.allow_donor;
+  options.drain_grace = config.drain_grace;
+  return std::unique_ptr<Controller>(std::make_unique<GaleraController>(std::move(options), clock));
 }
 
 // CPUs this process may use: its affinity mask, capped by a cgroup v2 CPU quota (cpu.max), which
@@ -151,7 +177,13 @@ int serve(const Config& config) {
   common::metrics::Registry metrics;
   session::SessionRegistry registry;
   session::SessionMetrics session_metrics(metrics);
-  const auto controller = make_controller(config, metrics);
+  common::RealClock clock;
+  auto made = make_controller(config, metrics, clock);
+  if (!made) {
+    std::fprintf(stderr, "sqlproxy: %s\n", made.error().c_str());
+    return 2;
+  }
+  const std::unique_ptr<Controller> controller = std::move(*made);
   const unsigned threads = usable_cpus();
   WorkerPool workers(threads);
   controller->start(control, registry);
@@ -255,13 +287,6 @@ int main(int argc, char** argv) {
       return 2;
     }
     config->monitor_password = std::move(*password);
-  }
-  if (config->backends.empty()) {
-    // The DNS and discovery sources belong to the Galera control plane, not wired in yet.
-    std::fprintf(stderr,
-                 "sqlproxy: -backends-dns and -backends-discovery need the Galera control plane, "
-                 "which this build does not include yet; use -backends host:port,...\n");
-    return 2;
   }
   return serve(*config);
 }

@@ -1,6 +1,6 @@
 #pragma once
 // The control plane's view of the backends, as the admin endpoints show it. The control plane
-// (today server/static_controller, later the Galera health monitor and router) builds a fresh
+// (server/galera_controller, or server/static_controller with -plain-mysql) builds a fresh
 // immutable StatusSnapshot on every change and publishes it; the admin server reads the latest
 // one per request. Nothing here is computed on the data path.
 

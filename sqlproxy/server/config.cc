@@ -40,6 +40,9 @@ constexpr FlagSpec kFlags[] = {
     {"drain-grace", FlagType::Duration, "10s",
      "How long sessions on a draining backend may finish their transactions."},
     {"log-level", FlagType::String, "info", "debug, info, warn or error."},
+    {"plain-mysql", FlagType::Bool, "false",
+     "Backends are plain MySQL servers, not Galera: route by reachability (-backends only)."},
+    {"version", FlagType::Bool, "false", "Print the name and version, then exit."},
 };
 // clang-format on
 
@@ -154,6 +157,7 @@ common::Result<Config, ConfigError> parse_config(std::span<const std::string> ar
     return bad(fmt::format("unexpected argument \"{}\"", parsed->positional.front()));
   }
   const auto& v = parsed->values;
+  if (v.get_bool("version")) return ConfigError{0, {}, version_text()};
   if (auto ok = read_addresses(v, c); !ok) return ok.error();
   const std::uint64_t backend_port = v.get_uint("backend-port");
   if (backend_port == 0 || backend_port > 65535) {
@@ -175,6 +179,8 @@ common::Result<Config, ConfigError> parse_config(std::span<const std::string> ar
   if (!grace) return grace.error();
   c.drain_grace = *grace;
   c.allow_donor = v.get_bool("allow-donor");
+  c.plain_mysql = v.get_bool("plain-mysql");
+  if (c.plain_mysql && c.backends.empty()) return bad("-plain-mysql needs -backends");
   c.log_level = v.get_string("log-level");
   constexpr std::string_view kLevels[] = {"debug", "info", "warn", "error"};
   if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels)) {
@@ -186,6 +192,8 @@ common::Result<Config, ConfigError> parse_config(std::span<const std::string> ar
   for (std::string& w : parsed->warnings) c.warnings.push_back(redact(std::move(w)));
   return c;
 }
+
+std::string version_text() { return fmt::format("sqlproxy {}\n", SQLPROXY_VERSION); }
 
 std::string help_text() {
   std::string out =

@@ -45,20 +45,22 @@ struct Config {
   std::string monitor_password;  // SECRET: from SQLPROXY_MONITOR_PASSWORD; never log
   std::chrono::milliseconds probe_interval{250};
   bool allow_donor = false;
+  bool plain_mysql = false;  // not Galera: the reachability-only controller (tests)
   std::chrono::milliseconds drain_grace{10000};
   std::string log_level = "info";
   std::vector<std::string> warnings;  // secret-free
 };
 
 struct ConfigError {
-  int exit_code = 2;      // 2: bad flags; 0: help was asked for
+  int exit_code = 2;      // 2: bad flags; 0: help or the version was asked for
   std::string message;    // for stderr (empty with help)
-  std::string help_text;  // for stdout when help was asked for
+  std::string help_text;  // for stdout when help or the version was asked for
 };
 
 // `args` without the program name; `env` as in environ ("KEY=VALUE").
 common::Result<Config, ConfigError> parse_config(std::span<const std::string> args,
                                                  std::span<const std::string> env);
 std::string help_text();
+std::string version_text();  // "sqlproxy <version>\n" (--version)
 
 }  // namespace sqlproxy::server

@@ -92,6 +92,14 @@ TEST(ConfigTest, HelpExitsZero) {
   EXPECT_NE(c.error().help_text.find("--drain-grace"), std::string::npos);
 }
 
+TEST(ConfigTest, VersionExitsZeroWithNameAndVersion) {
+  auto c = parse({"--version"});
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().exit_code, 0);
+  EXPECT_TRUE(c.error().help_text.starts_with("sqlproxy "));
+  EXPECT_EQ(c.error().help_text, version_text());
+}
+
 TEST(ConfigTest, HostPort) {
   EXPECT_EQ(*parse_host_port("[fe80::1]:3306"), (HostPort{"fe80::1", 3306, "[fe80::1]:3306"}));
   EXPECT_FALSE(parse_host_port("fe80::1:3306"));

@@ -3,8 +3,9 @@
 // that decides where sessions go. main() builds one, starts it on the control io_context, and
 // hands its pickers to the listeners and its status to the admin server.
 //
-// Implementations: StaticController (--backends, TCP reachability, first reachable is the writer)
-// in this directory; the Galera one (health/ prober + classifier, routing/ route()) replaces it.
+// Implementations in this directory: GaleraController (health/ monitor + routing/ router and
+// session policy; the proxy's control plane) and StaticController (-plain-mysql: TCP
+// reachability, first reachable is the writer; for plain MariaDB servers in tests).
 //
 // Duties of an implementation, in this order on every change of its view:
 //   1. publish the new choice, so pick_writer()/pick_reader() stop returning a node at once;

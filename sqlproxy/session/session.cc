@@ -110,8 +110,9 @@ asio::awaitable<void> Session::run() {
     co_await refuse(fmt::format("sqlproxy: no {} Galera node: {}", env_->role, pick.error()));
     co_return;
   }
-  if (!co_await connect(*pick)) co_return;
-  backend_name_ = pick->name;
+  const auto connected = co_await connect_any(*pick);
+  if (!connected) co_return;
+  backend_name_ = connected->name;
   const auto registration = env_->registry->register_session(backend_name_, shared_from_this());
   if (registration.admission == SessionRegistry::Admission::Refuse) {
     metrics.refused_fenced.inc();
@@ -130,35 +131,56 @@ asio::awaitable<void> Session::run() {
   metrics.active.dec();
 }
 
-asio::awaitable<bool> Session::connect(const BackendEndpoint& backend) {
+asio::awaitable<std::optional<BackendEndpoint>> Session::connect_any(BackendEndpoint backend) {
+  const auto give_up = std::chrono::steady_clock::now() + env_->limits.repick_wait;
+  asio::steady_timer timer(client_.get_executor());
+  for (;;) {
+    const boost::system::error_code ec = co_await connect(backend);
+    if (!ec) co_return backend;
+    env_->metrics->refused_connect.inc();
+    const std::string address =
+        backend.endpoint.address().to_string() + ":" + std::to_string(backend.endpoint.port());
+    spdlog::warn("session {}: cannot connect to {} node {} ({}): {}", id_, env_->role, backend.name,
+                 address, ec.message());
+    boost::system::error_code ignored;
+    backend_.close(ignored);
+    // A refused or silent node is most likely dead and the probes will say so within a few
+    // intervals: the client waits for the next choice (a stall) rather than getting an error.
+    std::optional<BackendEndpoint> next;
+    while (!next && std::chrono::steady_clock::now() < give_up) {
+      timer.expires_after(std::chrono::milliseconds(50));
+      co_await timer.async_wait(kAwait);
+      if (auto pick = env_->picker(); pick && pick->name != backend.name) next = *pick;
+    }
+    if (!next) {
+      co_await refuse(fmt::format("sqlproxy: cannot reach {} Galera node {} ({}): {}", env_->role,
+                                  backend.name, address, ec.message()));
+      co_return std::nullopt;
+    }
+    backend = std::move(*next);
+  }
+}
+
+asio::awaitable<boost::system::error_code> Session::connect(const BackendEndpoint& backend) {
   // Non-blocking before the first asynchronous operation: Asio then skips the FIONBIO it would
   // issue itself, one system call per socket fewer (write_all's direct write needs the mode).
   boost::system::error_code ec;
   client_.non_blocking(true, ec);
   if (!ec) backend_.open(backend.endpoint.protocol(), ec);
   if (!ec) backend_.non_blocking(true, ec);
-  if (!ec) {
-    asio::steady_timer timer(client_.get_executor());
-    timer.expires_after(env_->limits.connect_timeout);
-    auto result =
-        co_await (backend_.async_connect(backend.endpoint, kAwait) || timer.async_wait(kAwait));
-    ec = result.index() == 0 ? std::get<0>(std::get<0>(result)) : asio::error::timed_out;
-  }
+  if (ec) co_return ec;
+  asio::steady_timer timer(client_.get_executor());
+  timer.expires_after(env_->limits.connect_timeout);
+  auto result =
+      co_await (backend_.async_connect(backend.endpoint, kAwait) || timer.async_wait(kAwait));
+  ec = asio::error::timed_out;
+  if (result.index() == 0) ec = std::get<0>(std::get<0>(result));
   if (!ec) {
     backend_.set_option(tcp::no_delay(true), ec);
     client_.set_option(tcp::no_delay(true), ec);
-    co_return true;
+    co_return boost::system::error_code{};
   }
-  env_->metrics->refused_connect.inc();
-  const std::string address =
-      backend.endpoint.address().to_string() + ":" + std::to_string(backend.endpoint.port());
-  spdlog::warn("session {}: cannot connect to {} node {} ({}): {}", id_, env_->role, backend.name,
-               address, ec.message());
-  boost::system::error_code ignored;
-  backend_.close(ignored);
-  co_await refuse(fmt::format("sqlproxy: cannot reach {} Galera node {} ({}): {}", env_->role,
-                              backend.name, address, ec.message()));
-  co_return false;
+  co_return ec;
 }
 
 asio::awaitable<void> Session::refuse(std::string message) {

@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/metrics.h"
@@ -36,6 +37,9 @@ namespace sqlproxy::session {
 
 struct SessionLimits {
   std::chrono::milliseconds connect_timeout{3000};
+  // When the picked node cannot be reached (dead before the probes have said so), how long the
+  // session waits for the picker to name another node before refusing the client.
+  std::chrono::milliseconds repick_wait{2000};
   // A write the peer does not take within this closes the session.
   std::chrono::milliseconds write_timeout{60000};
   std::size_t buffer_bytes = 32 * 1024;  // per direction
@@ -103,7 +107,10 @@ class Session final : public SessionControl, public std::enable_shared_from_this
   enum class From { Client, Backend };
 
   boost::asio::awaitable<void> run();
-  boost::asio::awaitable<bool> connect(const BackendEndpoint& backend);
+  // Connects to `backend`, or, when it cannot be reached, to the next node the picker names
+  // within limits.repick_wait; refuses the client and returns nullopt when none is reached.
+  boost::asio::awaitable<std::optional<BackendEndpoint>> connect_any(BackendEndpoint backend);
+  boost::asio::awaitable<boost::system::error_code> connect(const BackendEndpoint& backend);
   boost::asio::awaitable<void> refuse(std::string message);
   boost::asio::awaitable<void> pump(From from);
   // Feeds a chunk's packet heads to the state machine; false after a protocol error.

@@ -140,7 +140,8 @@ class SqlProxy:
         self.admin_port = free_port()
         self.args = [binary, "--listen", f"127.0.0.1:{self.port}",
                      "--admin-listen", f"127.0.0.1:{self.admin_port}",
-                     "--backends", ",".join(backends), "--probe-interval", "100ms"]
+                     "--backends", ",".join(backends), "--probe-interval", "100ms",
+                     "--plain-mysql"]
         self.args += list(extra_args)
         self.env = dict(os.environ, **(env or {}))
         self.proc = None
