@@ -55,7 +55,9 @@ struct Config {
   uint64_t id = kNone;
   // The configuration at bootstrap; if both are empty, the LogStorage's conf_state is used. A
   // member joining a running cluster starts with the cluster's configuration at the time it was
-  // added (itself a learner), or with none at all if the leader will send it a snapshot.
+  // added (itself a learner), or with none at all: then it ignores MsgApp and waits for a
+  // snapshot (sent once the leader's log is compacted past its start), whose configuration it
+  // takes. Member ids are never reused: a removed id must not join again.
   std::vector<uint64_t> voters;
   std::vector<uint64_t> learners;
   // The index the application has already applied (its state survived a restart): committed

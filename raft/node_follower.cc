@@ -18,6 +18,16 @@ void Node::handle_append(const pb::Message& m) {
   pb::Message resp;
   resp.set_type(pb::MsgAppResp);
   resp.set_to(m.from());
+  if (progress_.empty()) {
+    // A member that started without a configuration learns it from a snapshot only: replaying
+    // the log from index 1 would miss the bootstrap configuration, which is not in the log. The
+    // rejection points the leader at index 1, where it finds the log compacted (a snapshot) or
+    // probes again at the next heartbeat.
+    resp.set_index(m.index());
+    resp.set_reject(true);
+    send(std::move(resp));
+    return;
+  }
   if (m.index() < log_.committed()) {
     resp.set_index(log_.committed());  // an old message: our committed prefix matches anyway
     send(std::move(resp));

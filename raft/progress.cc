@@ -62,7 +62,11 @@ bool Progress::maybe_decrease_to(uint64_t rejected, uint64_t hint) {
   }
   // In Probe only the rejection of the message just sent (next - 1) counts.
   if (next_ == 0 || next_ - 1 != rejected) return false;
-  next_ = std::max(std::min(rejected, hint + 1), match_ + 1);
+  const uint64_t next = std::max(std::min(rejected, hint + 1), match_ + 1);
+  // No lower index to try: probing again at once would repeat the same rejection in a loop, so
+  // the probe stays paused until the next heartbeat response.
+  if (next == next_) return false;
+  next_ = next;
   probe_sent_ = false;
   return true;
 }
