@@ -4,16 +4,15 @@
 
 namespace raft::sim {
 
+uint64_t SimNetwork::due_from(uint64_t now) {
+  if (!chance(faults_.delay)) return now;
+  return now + std::uniform_int_distribution<uint64_t>(1, faults_.max_delay_ticks)(rng_);
+}
+
 void SimNetwork::send(pb::Message message, uint64_t now) {
   if (chance(faults_.drop)) return;
-  const int copies = chance(faults_.duplicate) ? 2 : 1;
-  for (int i = 0; i < copies; ++i) {
-    uint64_t due = now;
-    if (chance(faults_.delay)) {
-      due += std::uniform_int_distribution<uint64_t>(1, faults_.max_delay_ticks)(rng_);
-    }
-    in_flight_.push_back({i + 1 < copies ? message : std::move(message), due});
-  }
+  if (chance(faults_.duplicate)) in_flight_.push_back({message, due_from(now)});
+  in_flight_.push_back({std::move(message), due_from(now)});
 }
 
 std::optional<pb::Message> SimNetwork::take_due(uint64_t now) {

@@ -51,6 +51,8 @@ class SimNetwork {
     pb::Message message;
     uint64_t due;
   };
+  // When a message sent at `now` is due: now, or a few ticks later if it is delayed.
+  uint64_t due_from(uint64_t now);
   bool chance(double p) { return p > 0 && std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
 
   std::mt19937_64& rng_;
