@@ -144,7 +144,6 @@ class _Search:
             out.append(i)
             if op.ret < min_ret:
                 min_ret = op.ret
-        out = [i for i in out if ops[i].invoke <= min_ret]
         for i in self.unknown:
             if ops[i].invoke > min_ret:
                 break
