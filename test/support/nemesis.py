@@ -331,11 +331,10 @@ class Cluster:
 
 class Nemesis:
     """Injects one fault at a time into a Cluster, holds it, heals it. Faults:
-      kill       SIGKILL a random member, restart it on the same data dir
+      kill       SIGKILL the leader or a random member, restart it on the same data dir
       pause      SIGSTOP the current leader (any member if none is known), then SIGCONT
-      partition  cut a random member (or the leader) off the others; without namespaces the
-                 cut-off member is SIGSTOPped instead
-      majority   (5 members) split 2|3 the same way
+      partition  cut a random minority (1 of 3; 1 or 2 of 5; half the time with the leader in
+                 it) off the others; without namespaces the minority is SIGSTOPped instead
     `log` collects one line per fault for the summary."""
 
     FAULTS = ("kill", "pause", "partition")
@@ -350,7 +349,8 @@ class Nemesis:
         members = self.cluster.members
         start = time.monotonic()
         if fault == "kill":
-            victim = self.rng.choice(members)
+            victim = (self.cluster.leader() if self.rng.random() < 0.5 else None) or \
+                self.rng.choice(members)
             victim.kill9()
             self._hold(hold_seconds)
             victim.start()
@@ -362,20 +362,29 @@ class Nemesis:
             victim.signal(signal.SIGCONT)
             detail = victim.name
         else:
-            victim = self.cluster.leader() if self.rng.random() < 0.5 else None
-            victim = victim or self.rng.choice(members)
-            rest = [m.index for m in members if m is not victim]
-            if self.cluster.network:
-                self.cluster.network.partition([[victim.index], rest])
-                self._hold(hold_seconds)
-                self.cluster.network.heal()
-            else:
-                victim.signal(signal.SIGSTOP)
-                self._hold(hold_seconds)
-                victim.signal(signal.SIGCONT)
-            detail = f"{victim.name} | {','.join(members[i].name for i in rest)}"
+            detail = self._partition(members, hold_seconds)
         self.counts[fault] = self.counts.get(fault, 0) + 1
         self.log.append(f"{start:.2f} {fault} {detail} for {hold_seconds:.1f}s")
+
+    def _partition(self, members, hold_seconds):
+        """Cuts a random minority (half the time containing the leader) off the majority."""
+        size = self.rng.randint(1, (len(members) - 1) // 2)
+        leader = self.cluster.leader() if self.rng.random() < 0.5 else None
+        others = [m for m in members if m is not leader]
+        minority = ([leader] if leader else []) + self.rng.sample(others, size - (1 if leader else 0))
+        cut = [m.index for m in minority]
+        rest = [m.index for m in members if m.index not in cut]
+        if self.cluster.network:
+            self.cluster.network.partition([cut, rest])
+            self._hold(hold_seconds)
+            self.cluster.network.heal()
+        else:
+            for member in minority:
+                member.signal(signal.SIGSTOP)
+            self._hold(hold_seconds)
+            for member in minority:
+                member.signal(signal.SIGCONT)
+        return f"{','.join(m.name for m in minority)} | {','.join(members[i].name for i in rest)}"
 
     @staticmethod
     def _hold(seconds):
