@@ -15,7 +15,8 @@ quorum-reads every register key (recorded too), every acknowledged distinct-key 
 present on every member, and each key's history must be linearizable (support/linearizability.py).
 --inject stale-read makes member m0 answer some reads with a value it had half a second earlier
 (a fake stale member) to show the checker catches it; --replay checks a saved history; --corrupt
-turns one read of the (live or replayed) history into a stale read before checking. Last line: "N passed, M failed".
+turns one read of the (live or replayed) history into a stale read before checking.
+Last line: "N passed, M failed".
 """
 
 import argparse
@@ -317,7 +318,8 @@ def corrupt(history):
             older = [a for a in before[:b_index] if a.ret < b.invoke and a.value != b.value]
             if older and older[-1].value != read.value:
                 old_value, read.value = read.value, older[-1].value
-                return f"read by client {read.client} on {read.key}: {old_value!r} -> {read.value!r}"
+                return (f"read by client {read.client} on {read.key}: "
+                        f"{old_value!r} -> {read.value!r}")
     raise RuntimeError("history has no read that can be made stale")
 
 

@@ -179,7 +179,6 @@ def _explain(key, ops, search):
     """Describes where the deepest partial linearization got stuck, with the window of ops that
     overlap the first op that could not be placed."""
     _, mask, _ = search.best
-    # Every state reachable with this same set of linearized ops (several orders may reach it).
     stuck = min((i for i in search.known if not mask >> i & 1), key=lambda i: ops[i].ret)
     blocker = ops[stuck]
     lo = min([blocker.invoke] + [ops[i].invoke for i in search.candidates(mask)])
@@ -201,8 +200,11 @@ def check_key(key, ops, initial=None, budget=2_000_000):
     """Checks one key's ops (any order) against the register model starting from `initial`."""
     ops = _prepare(ops)
     search = _Search(ops, initial, budget)
-    if search.run():
-        return KeyResult(key, True, len(ops))
+    try:
+        if search.run():
+            return KeyResult(key, True, len(ops))
+    except RuntimeError as err:   # budget exhausted: undecided, reported as a failure
+        return KeyResult(key, False, len(ops), f"key {key}: undecided: {err}")
     explanation, window = _explain(key, ops, search)
     return KeyResult(key, False, len(ops), explanation, window)
 

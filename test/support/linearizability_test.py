@@ -71,7 +71,8 @@ class Linearizable(unittest.TestCase):
                         r(0, 12, 13, "b")])
 
     def test_unknown_cas_and_unknown_read(self):
-        self.assert_ok([w(0, 0, 1, "a"), cas(1, 2, 0, "a", "b", UNKNOWN), r(2, 3, 0, "zzz", UNKNOWN),
+        self.assert_ok([w(0, 0, 1, "a"), cas(1, 2, 0, "a", "b", UNKNOWN),
+                        r(2, 3, 0, "zzz", UNKNOWN),
                         cas(0, 5, 6, "b", "c"), r(0, 7, 8, "c")])
 
     def test_keys_are_independent(self):
@@ -139,6 +140,12 @@ class NotLinearizable(unittest.TestCase):
         # b appears, is overwritten by c, then appears again: one write of b cannot do that.
         self.assert_bad([w(0, 0, 0, "b", UNKNOWN), r(1, 5, 6, "b"), w(1, 7, 8, "c"),
                          r(1, 9, 10, "b")], 3)
+
+    def test_exhausted_budget_is_a_failure_not_a_pass(self):
+        history = [w(c, 0, 10, f"v{c}") for c in range(6)] + [r(0, 11, 12, "v3")]
+        results = lin.check_history(history, budget=3)
+        self.assertFalse(results[0].ok)
+        self.assertIn("undecided", results[0].explanation)
 
     def test_one_bad_key_among_good(self):
         bad = self.assert_bad([w(0, 0, 1, "a", key="good"), r(1, 2, 3, "a", key="good"),

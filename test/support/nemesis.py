@@ -47,15 +47,24 @@ def netns_available():
     """True when this process may create namespaces, veths, a bridge and iptables rules."""
     if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("iptables"):
         return False
-    probe = f"{NS_PREFIX}{os.getpid()}probe"
+    # Everything setup() needs, once, on throw-away names (containers often allow some of it).
+    tag = os.getpid()
+    probe, bridge, veth = f"{NS_PREFIX}{tag}probe", f"hfb{tag}", f"hfv{tag}probe"
     try:
         _run("ip", "netns", "add", probe)
-        _run("ip", "netns", "exec", probe, "iptables", "-S", "INPUT")
+        _run("ip", "link", "add", bridge, "type", "bridge")
+        _run("ip", "link", "add", veth, "type", "veth", "peer", "name", f"hfp{tag}probe")
+        _run("ip", "link", "set", f"hfp{tag}probe", "netns", probe)
+        _run("ip", "link", "set", veth, "master", bridge)
+        _run("ip", "netns", "exec", probe, "iptables", "-A", "INPUT", "-s", "10.213.0.2",
+             "-j", "DROP")
         return True
     except (subprocess.CalledProcessError, OSError):
         return False
     finally:
         _run("ip", "netns", "del", probe, check=False)
+        _run("ip", "link", "del", veth, check=False)
+        _run("ip", "link", "del", bridge, check=False)
 
 
 def remove_stale_networks():
@@ -83,7 +92,8 @@ class Network:
         self.forward_rule = None
 
     def _pick_subnet(self):
-        used = _run("ip", "-4", "addr", check=False).stdout + _run("ip", "route", check=False).stdout
+        used = (_run("ip", "-4", "addr", check=False).stdout +
+                _run("ip", "route", check=False).stdout)
         base = os.getpid() % 200
         for step in range(200):
             subnet = f"10.213.{20 + (base + step) % 200}"
@@ -371,7 +381,8 @@ class Nemesis:
         size = self.rng.randint(1, (len(members) - 1) // 2)
         leader = self.cluster.leader() if self.rng.random() < 0.5 else None
         others = [m for m in members if m is not leader]
-        minority = ([leader] if leader else []) + self.rng.sample(others, size - (1 if leader else 0))
+        minority = [leader] if leader else []
+        minority += self.rng.sample(others, size - len(minority))
         cut = [m.index for m in minority]
         rest = [m.index for m in members if m.index not in cut]
         if self.cluster.network:
