@@ -14,7 +14,8 @@ timeout or a broken connection). Meanwhile the nemesis injects faults. After hea
 quorum-reads every register key (recorded too), every acknowledged distinct-key PUT must be
 present on every member, and each key's history must be linearizable (support/linearizability.py).
 --inject stale-read makes member m0 answer some reads with a value it had half a second earlier
-(a fake stale member) to show the checker catches it; --replay checks a saved history; --corrupt
+(a fake stale member) to show the checker catches it; --inject lost-write deletes one acknowledged
+distinct key behind the clients' back, which the lost-write check must report; --replay checks a saved history; --corrupt
 turns one read of the (live or replayed) history into a stale read before checking.
 Last line: "N passed, M failed".
 """
@@ -109,6 +110,7 @@ class Worker(threading.Thread):
         self.acked = {}              # distinct key -> value, acknowledged PUTs
         self.known = {}              # register key -> last value this client saw
         self.num = 0
+        self.lose_one = args.inject == "lost-write" and cid == 0
 
     def run(self):
         try:
@@ -178,6 +180,13 @@ class Worker(threading.Thread):
             return
         if status in (200, 201):
             self.acked[key] = value
+            if self.lose_one and len(self.acked) == 5:
+                # --inject lost-write: the write vanishes behind the client's back.
+                self.lose_one = False
+                try:
+                    member.call("DELETE", key)
+                except Exception:
+                    self.lose_one = True
 
 
 def final_reads(cluster, keys, timeout):
@@ -222,6 +231,7 @@ def one_run(run, args, binary, rng, totals):
     """One cluster, one nemesis schedule, one check. Returns a list of failure strings."""
     keys = [f"k{i}" for i in range(args.keys)]
     cluster = nemesis.Cluster(binary, args.members, use_netns=args.netns)
+    started = time.monotonic()
     failures = []
     try:
         cluster.start()
@@ -246,13 +256,14 @@ def one_run(run, args, binary, rng, totals):
         final_ops, listings = final_reads(cluster, keys, 10)
         history = [op for worker in workers for op in worker.ops] + final_ops
         acked = {k: v for worker in workers for k, v in worker.acked.items()}
-        failures += check_run(run, history, acked, listings, fault, cluster, args, totals)
+        failures += check_run(run, history, acked, listings, fault, cluster, args, totals,
+                              time.monotonic() - started)
     finally:
         cluster.cleanup()
     return failures
 
 
-def check_run(run, history, acked, listings, fault, cluster, args, totals):
+def check_run(run, history, acked, listings, fault, cluster, args, totals, elapsed):
     failures = []
     if args.save_history:
         os.makedirs(args.save_history, exist_ok=True)
@@ -271,7 +282,7 @@ def check_run(run, history, acked, listings, fault, cluster, args, totals):
         totals["faults"][name] = totals["faults"].get(name, 0) + value
     print(f"run {run} ({cluster.mode}): {len(history)} ops (ok {counts[OK]}, fail {counts[FAIL]}, "
           f"unknown {counts[UNKNOWN]}), {len(acked)} distinct acked, faults {fault.counts}, "
-          f"{'FAIL' if failures else 'ok'}")
+          f"{elapsed:.0f}s, {'FAIL' if failures else 'ok'}")
     sys.stdout.flush()
     return failures
 
@@ -335,7 +346,7 @@ def parse_args():
     parser.add_argument("--members", type=int, default=3)
     parser.add_argument("--op-timeout", type=float, default=1.0)
     parser.add_argument("--no-netns", dest="netns", action="store_false")
-    parser.add_argument("--inject", choices=["stale-read"])
+    parser.add_argument("--inject", choices=["stale-read", "lost-write"])
     parser.add_argument("--save-history")
     parser.add_argument("--replay")
     parser.add_argument("--corrupt", action="store_true")
