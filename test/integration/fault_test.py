@@ -25,6 +25,7 @@ import http.client
 import json
 import os
 import random
+import signal
 import sys
 import threading
 import time
@@ -366,6 +367,8 @@ def summary(totals, failures):
 
 
 def main():
+    # SIGTERM (ctest stopping us) unwinds like an exception, so every cleanup still runs.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args = parse_args()
     totals = {"runs": 0, "ops": 0, OK: 0, FAIL: 0, UNKNOWN: 0, "anomalies": 0, "lost": 0,
               "acked_distinct": 0, "faults": {}}

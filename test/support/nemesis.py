@@ -12,11 +12,13 @@ simulated by SIGSTOPping the cut-off members. Everything created here (processes
 bridge, data dirs under /tmp/jepsen-*) is removed by Cluster.cleanup(), also registered atexit;
 namespaces left behind by a killed earlier run (its pid is in their names) are removed at setup.
 
-Thread model: one thread (the test's main thread) owns the Cluster and the Nemesis; client threads
-only read member URLs.
+Thread model: one thread (the test's main thread) owns the Cluster and the Nemesis and starts
+every member process (each gets PR_SET_PDEATHSIG tied to that thread); client threads only read
+member URLs.
 """
 
 import atexit
+import ctypes
 import os
 import random
 import re
@@ -31,6 +33,8 @@ import urllib.request
 import servers
 
 START_DEADLINE_SECONDS = 30.0
+_LIBC = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG = 1
 NS_PREFIX = "hawpf"          # namespaces hawpf<pid>m<i>; bridge hfb<pid>; veths hfv<pid>m<i>
 
 
@@ -203,8 +207,12 @@ class Member:
         net = self.cluster.network
         with open(self.log_path, "ab") as log:
             command = net.wrap(self.index, self.command()) if net else self.command()
+            # A member dies with the thread that started it (always the test's main thread), so
+            # a test killed by a ctest timeout leaves no server behind.
             self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL)
+                                         stdin=subprocess.DEVNULL,
+                                         preexec_fn=lambda: _LIBC.prctl(PR_SET_PDEATHSIG,
+                                                                        signal.SIGKILL))
         self.paused = False
 
     def signal(self, sig):
