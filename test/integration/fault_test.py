@@ -273,7 +273,8 @@ def check_run(run, history, acked, listings, fault, cluster, args, totals, elaps
         print(f"run {run}: corrupted " + corrupt(history))
     lost = lost_writes(acked, listings)
     if lost:
-        failures.append(f"run {run}: {len(lost)} acknowledged writes lost, e.g. {lost[:5]}")
+        failures.append(f"run {run}: {len(lost)} times an acknowledged distinct-key write was "
+                        f"missing or wrong on a member (member: key), e.g. {lost[:5]}")
     failures += check_history(f"run {run}", history, totals)
     counts = {r: sum(op.result == r for op in history) for r in (OK, FAIL, UNKNOWN)}
     totals["runs"] += 1

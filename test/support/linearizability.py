@@ -186,8 +186,8 @@ def _explain(key, ops, search):
     last_done = [op for i, op in enumerate(ops) if mask >> i & 1 and op.ret < lo]
     last_done.sort(key=lambda o: o.ret)
     lines = [f"key {key}: not linearizable. After linearizing {search.best[0]} of "
-             f"{len(search.known)} ops with known outcome, the register holds "
-             f"{search.best[2]!r} and this op cannot be placed:",
+             f"{len(search.known)} ops with known outcome (the deepest the search got), the "
+             f"register holds {search.best[2]!r} and this op cannot be placed next:",
              "  " + blocker.describe(),
              "ops completed just before the window:"]
     lines += ["  " + op.describe() for op in last_done[-3:]]
