@@ -151,26 +151,49 @@ class _Search:
                 out.append(i)
         return out
 
+    def dominated(self, seen, mask, state):
+        """True when an equal or better configuration was already searched: same known ops
+        linearized, same state, and a subset of the unknown ops linearized. Unknown ops may stay
+        unlinearized forever, so fewer of them used means at least as many ways to go on. Without
+        this, every failing subtree is searched again for every subset of the pending unknown
+        writes (each is always legal), which is exponential in their number."""
+        key = (mask & self.all_known, state)
+        used = mask & self.unknown_bits
+        earlier = seen.setdefault(key, [])
+        if any(prev & ~used == 0 for prev in earlier):
+            return True
+        earlier.append(used)
+        return False
+
     def run(self):
-        seen = set()
+        seen = {}
         stack = [(0, self.initial)]
         while stack:
             mask, state = stack.pop()
             if mask & self.all_known == self.all_known:
                 return True
-            if (mask, state) in seen:
+            if self.dominated(seen, mask, state):
                 continue
-            seen.add((mask, state))
             self.explored += 1
             if self.explored > self.budget:
                 raise RuntimeError(f"search budget of {self.budget} configurations exhausted")
             done = bin(mask & self.all_known).count("1")
             if done > self.best[0]:
                 self.best = (done, mask, state)
-            # Push in reverse so known ops with the earliest return are tried first.
-            for i in reversed(self.candidates(mask)):
+            candidates = self.candidates(mask)
+            # A candidate that does not change the state (read, failed cas or delete) and is legal
+            # now can go first without loss: whatever order works later works with it moved to
+            # here (it is a candidate, and the state it sees is the same). No branching then.
+            for i in candidates:
+                op = self.ops[i]
+                if op.kind == "read" or op.result == FAIL:
+                    if step(state, op)[0]:
+                        candidates = [i]
+                        break
+            # Push in reverse so the earliest-invoked candidates are tried first.
+            for i in reversed(candidates):
                 legal, nxt = step(state, self.ops[i])
-                if legal and (mask | 1 << i, nxt) not in seen:
+                if legal:
                     stack.append((mask | 1 << i, nxt))
         return False
 
@@ -181,8 +204,10 @@ def _explain(key, ops, search):
     _, mask, _ = search.best
     stuck = min((i for i in search.known if not mask >> i & 1), key=lambda i: ops[i].ret)
     blocker = ops[stuck]
-    lo = min([blocker.invoke] + [ops[i].invoke for i in search.candidates(mask)])
-    window = [op for op in ops if op.invoke <= blocker.ret and op.ret >= lo]
+    lo = min([blocker.invoke] + [ops[i].invoke for i in search.candidates(mask)
+                                 if ops[i].ret != INF])
+    window = [op for op in ops if op.invoke <= blocker.ret and op.ret >= lo and
+              (op.ret != INF or op.invoke >= lo - 1.0)]
     last_done = [op for i, op in enumerate(ops) if mask >> i & 1 and op.ret < lo]
     last_done.sort(key=lambda o: o.ret)
     lines = [f"key {key}: not linearizable. After linearizing {search.best[0]} of "
