@@ -215,17 +215,28 @@ def unhealthy_served(samples, writer_port, faults=()):
     session itself saw it): not Synced/Primary, desynced, rejecting queries, or read_only on the
     writer port. A state-transfer donor (state 2 with wsrep_desync OFF, e.g. serving IST from
     gcache to a restarted node) counts as healthy: the proxy keeps it for a short donor grace.
-    Sessions within DETECTION_GRACE_SECONDS after a fault in `faults` are not counted."""
+    The proxy learns of a change at its next probe, so sessions within DETECTION_GRACE_SECONDS
+    after a fault in `faults`, or after the moment a node was first seen unhealthy (a change
+    Galera makes later on its own, such as a survivor turning non-Primary once its peers are
+    evicted), are not counted; a node still serving sessions after that grace is."""
     bad = []
-    for t, listen, port, s in samples:
-        if port is None or any(f <= t < f + DETECTION_GRACE_SECONDS for f in faults):
+    episode_start = {}  # port -> time of the first sample of its current unhealthy run
+    for t, listen, port, s in sorted(samples, key=lambda sample: sample[0]):
+        if port is None:
             continue
         donor = s["state"] == "2" and s["desync"] == 0
-        unhealthy = ((s["state"] != "4" and not donor) or s["cluster"] != "Primary"
-                     or s["desync"] != 0
-                     or s["reject"] != "NONE" or (listen == writer_port and s["read_only"] != 0))
-        if unhealthy:
-            bad.append((t, listen, port, s))
+        node_unhealthy = ((s["state"] != "4" and not donor) or s["cluster"] != "Primary"
+                          or s["desync"] != 0 or s["reject"] != "NONE")
+        if node_unhealthy:
+            episode_start.setdefault(port, t)
+        else:
+            episode_start.pop(port, None)
+        unhealthy = node_unhealthy or (listen == writer_port and s["read_only"] != 0)
+        if not unhealthy or any(f <= t < f + DETECTION_GRACE_SECONDS for f in faults):
+            continue
+        if node_unhealthy and t < episode_start[port] + DETECTION_GRACE_SECONDS:
+            continue
+        bad.append((t, listen, port, s))
     return bad
 
 
