@@ -163,8 +163,11 @@ std::string format_go_float(double f) {
 }
 
 std::string format_rfc3339_nano_unix_ns(std::int64_t unix_ns) {
-  const std::int64_t secs = floor_div(unix_ns, 1'000'000'000);
-  const auto nanos = static_cast<std::uint64_t>(unix_ns - secs * 1'000'000'000);
+  constexpr std::int64_t kNanosPerSecond = 1'000'000'000;
+  const std::int64_t secs = floor_div(unix_ns, kNanosPerSecond);
+  // The remainder, not unix_ns - secs * 1e9: that product overflows for the earliest times.
+  const std::int64_t rem = unix_ns % kNanosPerSecond;
+  const auto nanos = static_cast<std::uint64_t>(rem < 0 ? rem + kNanosPerSecond : rem);
   const std::int64_t days = floor_div(secs, 86400);
   const auto sod = static_cast<std::uint64_t>(secs - days * 86400);
   const CivilDate date = civil_from_days(days);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+
 namespace discovery::api {
 namespace {
 
@@ -43,6 +45,8 @@ TEST(Rfc3339Nano, TrimsTrailingZeros) {
   EXPECT_EQ(format_rfc3339_nano_unix_ns(1795761600000000000), "2026-11-27T06:40:00Z");
   EXPECT_EQ(format_rfc3339_nano_unix_ns(1795761600100000000), "2026-11-27T06:40:00.1Z");
   EXPECT_EQ(format_rfc3339_nano_unix_ns(0), "1970-01-01T00:00:00Z");
+  // The earliest time a Go UnixNano can hold.
+  EXPECT_EQ(format_rfc3339_nano_unix_ns(INT64_MIN), "1677-09-21T00:12:43.145224192Z");
   EXPECT_EQ(format_rfc3339_nano(unix_ns(951782400000000001)), "2000-02-29T00:00:00.000000001Z");
 }
 

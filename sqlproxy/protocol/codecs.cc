@@ -413,6 +413,8 @@ std::string_view command_name(Command c) {
       return "COM_FIELD_LIST";
     case Command::Statistics:
       return "COM_STATISTICS";
+    case Command::ProcessInfo:
+      return "COM_PROCESS_INFO";
     case Command::ProcessKill:
       return "COM_PROCESS_KILL";
     case Command::Ping:
@@ -437,6 +439,8 @@ std::string_view command_name(Command c) {
       return "COM_STMT_FETCH";
     case Command::ResetConnection:
       return "COM_RESET_CONNECTION";
+    case Command::StmtBulkExecute:
+      return "COM_STMT_BULK_EXECUTE";
   }
   return "COM_UNKNOWN";
 }

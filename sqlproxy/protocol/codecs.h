@@ -192,6 +192,7 @@ enum class Command : std::uint8_t {
   Query = 0x03,
   FieldList = 0x04,
   Statistics = 0x09,
+  ProcessInfo = 0x0A,  // answered with a result set (mysql_list_processes)
   ProcessKill = 0x0C,
   Ping = 0x0E,
   ChangeUser = 0x11,
@@ -204,6 +205,7 @@ enum class Command : std::uint8_t {
   SetOption = 0x1B,
   StmtFetch = 0x1C,
   ResetConnection = 0x1F,
+  StmtBulkExecute = 0xFA,  // MariaDB: OK/ERR, or a result set with RETURNING
 };
 Result<Command> command_of(std::string_view payload);
 std::string_view command_name(Command c);

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "sqlproxy/protocol/codecs.h"
+#include "sqlproxy/protocol/responses.h"
 #include "sqlproxy/protocol/wire.h"
 
 namespace {
@@ -32,10 +33,37 @@ void check_client_packets(std::string_view payload) {
   auto ssl = p::parse_ssl_request(payload);
   require(p::is_ssl_request(payload) == (ssl && (ssl->capabilities & p::cap::kSsl) != 0));
   if (ssl) require(p::build_ssl_request(*ssl).size() == p::kSslRequestSize);
+  if (auto r = p::parse_handshake_response41(payload)) {
+    auto caps = p::parse_client_capabilities(payload);
+    require(caps && caps->capabilities == r->capabilities);
+  }
   if (auto c = p::command_of(payload)) {
     require(!p::command_name(*c).empty());
     (void)p::expects_response(*c);
   }
+}
+
+// The prefix parsers the relay uses (responses.h) agree with the whole-packet codecs.
+void check_relay_parsers(std::string_view payload, std::uint32_t caps) {
+  if (auto h = p::parse_handshake_v10(payload)) {
+    auto g = p::parse_greeting_capabilities(payload);
+    require(g && g->capabilities == h->capabilities);
+  }
+  if (auto ok = p::parse_ok(payload, caps)) {
+    auto flags = p::parse_ok_status(payload, caps);
+    require(flags && *flags == ok->status_flags);
+  }
+  if (auto s = p::parse_stmt_prepare_ok(payload)) {
+    auto back = p::parse_stmt_prepare_ok(p::build_stmt_prepare_ok(*s));
+    require(back && *back == *s);
+  }
+  if (auto a = p::parse_auth_switch_request(payload)) {
+    require(p::build_auth_switch_request(*a) == payload);
+  }
+  (void)p::parse_end_of_rows_status(payload, caps);
+  (void)p::classify_auth_reply(payload);
+  (void)p::is_progress_report(payload);
+  (void)p::is_local_infile_request(payload);
 }
 
 void check_server_packets(std::string_view payload, std::uint32_t caps) {
@@ -54,6 +82,7 @@ void check_server_packets(std::string_view payload, std::uint32_t caps) {
     auto back = p::parse_column_count(p::build_column_count(*c, caps), caps);
     require(back && *back == *c);
   }
+  check_relay_parsers(payload, caps);
   (void)p::classify_query_response(payload);
   (void)p::is_end_of_rows(payload, caps);
 }

@@ -1,0 +1,233 @@
+#include "sqlproxy/backends/etcd_source.h"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <charconv>
+
+namespace sqlproxy::backends {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace json = boost::json;
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+// A directory listing of a few hundred members stays far below this.
+constexpr std::uint64_t kBodyBytesMax = std::uint64_t{4} * 1024 * 1024;
+
+namespace {
+
+boost::system::error_code error(boost::system::errc::errc_t code) {
+  return boost::system::errc::make_error_code(code);
+}
+
+}  // namespace
+
+common::Result<DiscoveryUrl> parse_discovery_url(std::string_view url) {
+  constexpr std::string_view kScheme = "http://";
+  if (!url.starts_with(kScheme)) return error(boost::system::errc::invalid_argument);
+  url.remove_prefix(kScheme.size());
+  const size_t slash = url.find('/');
+  if (slash == std::string_view::npos) return error(boost::system::errc::invalid_argument);
+  auto address = parse_address(url.substr(0, slash), 2379);
+  if (!address) return address.error();
+  std::string dir(url.substr(slash));
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  if (dir.size() <= 1 || dir.find_first_of("?#") != std::string::npos) {
+    return error(boost::system::errc::invalid_argument);
+  }
+  return DiscoveryUrl{address->host, address->port, dir};
+}
+
+common::Result<std::vector<BackendSpec>> members_from_listing(std::string_view body,
+                                                              std::uint16_t backend_port) {
+  boost::system::error_code parse_error;
+  const json::value root = json::parse(body, parse_error);
+  const json::object* object = root.if_object();
+  const json::value* node = object != nullptr ? object->if_contains("node") : nullptr;
+  if (parse_error || node == nullptr || !node->is_object()) {
+    return error(boost::system::errc::bad_message);
+  }
+  std::vector<BackendSpec> backends;
+  const json::value* nodes = node->as_object().if_contains("nodes");
+  if (nodes == nullptr) return backends;  // etcd omits "nodes" for an empty directory
+  if (!nodes->is_array()) return error(boost::system::errc::bad_message);
+  for (const json::value& child : nodes->as_array()) {
+    const json::value* key = child.is_object() ? child.as_object().if_contains("key") : nullptr;
+    if (key == nullptr || !key->is_string()) continue;
+    const std::string_view path = key->as_string();
+    const std::string_view name = path.substr(path.rfind('/') + 1);
+    auto backend = parse_address(name, backend_port);
+    if (backend) {
+      backends.push_back(std::move(*backend));
+    } else {
+      spdlog::warn("backends: discovery member {:?} is not an address; skipped", name);
+    }
+  }
+  return canonical(std::move(backends));
+}
+
+struct EtcdDiscoverySource::State {
+  State(const asio::any_io_executor& executor, EtcdDiscoveryConfig c, BackendsCallback cb)
+      : strand(asio::make_strand(executor)),
+        config(std::move(c)),
+        callback(std::move(cb)),
+        timer(strand) {}
+
+  asio::strand<asio::any_io_executor> strand;
+  EtcdDiscoveryConfig config;
+  BackendsCallback callback;
+  asio::steady_timer timer;
+  beast::tcp_stream* stream = nullptr;  // the request in flight, for stop(); strand only
+  std::atomic<bool> stopped{false};
+};
+
+namespace {
+
+using StatePtr = std::shared_ptr<EtcdDiscoverySource::State>;
+
+struct Response {
+  unsigned status = 0;
+  std::string body;
+  std::uint64_t etcd_index = 0;  // X-Etcd-Index
+};
+
+std::uint64_t header_index(const http::response<http::string_body>& response) {
+  const auto field = response["X-Etcd-Index"];
+  std::uint64_t value = 0;
+  std::from_chars(field.data(), field.data() + field.size(), value);
+  return value;
+}
+
+// One GET on a fresh connection (the watch holds its connection for minutes; a connection per
+// request keeps the code free of keep-alive state at this request rate).
+asio::awaitable<common::Result<Response>> get(StatePtr s, std::string target,
+                                              std::chrono::milliseconds timeout) {
+  asio::ip::tcp::resolver resolver(s->strand);
+  auto [resolve_error, endpoints] = co_await resolver.async_resolve(
+      s->config.url.host, std::to_string(s->config.url.port), kAwait);
+  if (resolve_error) co_return resolve_error;
+  beast::tcp_stream stream(s->strand);
+  s->stream = &stream;
+  struct Clear {
+    StatePtr& s;
+    ~Clear() { s->stream = nullptr; }
+  } clear{s};
+  if (s->stopped) co_return error(boost::system::errc::operation_canceled);
+  stream.expires_after(std::min(timeout, s->config.request_timeout));
+  auto [connect_error, endpoint] = co_await stream.async_connect(endpoints, kAwait);
+  if (connect_error) co_return connect_error;
+  http::request<http::empty_body> request{http::verb::get, target, 11};
+  request.set(http::field::host, s->config.url.host + ":" + std::to_string(s->config.url.port));
+  request.set(http::field::connection, "close");
+  stream.expires_after(timeout);
+  auto [write_error, written] = co_await http::async_write(stream, request, kAwait);
+  if (write_error) co_return write_error;
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(kBodyBytesMax);
+  auto [read_error, read] = co_await http::async_read(stream, buffer, parser, kAwait);
+  if (read_error) co_return read_error;
+  auto response = parser.release();
+  co_return Response{response.result_int(), std::move(response.body()), header_index(response)};
+}
+
+struct Listing {
+  std::vector<BackendSpec> backends;
+  std::uint64_t etcd_index = 0;
+};
+
+asio::awaitable<common::Result<Listing>> list(StatePtr s) {
+  auto response = co_await get(s, "/v2/keys" + s->config.url.dir, s->config.request_timeout);
+  if (!response) co_return response.error();
+  if (response->status == 404) {  // errorCode 100: no member registered yet
+    co_return Listing{{}, response->etcd_index};
+  }
+  if (response->status != 200) co_return error(boost::system::errc::protocol_error);
+  auto backends = members_from_listing(response->body, s->config.backend_port);
+  if (!backends) co_return backends.error();
+  co_return Listing{std::move(*backends), response->etcd_index};
+}
+
+// Waits for the next change at or after wait_index. Returns once anything happened (or the
+// index was cleared, errorCode 401), so the caller lists again.
+asio::awaitable<common::Result<void>> watch(StatePtr s, std::uint64_t wait_index) {
+  auto response =
+      co_await get(s,
+                   "/v2/keys" + s->config.url.dir +
+                       "?wait=true&recursive=true&waitIndex=" + std::to_string(wait_index),
+                   s->config.watch_timeout);
+  if (!response) {
+    // A watch that stayed silent for watch_timeout is normal: list and watch again.
+    if (response.error() == beast::error::timeout) co_return common::Result<void>{};
+    co_return response.error();
+  }
+  if (response->status == 200 || response->status == 400) co_return common::Result<void>{};
+  co_return error(boost::system::errc::protocol_error);
+}
+
+asio::awaitable<void> sleep(StatePtr s) {
+  s->timer.expires_after(s->config.retry_interval);
+  co_await s->timer.async_wait(kAwait);
+}
+
+asio::awaitable<void> discovery_loop(StatePtr s) {
+  std::optional<std::vector<BackendSpec>> delivered;
+  bool failing = false;
+  while (!s->stopped) {
+    auto listing = co_await list(s);
+    common::Result<void> watched;
+    if (listing && !s->stopped) {
+      if (failing) spdlog::info("backends: discovery {} reachable again", s->config.url.dir);
+      failing = false;
+      if (delivered != listing->backends) {
+        delivered = listing->backends;
+        s->callback(listing->backends);
+      }
+      watched = co_await watch(s, listing->etcd_index + 1);
+      if (watched) continue;
+    }
+    if (s->stopped) break;
+    if (!failing) {
+      spdlog::warn("backends: discovery http://{}:{}{} failed: {}", s->config.url.host,
+                   s->config.url.port, s->config.url.dir,
+                   listing ? watched.error().message() : listing.error().message());
+    }
+    failing = true;
+    co_await sleep(s);
+  }
+}
+
+}  // namespace
+
+EtcdDiscoverySource::EtcdDiscoverySource(const asio::any_io_executor& executor,
+                                         EtcdDiscoveryConfig config, BackendsCallback callback)
+    : state_(std::make_shared<State>(executor, std::move(config), std::move(callback))) {}
+
+EtcdDiscoverySource::~EtcdDiscoverySource() { stop(); }
+
+void EtcdDiscoverySource::start() {
+  asio::co_spawn(state_->strand, discovery_loop(state_), asio::detached);
+}
+
+void EtcdDiscoverySource::stop() {
+  if (state_->stopped.exchange(true)) return;
+  asio::post(state_->strand, [s = state_] {
+    s->timer.cancel();
+    if (s->stream != nullptr) s->stream->cancel();
+  });
+}
+
+}  // namespace sqlproxy::backends
