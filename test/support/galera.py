@@ -385,16 +385,18 @@ wsrep_provider_options="{';'.join(provider_options)}"
 
     # ----- commands ------------------------------------------------------------------------
 
-    def up(self):
+    def up(self, ports=None):
         """Creates a fresh cluster (removing a stopped one in the same state dir), starts node 1
         with --wsrep-new-cluster, creates the users, starts the other nodes, and waits until all
-        three are Synced in one Primary component of size 3."""
+        three are Synced in one Primary component of size 3. `ports`: one dict per node with
+        mysql_port, gcomm_port, ist_port and sst_port (default: free ports)."""
         if any(n.alive() for n in self.nodes):
             raise ClusterError(f"a cluster is already running in {self.root}; run `down` first")
         if os.path.exists(self.root):
             shutil.rmtree(self.root)
         os.makedirs(self.root)
-        self.nodes = [Node(self.root, i) for i in range(1, NODE_COUNT + 1)]
+        self.nodes = [Node(self.root, i, ports[i - 1] if ports else None)
+                      for i in range(1, NODE_COUNT + 1)]
         self._write_sst_method()
         with open(os.path.join(self.root, "monitor.password"), "w") as f:
             f.write(MONITOR_PASSWORD + "\n")
