@@ -146,22 +146,48 @@ class Proc:
         self.pid = proc.pid
         proc.returncode = 0  # It outlives this process and is stopped later by its PID.
 
+    def group(self):
+        """PIDs of the process group this process leads (it was started in its own session,
+        so the group id is the recorded PID) that still run its command line: the process and
+        any workers it forked, even when the leader itself is gone."""
+        if not self.pid:
+            return []
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")[:-1]
+            except OSError:
+                continue
+            if (fields[0] not in ("Z", "X") and int(fields[2]) == self.pid
+                    and argv == [a.encode() for a in self.argv]):
+                found.append(int(entry))
+        return found
+
     def stop(self, deadline_seconds=STOP_DEADLINE_SECONDS):
-        """SIGTERM, then SIGKILL at the deadline; returns once the process is gone."""
-        if not self.alive():
-            self.pid = None
-            return
-        os.kill(self.pid, signal.SIGTERM)
+        """SIGTERM to the process and its workers, then SIGKILL at the deadline; returns once
+        they are gone."""
+        sent = {}  # pid -> the last signal sent to it
         deadline = time.monotonic() + deadline_seconds
-        while self.alive():
-            if time.monotonic() > deadline:
-                os.kill(self.pid, signal.SIGKILL)
-                deadline = time.monotonic() + deadline_seconds
+        while pids := self.group():
+            sig = signal.SIGKILL if time.monotonic() > deadline else signal.SIGTERM
+            for pid in pids:
+                if sent.get(pid) != sig:
+                    try:
+                        os.kill(pid, sig)
+                    except ProcessLookupError:
+                        pass
+                    sent[pid] = sig
             time.sleep(0.05)
-            try:  # Reap it when it is our child (it is when this process started it).
-                os.waitpid(self.pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
+            for pid in pids:  # Reap our own children (they are when this process started them).
+                try:
+                    os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    pass
         self.pid = None
 
     def log_tail(self, lines=30):
@@ -229,6 +255,8 @@ class Stack:
         old = self.proc(proc.name)
         if old and old.alive():
             return old, False
+        if old:
+            old.stop()  # workers a dead leader left behind would hold its port
         proc.start()
         self.state.setdefault("procs", {})[proc.name] = proc.to_json()
         self.save()
@@ -315,14 +343,16 @@ class Stack:
         stopped = [n.index for n in cluster.nodes if not n.alive()]
         if not stopped:
             return "already running"
+        what = f"started node(s) {', '.join(map(str, stopped))} on their data"
         if len(stopped) == len(cluster.nodes):
             first = bootstrap_candidate(cluster)
             cluster.start(first)  # alone: bootstraps a Primary component from its data
             stopped.remove(first)
+            what += f", node {first} bootstrapping"
         for index in stopped:
             cluster.start(index)
         cluster.wait_synced()
-        return f"started node(s) {', '.join(map(str, sorted(stopped + [])))} on their data"
+        return what
 
     def create_wordpress_database(self):
         """The WordPress database and user, made once on a Synced node (Galera replicates them
@@ -411,7 +441,7 @@ class Stack:
     # ----- commands ------------------------------------------------------------------------
 
     def up(self, ports_mode="default", first_step=1, total=None):
-        total = total or first_step + 5
+        total = total or first_step + 4
         step = first_step
         fresh = self.init_state(ports_mode)
         timer = time.monotonic()
