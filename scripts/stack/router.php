@@ -21,7 +21,8 @@ $file = realpath($content . substr($path, strlen('/wp-content')));
 // realpath() follows the theme and plugin symlinks into /usr/share/wordpress; anything else
 // outside the content directory is refused.
 $allowed = [$content . '/', '/usr/share/wordpress/wp-content/'];
-$inside = $file !== false && count(array_filter($allowed, fn($p) => str_starts_with($file, $p))) > 0;
+$inside = $file !== false
+    && count(array_filter($allowed, fn($prefix) => str_starts_with($file, $prefix))) > 0;
 if (!$inside || !is_file($file) || str_ends_with($file, '.php')) {
     http_response_code(404);
     echo "Not Found\n";
@@ -35,7 +36,8 @@ $types = ['css' => 'text/css', 'js' => 'text/javascript', 'svg' => 'image/svg+xm
           'gif' => 'image/gif', 'webp' => 'image/webp', 'ico' => 'image/x-icon',
           'txt' => 'text/plain'];
 $ext = strtolower(pathinfo($file, PATHINFO_EXTENSION));
-header('Content-Type: ' . ($types[$ext] ?? (mime_content_type($file) ?: 'application/octet-stream')));
+$type = $types[$ext] ?? (mime_content_type($file) ?: 'application/octet-stream');
+header('Content-Type: ' . $type);
 header('Content-Length: ' . filesize($file));
 readfile($file);
 return true;

@@ -516,8 +516,12 @@ The stack runs (state and logs in {self.root}):
   Galera nodes  {', '.join('127.0.0.1:' + str(g['mysql_port']) for g in p['galera'])}
                 test/galera/cluster --state-dir {self.galera.root} status|kill N|start N
   logs          {os.path.join(self.root, 'logs')}/*.log, {self.galera.root}/nodeN/mariadbd.log
-  stop          scripts/down{'' if self.root == default_state_dir() else ' --state-dir ' + self.root}   (--purge also deletes the data)
+  stop          scripts/down{self.state_dir_flag()}   (--purge also deletes the data)
 """, flush=True)
+
+
+    def state_dir_flag(self):
+        return "" if self.root == default_state_dir() else f" --state-dir {self.root}"
 
 
 def bootstrap_candidate(cluster):
