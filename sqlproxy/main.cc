@@ -219,7 +219,7 @@ int serve(const Config& config) {
   }
   auto admin = admin::AdminServer::open(
       control, *admin_endpoint,
-      admin::AdminDeps{controller.get(), &registry, &metrics, config.drain_grace});
+      admin::AdminDeps{controller.get(), &registry, &metrics, config.drain_grace, &clock});
   if (!admin) {
     spdlog::critical("{}", admin.error());
     return 1;

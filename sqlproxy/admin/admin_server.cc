@@ -15,7 +15,9 @@
 #include <boost/beast/http/write.hpp>
 #include <optional>
 
+#include "common/check.h"
 #include "common/flags.h"
+#include "sqlproxy/admin/status_page.h"
 #include "sqlproxy/admin/status_render.h"
 
 namespace sqlproxy::admin {
@@ -87,6 +89,20 @@ AdminAnswer metrics(const AdminDeps& deps) {
   return AdminAnswer{200, "text/plain; version=0.0.4; charset=utf-8", std::move(body)};
 }
 
+// The page carries names and reasons from outside: besides escaping them, forbid scripts and
+// every load from elsewhere, so a name that slipped through could still run nothing.
+AdminAnswer page(const AdminDeps& deps) {
+  CHECK(deps.clock != nullptr, "AdminDeps.clock is required for the status page");
+  AdminAnswer answer{200, "text/html; charset=utf-8",
+                     render_status_page(*deps.status->status(), deps.registry->counts(),
+                                        deps.clock->wall_now())};
+  answer.headers = {{"Cache-Control", "no-store"},
+                    {"Content-Security-Policy",
+                     "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"},
+                    {"X-Content-Type-Options", "nosniff"}};
+  return answer;
+}
+
 AdminAnswer action(std::string_view path, std::string_view query, const AdminDeps& deps) {
   const auto backend = query_param(query, "backend");
   if (!backend || backend->empty()) return text(400, "missing backend=<name>\n");
@@ -125,11 +141,13 @@ AdminAnswer handle_admin_request(std::string_view method, std::string_view targe
     return action(path, query, deps);
   }
   if (!get) {
-    if (path == "/health" || path == "/ready" || path == "/status" || path == "/metrics") {
+    if (path == "/" || path == "/health" || path == "/ready" || path == "/status" ||
+        path == "/metrics") {
       return text(405, "use GET\n");
     }
     return text(404, "not found\n");
   }
+  if (path == "/") return page(deps);
   if (path == "/health") return text(200, "ok\n");
   if (path == "/ready") return ready(deps);
   if (path == "/status") {
@@ -196,6 +214,7 @@ asio::awaitable<void> AdminServer::serve(beast::tcp_stream stream) {
     http::response<http::string_body> response{static_cast<http::status>(answer.status),
                                                request.version()};
     response.set(http::field::content_type, answer.content_type);
+    for (const auto& [name, value] : answer.headers) response.set(name, value);
     response.keep_alive(request.keep_alive());
     if (request.method() != http::verb::head) response.body() = answer.body;
     response.prepare_payload();

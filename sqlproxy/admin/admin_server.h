@@ -17,7 +17,10 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
+#include "common/clock.h"
 #include "common/metrics.h"
 #include "common/result.h"
 #include "sqlproxy/admin/status.h"
@@ -30,12 +33,14 @@ struct AdminDeps {
   session::SessionRegistry* registry = nullptr;
   const common::metrics::Registry* metrics = nullptr;
   std::chrono::milliseconds drain_grace{10000};  // default for POST /drain without grace=
+  const common::Clock* clock = nullptr;          // the status page's "now"; required
 };
 
 struct AdminAnswer {
   unsigned status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers = {};  // beyond Content-Type
 };
 
 // `target` is the request target with its query string ("/drain?backend=n1&grace=5s").

@@ -27,7 +27,8 @@ struct Fixture {
   FakeStatus status;
   session::SessionRegistry registry;
   common::metrics::Registry metrics;
-  AdminDeps deps{&status, &registry, &metrics, std::chrono::milliseconds(10000)};
+  common::ManualClock clock;
+  AdminDeps deps{&status, &registry, &metrics, std::chrono::milliseconds(10000), &clock};
 
   Fixture() {
     status.snapshot->writer = "n1";
@@ -103,6 +104,22 @@ TEST(AdminTest, MetricsJoinRegistryAndSnapshot) {
                            "sqlproxy_writer_changes_total 1\n", "sqlproxy_has_writer 1\n"}) {
     EXPECT_NE(a.body.find(line), std::string::npos) << line;
   }
+}
+
+TEST(AdminTest, StatusPageAtRoot) {
+  Fixture f;
+  const AdminAnswer a = handle_admin_request("GET", "/", f.deps);
+  EXPECT_EQ(a.status, 200u);
+  EXPECT_EQ(a.content_type, "text/html; charset=utf-8");
+  EXPECT_NE(a.body.find(R"(data-writer="n1")"), std::string::npos);
+  EXPECT_NE(a.body.find(R"(data-backend="n2" data-state="offline")"), std::string::npos);
+  bool csp = false;
+  for (const auto& [name, value] : a.headers) {
+    if (name == "Content-Security-Policy") csp = value.starts_with("default-src 'none'");
+  }
+  EXPECT_TRUE(csp);
+  EXPECT_EQ(handle_admin_request("GET", "/?refresh=1", f.deps).status, 200u);
+  EXPECT_EQ(handle_admin_request("POST", "/", f.deps).status, 405u);
 }
 
 TEST(AdminTest, OperatorActions) {

@@ -12,7 +12,13 @@
 #include <string_view>
 #include <vector>
 
+#include "common/clock.h"
+
 namespace sqlproxy::admin {
+
+// Sessions of the read-only port are registered under the backend name plus this suffix (the
+// writer port's under the name alone); the status page shows both counts.
+inline constexpr std::string_view kReaderKeySuffix = "#ro";
 
 // The classifier's verdict on one node (health/ names the same four; Unknown before a probe).
 enum class BackendState { Writable, ReadableOnly, Draining, Offline, Unknown };
@@ -31,12 +37,43 @@ struct BackendStatus {
   std::vector<std::pair<std::string, std::string>> details;
 };
 
+// One change of the writer (including to or from none), as the controller decided it.
+struct WriterChange {
+  common::WallTime at;
+  std::string from;  // empty: there was no writer
+  std::string to;    // empty: no writer any more
+  std::string reason;
+};
+
+// A member of the discovery cluster sqlproxy reads its backends from (GET /v2/members).
+struct DiscoveryMember {
+  std::string id;  // hexadecimal, as etcd prints it
+  std::string name;
+  std::vector<std::string> client_urls;
+  std::vector<std::string> peer_urls;
+};
+
+// What sqlproxy last learned of its discovery cluster. Members and leader are those of the last
+// successful refresh; `error` says why the latest refresh failed (empty when it succeeded).
+struct DiscoveryStatus {
+  std::string endpoint;  // "http://host:port" sqlproxy asks
+  std::vector<DiscoveryMember> members;
+  std::string leader_id;  // empty: no leader known (an election, or /v2/members/leader failed)
+  std::string error;
+  std::optional<common::WallTime> updated_at;  // last successful refresh
+};
+
 struct StatusSnapshot {
   std::string writer;         // empty when there is no writable node
   std::string writer_reason;  // why this writer, or why none
   std::uint64_t writer_changes = 0;
-  std::string backend_source;  // "static", "dns" or "discovery"
+  // When the current writer was chosen (or the writer was lost); nullopt before any decision.
+  std::optional<common::WallTime> writer_since;
+  std::vector<WriterChange> writer_history;  // newest first, bounded by the controller
+  std::string backend_source;                // "static", "dns" or "discovery"
   std::vector<BackendStatus> backends;
+  // Set only when backends come from discovery; shared by snapshots until it changes.
+  std::shared_ptr<const DiscoveryStatus> discovery;
 };
 
 // Implemented by the control plane. Thread-safe; returns the latest snapshot (never null).

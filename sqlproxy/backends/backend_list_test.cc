@@ -73,4 +73,35 @@ TEST(MembersFromListing, EtcdDirectoryAnswer) {
 }
 
 }  // namespace
+TEST(ClusterMembersFromJson, EtcdMembersAnswer) {
+  // As etcd 3.4 answers GET /v2/members for a 2-member cluster, one added but not started.
+  const char* body =
+      R"({"members":[{"id":"8e9e05c52164694d","name":"m1","peerURLs":["http://127.0.0.1:2380"],)"
+      R"("clientURLs":["http://127.0.0.1:2379","http://10.0.0.1:2379"]},)"
+      R"({"id":"91bc3c398fb3c146","name":"","peerURLs":["http://127.0.0.1:22380"],)"
+      R"("clientURLs":[]}]})";
+  auto members = cluster_members_from_json(body);
+  ASSERT_TRUE(members.has_value());
+  ASSERT_EQ(members->size(), 2u);
+  EXPECT_EQ((*members)[0], (DiscoveryMemberInfo{"8e9e05c52164694d",
+                                                "m1",
+                                                {"http://127.0.0.1:2379", "http://10.0.0.1:2379"},
+                                                {"http://127.0.0.1:2380"}}));
+  EXPECT_EQ((*members)[1].name, "");
+  EXPECT_TRUE((*members)[1].client_urls.empty());
+  for (const char* bad : {"{", "[]", R"({"members":{}})", R"({"members":[{"name":"x"}]})"}) {
+    EXPECT_FALSE(cluster_members_from_json(bad).has_value()) << bad;
+  }
+}
+
+TEST(LeaderIdFromJson, EtcdLeaderAnswer) {
+  auto id = leader_id_from_json(
+      R"({"id":"8e9e05c52164694d","name":"m1","peerURLs":["http://127.0.0.1:2380"],)"
+      R"("clientURLs":["http://127.0.0.1:2379"]})");
+  ASSERT_TRUE(id.has_value());
+  EXPECT_EQ(*id, "8e9e05c52164694d");
+  EXPECT_FALSE(leader_id_from_json(R"({"message":"During election"})").has_value());
+  EXPECT_FALSE(leader_id_from_json("").has_value());
+}
+
 }  // namespace sqlproxy::backends

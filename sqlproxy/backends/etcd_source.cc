@@ -79,18 +79,80 @@ common::Result<std::vector<BackendSpec>> members_from_listing(std::string_view b
   return canonical(std::move(backends));
 }
 
+namespace {
+
+std::vector<std::string> strings_of(const json::object& o, std::string_view key) {
+  std::vector<std::string> out;
+  const json::value* v = o.if_contains(key);
+  if (v == nullptr || !v->is_array()) return out;
+  for (const json::value& item : v->as_array()) {
+    if (item.is_string()) out.emplace_back(item.as_string());
+  }
+  return out;
+}
+
+std::optional<DiscoveryMemberInfo> member_of(const json::value& v) {
+  const json::object* o = v.if_object();
+  const json::value* id = o != nullptr ? o->if_contains("id") : nullptr;
+  if (id == nullptr || !id->is_string()) return std::nullopt;
+  DiscoveryMemberInfo m;
+  m.id = id->as_string();
+  // A member added but not started yet has no name (etcd prints "name":"").
+  if (const json::value* name = o->if_contains("name"); name != nullptr && name->is_string()) {
+    m.name = name->as_string();
+  }
+  m.client_urls = strings_of(*o, "clientURLs");
+  m.peer_urls = strings_of(*o, "peerURLs");
+  return m;
+}
+
+}  // namespace
+
+common::Result<std::vector<DiscoveryMemberInfo>> cluster_members_from_json(std::string_view body) {
+  boost::system::error_code parse_error;
+  const json::value root = json::parse(body, parse_error);
+  const json::object* object = root.if_object();
+  const json::value* members = object != nullptr ? object->if_contains("members") : nullptr;
+  if (parse_error || members == nullptr || !members->is_array()) {
+    return error(boost::system::errc::bad_message);
+  }
+  std::vector<DiscoveryMemberInfo> out;
+  for (const json::value& v : members->as_array()) {
+    auto m = member_of(v);
+    if (!m) return error(boost::system::errc::bad_message);
+    out.push_back(std::move(*m));
+  }
+  return out;
+}
+
+common::Result<std::string> leader_id_from_json(std::string_view body) {
+  boost::system::error_code parse_error;
+  const json::value root = json::parse(body, parse_error);
+  if (parse_error) return error(boost::system::errc::bad_message);
+  auto m = member_of(root);
+  if (!m) return error(boost::system::errc::bad_message);
+  return m->id;
+}
+
 struct EtcdDiscoverySource::State {
-  State(const asio::any_io_executor& executor, EtcdDiscoveryConfig c, BackendsCallback cb)
+  State(const asio::any_io_executor& executor, EtcdDiscoveryConfig c, BackendsCallback cb,
+        ClusterCallback on_cluster_cb)
       : strand(asio::make_strand(executor)),
         config(std::move(c)),
         callback(std::move(cb)),
-        timer(strand) {}
+        on_cluster(std::move(on_cluster_cb)),
+        timer(strand),
+        cluster_timer(strand) {}
 
   asio::strand<asio::any_io_executor> strand;
   EtcdDiscoveryConfig config;
   BackendsCallback callback;
+  ClusterCallback on_cluster;
   asio::steady_timer timer;
-  beast::tcp_stream* stream = nullptr;  // the request in flight, for stop(); strand only
+  asio::steady_timer cluster_timer;
+  // The requests in flight, for stop(); strand only. One per coroutine.
+  beast::tcp_stream* stream = nullptr;
+  beast::tcp_stream* cluster_stream = nullptr;
   std::atomic<bool> stopped{false};
 };
 
@@ -111,20 +173,25 @@ std::uint64_t header_index(const http::response<http::string_body>& response) {
   return value;
 }
 
+using StreamSlot = beast::tcp_stream* EtcdDiscoverySource::State::*;
+
 // One GET on a fresh connection (the watch holds its connection for minutes; a connection per
-// request keeps the code free of keep-alive state at this request rate).
+// request keeps the code free of keep-alive state at this request rate). The stream is exposed
+// in s->*slot while in flight so that stop() can cancel it.
 asio::awaitable<common::Result<Response>> get(StatePtr s, std::string target,
-                                              std::chrono::milliseconds timeout) {
+                                              std::chrono::milliseconds timeout,
+                                              StreamSlot slot = &EtcdDiscoverySource::State::stream) {
   asio::ip::tcp::resolver resolver(s->strand);
   auto [resolve_error, endpoints] = co_await resolver.async_resolve(
       s->config.url.host, std::to_string(s->config.url.port), kAwait);
   if (resolve_error) co_return resolve_error;
   beast::tcp_stream stream(s->strand);
-  s->stream = &stream;
+  (*s).*slot = &stream;
   struct Clear {
     StatePtr& s;
-    ~Clear() { s->stream = nullptr; }
-  } clear{s};
+    StreamSlot slot;
+    ~Clear() { (*s).*slot = nullptr; }
+  } clear{s, slot};
   if (s->stopped) co_return error(boost::system::errc::operation_canceled);
   stream.expires_after(std::min(timeout, s->config.request_timeout));
   auto [connect_error, endpoint] = co_await stream.async_connect(endpoints, kAwait);
@@ -210,23 +277,77 @@ asio::awaitable<void> discovery_loop(StatePtr s) {
   }
 }
 
+// The answer to one cluster-refresh GET: the body of a 200, or (non-empty) why there is none.
+struct Fetched {
+  std::string body;
+  std::string error;
+};
+
+asio::awaitable<Fetched> cluster_get(StatePtr s, std::string target) {
+  auto response = co_await get(s, target, s->config.request_timeout,
+                               &EtcdDiscoverySource::State::cluster_stream);
+  if (!response) co_return Fetched{"", "GET " + target + ": " + response.error().message()};
+  if (response->status != 200) {
+    co_return Fetched{"", "GET " + target + ": HTTP " + std::to_string(response->status)};
+  }
+  co_return Fetched{std::move(response->body), ""};
+}
+
+// One refresh of `cluster` (members, then leader). A failure keeps what was known and says why.
+asio::awaitable<void> refresh_cluster(StatePtr s, DiscoveryCluster& cluster) {
+  cluster.error.clear();
+  const Fetched members = co_await cluster_get(s, "/v2/members");
+  if (!members.error.empty()) {
+    cluster.error = members.error;
+    co_return;
+  }
+  auto parsed = cluster_members_from_json(members.body);
+  if (!parsed) {
+    cluster.error = "GET /v2/members: unexpected answer";
+    co_return;
+  }
+  cluster.members = std::move(*parsed);
+  const Fetched leader = co_await cluster_get(s, "/v2/members/leader");
+  // During an election etcd answers 503 here. Any failure of this second request only leaves
+  // the leader unknown; the members just listed stay true.
+  auto id = leader.error.empty() ? leader_id_from_json(leader.body)
+                                 : common::Result<std::string>(std::string());
+  cluster.leader_id = id ? *id : "";
+}
+
+asio::awaitable<void> cluster_loop(StatePtr s) {
+  DiscoveryCluster cluster;
+  while (!s->stopped) {
+    co_await refresh_cluster(s, cluster);
+    if (s->stopped) break;
+    s->on_cluster(cluster);
+    s->cluster_timer.expires_after(s->config.cluster_interval);
+    co_await s->cluster_timer.async_wait(kAwait);
+  }
+}
+
 }  // namespace
 
 EtcdDiscoverySource::EtcdDiscoverySource(const asio::any_io_executor& executor,
-                                         EtcdDiscoveryConfig config, BackendsCallback callback)
-    : state_(std::make_shared<State>(executor, std::move(config), std::move(callback))) {}
+                                         EtcdDiscoveryConfig config, BackendsCallback callback,
+                                         ClusterCallback on_cluster)
+    : state_(std::make_shared<State>(executor, std::move(config), std::move(callback),
+                                     std::move(on_cluster))) {}
 
 EtcdDiscoverySource::~EtcdDiscoverySource() { stop(); }
 
 void EtcdDiscoverySource::start() {
   asio::co_spawn(state_->strand, discovery_loop(state_), asio::detached);
+  if (state_->on_cluster) asio::co_spawn(state_->strand, cluster_loop(state_), asio::detached);
 }
 
 void EtcdDiscoverySource::stop() {
   if (state_->stopped.exchange(true)) return;
   asio::post(state_->strand, [s = state_] {
     s->timer.cancel();
+    s->cluster_timer.cancel();
     if (s->stream != nullptr) s->stream->cancel();
+    if (s->cluster_stream != nullptr) s->cluster_stream->cancel();
   });
 }
 

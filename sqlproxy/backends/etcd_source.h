@@ -16,16 +16,23 @@
 // timeouts, bad JSON) are logged once per failure streak and retried every retry_interval; the
 // last delivered set stays in force meanwhile.
 //
-// Owner: the proxy's server. Runs as a coroutine on a strand of the given executor; the
-// callback runs there after the first successful GET and then only when the member set changes.
-// stop() (also the destructor) cancels the outstanding request; the callback must stay valid
-// until the executor has run the cancellation.
+// With a cluster callback, a second coroutine on the same strand also asks the endpoint about the
+// discovery cluster itself every cluster_interval (GET /v2/members, then GET /v2/members/leader,
+// each bounded by request_timeout) and reports what it learned, for the status page. It never
+// delays the member watch: the two hold separate connections.
+//
+// Owner: the proxy's server. Runs as coroutines on a strand of the given executor; the backends
+// callback runs there after the first successful GET and then only when the member set changes,
+// the cluster callback after every refresh. stop() (also the destructor) cancels the outstanding
+// requests; the callbacks must stay valid until the executor has run the cancellation.
 
 #include <boost/asio/any_io_executor.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 #include "sqlproxy/backends/backend_list.h"
@@ -48,18 +55,48 @@ common::Result<DiscoveryUrl> parse_discovery_url(std::string_view url);
 common::Result<std::vector<BackendSpec>> members_from_listing(std::string_view body,
                                                               std::uint16_t backend_port);
 
+// One member of the discovery cluster, as GET /v2/members lists it.
+struct DiscoveryMemberInfo {
+  std::string id;
+  std::string name;
+  std::vector<std::string> client_urls;
+  std::vector<std::string> peer_urls;
+  bool operator==(const DiscoveryMemberInfo&) const = default;
+};
+
+// What one refresh learned. `members` and `leader_id` are those of the last successful answers
+// (kept across a failed refresh); `error` says why this refresh failed, empty when it worked.
+// leader_id is empty while /v2/members/leader has no leader to name (an election: 503).
+struct DiscoveryCluster {
+  std::vector<DiscoveryMemberInfo> members;
+  std::string leader_id;
+  std::string error;
+};
+
+// The body of GET /v2/members ({"members":[{"id","name","peerURLs","clientURLs"}]}); members
+// in the order given. Errors: errc::bad_message for anything else.
+common::Result<std::vector<DiscoveryMemberInfo>> cluster_members_from_json(std::string_view body);
+
+// The leader's id from the body of GET /v2/members/leader (one member object).
+// Errors: errc::bad_message.
+common::Result<std::string> leader_id_from_json(std::string_view body);
+
+using ClusterCallback = std::function<void(const DiscoveryCluster&)>;
+
 struct EtcdDiscoveryConfig {
   DiscoveryUrl url;
   std::uint16_t backend_port = 3306;  // --backend-port
   std::chrono::milliseconds retry_interval{1000};
   std::chrono::milliseconds request_timeout{5000};  // connect + plain GET
   std::chrono::milliseconds watch_timeout{60000};   // a silent watch is re-established
+  std::chrono::milliseconds cluster_interval{2000};  // members/leader refresh (with a callback)
 };
 
 class EtcdDiscoverySource {
  public:
+  // `on_cluster` may be empty: then the cluster itself is never asked about.
   EtcdDiscoverySource(const boost::asio::any_io_executor& executor, EtcdDiscoveryConfig config,
-                      BackendsCallback callback);
+                      BackendsCallback callback, ClusterCallback on_cluster = {});
   ~EtcdDiscoverySource();
   EtcdDiscoverySource(const EtcdDiscoverySource&) = delete;
   EtcdDiscoverySource& operator=(const EtcdDiscoverySource&) = delete;

@@ -257,5 +257,44 @@ TEST_F(EtcdSourceTest, SurvivesAnEtcdRestart) {
   EXPECT_EQ(delivery(next), (Names{"127.0.0.1:3307", "127.0.0.5:3306"}));
 }
 
+// The cluster refresh against etcd's real /v2/members and /v2/members/leader answers: one
+// member, which leads; after etcd stops the refresh says why and keeps the members it knew.
+TEST(EtcdSourceCluster, ReportsMembersLeaderAndFailures) {
+  Etcd etcd;
+  etcd.start();
+  asio::io_context io;
+  EtcdDiscoveryConfig config;
+  config.url = {"127.0.0.1", etcd.port(), "/pxc-cluster/" + kCluster};
+  config.retry_interval = 100ms;
+  config.cluster_interval = 50ms;
+  std::vector<DiscoveryCluster> reports;
+  EtcdDiscoverySource source(
+      io.get_executor(), config, [](const std::vector<BackendSpec>&) {},
+      [&](const DiscoveryCluster& c) { reports.push_back(c); });
+  source.start();
+  const auto run_until = [&](auto pred) {
+    const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+    while (!pred() && std::chrono::steady_clock::now() < deadline) {
+      io.run_for(10ms);
+      io.restart();
+    }
+    return pred();
+  };
+  ASSERT_TRUE(run_until([&] { return !reports.empty() && !reports.back().leader_id.empty(); }));
+  const DiscoveryCluster up = reports.back();
+  EXPECT_EQ(up.error, "");
+  ASSERT_EQ(up.members.size(), 1u);
+  EXPECT_EQ(up.members[0].name, "m1");
+  EXPECT_EQ(up.members[0].id, up.leader_id);
+  EXPECT_EQ(up.members[0].client_urls,
+            std::vector<std::string>{"http://127.0.0.1:" + std::to_string(etcd.port())});
+  etcd.stop();
+  ASSERT_TRUE(run_until([&] { return !reports.back().error.empty(); }));
+  EXPECT_TRUE(reports.back().error.starts_with("GET /v2/members: ")) << reports.back().error;
+  EXPECT_EQ(reports.back().members, up.members);
+  source.stop();
+  io.run_for(100ms);
+}
+
 }  // namespace
 }  // namespace sqlproxy::backends

@@ -99,8 +99,9 @@ void GaleraController::start(asio::io_context& io, session::SessionRegistry& reg
     dns_ = std::make_unique<backends::DnsSource>(io.get_executor(), *options_.dns, deliver);
     dns_->start();
   } else if (options_.discovery) {
-    discovery_ = std::make_unique<backends::EtcdDiscoverySource>(io.get_executor(),
-                                                                 *options_.discovery, deliver);
+    discovery_ = std::make_unique<backends::EtcdDiscoverySource>(
+        io.get_executor(), *options_.discovery, deliver,
+        [this](const backends::DiscoveryCluster& cluster) { on_discovery_cluster(cluster); });
     discovery_->start();
   }
 }
@@ -213,6 +214,8 @@ void GaleraController::on_view() {
   }
   if (decision.writer_changed) {
     if (previous) ++writer_changes_;
+    writer_history_.record({clock_.wall_now(), previous.value_or(""),
+                            decision.writer.value_or(""), decision.reason});
     spdlog::warn("writer changes from {} to {}: {}", previous.value_or("none"),
                  decision.writer.value_or("none"), decision.reason);
   }
@@ -227,6 +230,8 @@ void GaleraController::publish_status(const health::ClusterView& view,
       decision.writer ? decision.reason
                       : decision.reason + "; " + none_reason(view, "writable Galera node");
   snapshot->writer_changes = writer_changes_;
+  snapshot->writer_since = writer_history_.since();
+  snapshot->writer_history = writer_history_.entries();
   snapshot->backend_source = source_name_;
   for (const health::BackendStatus& b : view.backends) {
     admin::BackendStatus s;
@@ -273,8 +278,32 @@ session::PickResult GaleraController::pick_reader() const {
   return *best;
 }
 
+void GaleraController::on_discovery_cluster(const backends::DiscoveryCluster& cluster) {
+  auto status = std::make_shared<admin::DiscoveryStatus>();
+  const auto& url = options_.discovery->url;
+  status->endpoint = "http://" + url.host + ":" + std::to_string(url.port);
+  for (const auto& m : cluster.members) {
+    status->members.push_back({m.id, m.name, m.client_urls, m.peer_urls});
+  }
+  status->leader_id = cluster.leader_id;
+  status->error = cluster.error;
+  if (cluster.error.empty()) {
+    status->updated_at = clock_.wall_now();
+  } else if (const auto previous = discovery_status_.load()) {
+    status->updated_at = previous->updated_at;
+  }
+  discovery_status_.store(std::move(status));
+}
+
 std::shared_ptr<const admin::StatusSnapshot> GaleraController::status() const {
-  return status_.load();
+  auto snapshot = status_.load();
+  auto discovery = discovery_status_.load();
+  if (snapshot->discovery == discovery) return snapshot;
+  // The discovery cluster refreshes on its own period, independent of probe results: join the
+  // two here, per request, rather than republish the backends' snapshot for it.
+  auto joined = std::make_shared<admin::StatusSnapshot>(*snapshot);
+  joined->discovery = std::move(discovery);
+  return joined;
 }
 
 }  // namespace sqlproxy::server

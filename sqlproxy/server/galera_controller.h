@@ -16,6 +16,9 @@
 // those of the read-only port under reader_key(name). The two roles get different policies (a
 // demoted writer is fenced for writer-port sessions while its read-only sessions keep going).
 //
+// For the status page the controller also keeps the last WriterHistory entries and, with
+// discovery backends, what the source last learned of the discovery cluster (members, leader).
+//
 // Threads: the monitor's listener runs on prober threads under the monitor's lock; it only posts
 // to the control io_context (coalesced: at most one pending update). Everything else but the
 // pickers and status() runs on the control io_context's single thread. Pickers and status() read
@@ -34,6 +37,7 @@
 
 #include "common/clock.h"
 #include "sqlproxy/backends/dns_source.h"
+#include "sqlproxy/admin/writer_history.h"
 #include "sqlproxy/backends/etcd_source.h"
 #include "sqlproxy/health/health_monitor.h"
 #include "sqlproxy/routing/router.h"
@@ -67,7 +71,9 @@ class GaleraController final : public Controller {
   std::shared_ptr<const admin::StatusSnapshot> status() const override;
 
   // The registry key of read-only-port sessions on `backend`.
-  static std::string reader_key(const std::string& backend) { return backend + "#ro"; }
+  static std::string reader_key(const std::string& backend) {
+    return backend + std::string(admin::kReaderKeySuffix);
+  }
 
  private:
   struct Picks {
@@ -87,6 +93,7 @@ class GaleraController final : public Controller {
   void apply(const std::string& key, routing::SessionAction action, const std::string& reason,
              bool readmit_only);
   void publish_status(const health::ClusterView& view, const routing::Decision& decision);
+  void on_discovery_cluster(const backends::DiscoveryCluster& cluster);
 
   GaleraControllerOptions options_;
   const common::Clock& clock_;
@@ -104,9 +111,12 @@ class GaleraController final : public Controller {
   std::map<std::string, routing::SessionAction> applied_;            // registry key -> last action
   std::map<std::string, boost::asio::ip::tcp::endpoint> endpoints_;  // resolved names
   std::uint64_t writer_changes_ = 0;
+  admin::WriterHistory writer_history_;
 
   std::atomic<std::shared_ptr<const Picks>> picks_;
   std::atomic<std::shared_ptr<const admin::StatusSnapshot>> status_;
+  // Written on the control thread by the discovery source; null without discovery backends.
+  std::atomic<std::shared_ptr<const admin::DiscoveryStatus>> discovery_status_;
 };
 
 }  // namespace sqlproxy::server

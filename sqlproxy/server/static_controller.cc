@@ -224,6 +224,7 @@ void StaticController::decide() {
       if (!chosen.empty() || !writer_.empty()) ++writer_changes_;
       spdlog::warn("writer changes from {} to {}: {}", writer_.empty() ? "none" : writer_,
                    chosen.empty() ? "none" : chosen, writer_reason_);
+      writer_history_.record({std::chrono::system_clock::now(), writer_, chosen, writer_reason_});
       writer_ = chosen;
     } else if (chosen.empty()) {
       writer_reason_ =
@@ -235,6 +236,8 @@ void StaticController::decide() {
   snapshot->writer = writer_;
   snapshot->writer_reason = writer_reason_;
   snapshot->writer_changes = writer_changes_;
+  snapshot->writer_since = writer_history_.since();
+  snapshot->writer_history = writer_history_.entries();
   snapshot->backend_source = "static";
   for (const Node& n : nodes_) {
     const bool usable = n.reachable && n.endpoint;

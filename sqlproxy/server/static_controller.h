@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "common/metrics.h"
+#include "sqlproxy/admin/writer_history.h"
 #include "sqlproxy/server/controller.h"
 
 namespace sqlproxy::server {
@@ -94,6 +95,7 @@ class StaticController final : public Controller {
   bool stopped_ = false;
   std::string writer_;
   std::uint64_t writer_changes_ = 0;
+  admin::WriterHistory writer_history_;  // wall times from the system clock (server/ edge)
   std::string writer_reason_ = "no probe has completed yet";
   std::atomic<std::shared_ptr<const View>> view_;
   std::atomic<std::shared_ptr<const admin::StatusSnapshot>> status_;

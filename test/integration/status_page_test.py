@@ -1,0 +1,221 @@
+#!/usr/bin/python3
+"""sqlproxy's status page in a real browser, in front of a real Galera cluster.
+
+Usage: status_page_test.py --proxy build/bin/sqlproxy --discovery build/bin/discovery
+                           [--screenshots build/screenshots] [--keep] [unittest args]
+
+Starts a 3-node MariaDB Galera cluster (test/galera/cluster) and a 3-member discovery cluster;
+each Galera node registers itself in discovery as a PXC container does (the entrypoint's
+requests, then the clustercheck loop every 5 s: refresh while Synced and Primary, delete
+otherwise; see /work/shared/reference/pxc-discovery-requests.md). sqlproxy reads its backends
+from one discovery member. Headless Chromium (test/support/status_page.py) then opens the
+admin port's page and the test checks that it shows the writer /status names, every backend
+with its state, the writer changes and the discovery members with their leader; after the
+writer is SIGKILLed, that it shows the new writer and the change. Screenshots go to
+--screenshots. Polls have deadlines; nothing asserts on timing.
+"""
+
+import argparse
+import os
+import shutil
+import sys
+import threading
+import time
+import unittest
+import urllib.error
+import urllib.parse
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "support"))
+
+import galera  # noqa: E402
+import servers  # noqa: E402
+import status_page  # noqa: E402
+from sqlproxy_galera import GaleraProxy  # noqa: E402
+
+PROXY_BIN = "build/bin/sqlproxy"
+DISCOVERY_BIN = "build/bin/discovery"
+SCREENSHOTS = "build/screenshots"
+KEEP = False
+DEADLINE = 90.0
+CLUSTER_NAME = "percona"
+CLUSTERCHECK_PERIOD = 5.0  # clustercheckcron's `sleep 5`
+
+
+def poll(predicate, what, deadline=DEADLINE):
+    end = time.monotonic() + deadline
+    last = None
+    while time.monotonic() < end:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+class PxcRegistrations(threading.Thread):
+    """What each node's PXC entrypoint and clustercheck loop send to discovery, for the nodes
+    of `cluster`, against one member's client URL. A killed node sends nothing (its loop died
+    with it), so its keys expire with their 30 s TTL."""
+
+    def __init__(self, cluster, client_url):
+        super().__init__(daemon=True)
+        self.cluster, self.base = cluster, f"{client_url}/v2/keys/pxc-cluster"
+        self.stopping = threading.Event()
+
+    def request(self, method, path, **form):
+        data = urllib.parse.urlencode(form).encode() if form else None
+        req = urllib.request.Request(self.base + path, method=method, data=data)
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                resp.read()
+        except urllib.error.HTTPError as err:  # curl ignores the status too
+            err.read()
+        except OSError:
+            pass
+
+    def refresh(self, node):
+        name = node.address
+        self.request("PUT", f"/{CLUSTER_NAME}/{name}/ipaddr", value=name, ttl=30)
+        self.request("PUT", f"/{CLUSTER_NAME}/{name}/hostname", value=f"node{node.index}", ttl=30)
+        self.request("PUT", f"/{CLUSTER_NAME}/{name}", ttl=30, dir="true", prevExist="true")
+
+    def register(self, node):
+        self.request("POST", f"/queue/{CLUSTER_NAME}", value=node.address, ttl=60)
+        self.request("GET", f"/queue/{CLUSTER_NAME}")
+        self.refresh(node)
+        self.request("GET", f"/{CLUSTER_NAME}/?quorum=true")
+
+    def check(self, node):
+        status = self.cluster.status(node.index)
+        if (status.get("wsrep_cluster_status") == "Primary"
+                and status.get("wsrep_local_state") == galera.STATUS_STATE_SYNCED):
+            self.refresh(node)
+        else:
+            self.request("DELETE", f"/{CLUSTER_NAME}/{node.address}/?recursive=true")
+
+    def run(self):
+        for node in self.cluster.nodes:
+            self.register(node)
+        while not self.stopping.wait(CLUSTERCHECK_PERIOD):
+            for node in self.cluster.nodes:
+                if node.alive():
+                    self.check(node)
+
+    def stop(self):
+        self.stopping.set()
+        self.join(timeout=30)
+
+
+class StatusPageTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = galera.temporary_cluster(prefix="statuspage-galera-")
+        try:
+            cls.cluster.up()
+        except galera.ClusterError as err:
+            # A bring-up under heavy CPU load can leave the SST donor stuck; one fresh retry.
+            print(f"cluster up failed, retrying once: {str(err)[:300]}", file=sys.stderr)
+            cls.cluster.down()
+            cls.cluster.up()
+        cls.discovery = servers.Cluster(DISCOVERY_BIN, size=3).start()
+        cls.member = cls.discovery.members[0]
+        cls.registrations = PxcRegistrations(cls.cluster, cls.member.client_url)
+        cls.registrations.start()
+        cls.proxy = GaleraProxy(
+            PROXY_BIN, discovery=f"{cls.member.client_url}/pxc-cluster/{CLUSTER_NAME}",
+            read_only_port=True).start()
+        cls.url = f"http://127.0.0.1:{cls.proxy.admin_port}/"
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proxy.stop()
+        cls.registrations.stop()
+        if KEEP:
+            print(f"kept cluster {cls.cluster.root}, discovery {cls.discovery.root}, "
+                  f"proxy log {cls.proxy.log_path}")
+            return
+        cls.discovery.cleanup()
+        cls.cluster.down()
+        cls.cluster.remove()
+        shutil.rmtree(cls.proxy.root, ignore_errors=True)
+
+    def page_agrees(self, extra=lambda dom, status: True):
+        """The page's DOM when its writer and backend states equal /status read just before and
+        just after it (so a change between the two reads is retried, not misread), else None."""
+        before = self.proxy.status()
+        dom = status_page.dump_dom(self.url)
+        after = self.proxy.status()
+        if not before or before.get("writer") != after.get("writer"):
+            return None
+        states = {b["name"]: b["state"] for b in after["backends"]}
+        if status_page.writer_shown(dom) != (after["writer"] or ""):
+            return None
+        if status_page.backends_shown(dom) != states or not extra(dom, after):
+            return None
+        return dom
+
+    def save_screenshot(self, name):
+        path = status_page.screenshot(self.url, os.path.join(SCREENSHOTS, name))
+        self.assertGreater(os.path.getsize(path), 10_000, "a blank screenshot")
+        print(f"screenshot: {path}", file=sys.stderr)
+        return path
+
+    def test_1_page_shows_writer_backends_and_discovery(self):
+        addresses = sorted(n.address for n in self.cluster.nodes)
+        poll(lambda: sorted(b["name"] for b in self.proxy.status().get("backends", []))
+             == addresses and self.proxy.writer(), "3 discovered backends and a writer")
+        leader_id = self.discovery.leader_id(self.member)
+        self.assertTrue(leader_id, "discovery elected no leader")
+
+        def discovery_shown(dom, status):
+            members = status_page.members_shown(dom)
+            return (sorted(m["name"] for m in members) == ["m1", "m2", "m3"]
+                    and [m["id"] for m in members if m["leader"]] == [leader_id]
+                    and all(b["state"] in ("writable", "readable_only")
+                            for b in status["backends"]))
+
+        dom = poll(lambda: self.page_agrees(discovery_shown),
+                   "the page to show /status's writer, healthy backends and discovery's leader")
+        writer = status_page.writer_shown(dom)
+        self.assertIn(writer, addresses)
+        self.assertEqual(status_page.writer_changes_shown(dom)[-1], ("", writer))
+        self.assertIn("backends from <b>discovery</b>", dom)
+        self.assertIn(self.member.client_url, dom)
+        self.save_screenshot("status-page.png")
+
+    def test_2_writer_kill_shows_the_new_writer(self):
+        old = poll(self.proxy.writer, "a writer")
+        index = next(n.index for n in self.cluster.nodes if n.address == old)
+        self.cluster.kill(index)
+        new = poll(lambda: self.proxy.writer() not in ("", old) and self.proxy.writer(),
+                   "a new writer after SIGKILL")
+
+        def change_shown(dom, status):
+            return (status["writer"] == new
+                    and status_page.writer_changes_shown(dom)[:1] == [(old, new)]
+                    and status_page.backends_shown(dom).get(old, "offline") == "offline")
+
+        dom = poll(lambda: self.page_agrees(change_shown), "the page to show the new writer")
+        self.assertEqual(status_page.writer_shown(dom), new)
+        self.save_screenshot("status-page-after-writer-kill.png")
+
+
+def main():
+    global PROXY_BIN, DISCOVERY_BIN, SCREENSHOTS, KEEP
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--proxy", default=PROXY_BIN)
+    parser.add_argument("--discovery", default=DISCOVERY_BIN)
+    parser.add_argument("--screenshots", default=SCREENSHOTS)
+    parser.add_argument("--keep", action="store_true")
+    args, rest = parser.parse_known_args()
+    PROXY_BIN, DISCOVERY_BIN = os.path.abspath(args.proxy), os.path.abspath(args.discovery)
+    SCREENSHOTS, KEEP = os.path.abspath(args.screenshots), args.keep
+    if not status_page.chromium_binary():
+        sys.exit("chromium not found: scripts/install-deps test")
+    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+
+
+if __name__ == "__main__":
+    main()
