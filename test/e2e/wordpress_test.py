@@ -9,8 +9,11 @@ with the editor page's nonce and the login cookies); the post found on the front
 Galera node that sqlproxy's /status names as writer is SIGKILLed while a poller fetches the front
 page: the front page keeps being served (failures are counted and reported; none may happen
 after the first seconds, see FAILURE_GRACE_SECONDS), a second post is published, and the killed
-node is restarted and rejoins (Synced, registered again in discovery, used by sqlproxy). A second
-`up` leaves the running stack alone. `scripts/down` leaves no process behind and keeps the data.
+node is restarted and rejoins (Synced, registered again in discovery, used by sqlproxy).
+sqlproxy's status page, opened in headless Chromium (test/support/status_page.py), shows the
+writer /status names, the writer change and discovery's members; screenshots of it and of
+WordPress go to --artifacts (build/e2e/ under ctest). A second `up` leaves the stack alone.
+`scripts/down` leaves no process and no bound port behind and keeps the data.
 Polls have deadlines; no sleeps stand in for a condition.
 """
 
@@ -38,6 +41,7 @@ sys.path.insert(0, os.path.join(REPO, "test", "support"))
 
 import galera  # noqa: E402
 import stack as stackmod  # noqa: E402
+import status_page  # noqa: E402
 
 ARGS = None
 DEADLINE = 120.0
@@ -45,10 +49,11 @@ ADMIN_USER = "admin"
 ADMIN_PASSWORD = "e2e-Correct-Horse-9"
 POLL_PERIOD = 0.05
 # The writer's death is seen by sqlproxy after its failed probes (3 x 250 ms); requests until
-# then fail. The issue allows "at most a few failed requests in the first second"; a shared
-# 2-CPU machine can stretch detection, so failures are allowed within this window after the kill
-# and reported with their count and times, and none after it.
+# then may fail. The issue allows "at most a few failed requests in the first second"; a shared
+# 2-CPU machine can stretch detection, so up to MAX_FAILURES failures are allowed within this
+# window after the kill (reported with their times), and none after it.
 FAILURE_GRACE_SECONDS = 2.0
+MAX_FAILURES = 5
 WATCH_AFTER_KILL_SECONDS = 12.0  # beyond Galera's eviction of the dead node (suspect 5 s)
 
 
@@ -251,6 +256,7 @@ class WordPressEndToEnd(unittest.TestCase):
               f"(seconds, status): {bad}", flush=True)
         late = [b for b in bad if b[0] >= FAILURE_GRACE_SECONDS]
         self.assertEqual(late, [], f"front page failed {FAILURE_GRACE_SECONDS}s after the kill")
+        self.assertLessEqual(len(bad), MAX_FAILURES, bad)
         self.__class__.killed = index
 
     def test_5_killed_node_rejoins(self):
@@ -267,13 +273,36 @@ class WordPressEndToEnd(unittest.TestCase):
                                      "post_title='Second post after the writer died'")
         self.assertEqual(rows, [["1"]], "the rejoined node has the post written without it")
 
-    def test_6_second_up_reuses(self):
+    def test_6_status_page(self):
+        """sqlproxy's status page in headless Chromium after the failover: the writer it shows
+        is /status's, the change away from the killed writer is listed, every backend is shown
+        with its /status state, and discovery's three members with one leader."""
+        status = self.stack.sqlproxy_status()
+        url = self.stack.sqlproxy_admin_url() + "/"
+        dom = status_page.dump_dom(url)
+        self.assertEqual(status_page.writer_shown(dom), status["writer"])
+        self.assertEqual(self.stack.sqlproxy_status()["writer"], status["writer"])
+        changes = status_page.writer_changes_shown(dom)
+        self.assertEqual(changes[0][1], status["writer"], changes)
+        killed = f"127.0.0.1:{self.stack.galera.node(self.__class__.killed).mysql_port}"
+        self.assertIn(killed, [old for old, _ in changes], changes)
+        self.assertEqual(status_page.backends_shown(dom),
+                         {b["name"]: b["state"] for b in status["backends"]})
+        members = status_page.members_shown(dom)
+        self.assertEqual(sorted(m["name"] for m in members), ["d1", "d2", "d3"], members)
+        self.assertEqual(sum(m["leader"] for m in members), 1, members)
+        for name, page in (("status-page.png", url), ("wordpress.png", self.stack.wordpress_url())):
+            path = status_page.screenshot(page, os.path.join(ARGS.artifacts, name))
+            self.assertGreater(os.path.getsize(path), 10_000, f"a blank screenshot {path}")
+            print(f"screenshot: {path}", flush=True)
+
+    def test_7_second_up_reuses(self):
         before = self.stack.pids()
         out = self.up()
         self.assertIn("(reused)", out)
         self.assertEqual(stackmod.Stack(self.root).pids(), before, "running parts left alone")
 
-    def test_7_down(self):
+    def test_8_down(self):
         ports = self.stack.ports
         pids = self.stack.pids()
         self.assertEqual(len(pids), 3 + 3 + 3 + 2, pids)  # discovery, registrars, nodes, ...
