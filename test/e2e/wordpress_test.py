@@ -13,7 +13,8 @@ node is restarted and rejoins (Synced, registered again in discovery, used by sq
 sqlproxy's status page, opened in headless Chromium (test/support/status_page.py), shows the
 writer /status names, the writer change and discovery's members; screenshots of it and of
 WordPress go to --artifacts (build/e2e/ under ctest). A second `up` leaves the stack alone.
-`scripts/down` leaves no process and no bound port behind and keeps the data.
+`scripts/down` leaves no process and no bound port behind and keeps the data; `up` again
+restarts every part on that data (the posts are still there); `down --purge` deletes it.
 Polls have deadlines; no sleeps stand in for a condition.
 """
 
@@ -153,7 +154,7 @@ class WordPressEndToEnd(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        if cls.stack is not None and cls.stack.pids():
+        if os.path.exists(os.path.join(cls.root, "stack.json")):  # idempotent, stops leftovers
             subprocess.run([os.path.join(REPO, "scripts", "down"), "--state-dir", cls.root],
                            timeout=300, check=False)
         if not ARGS.keep:
@@ -318,6 +319,22 @@ class WordPressEndToEnd(unittest.TestCase):
         self.assertEqual(listening, [], "ports still bound")
         self.assertTrue(os.path.exists(os.path.join(self.root, "galera", "node1", "data")),
                         "down keeps the data")
+
+    def test_9_up_after_down_reuses_data(self):
+        out = self.up()
+        self.assertIn("(reused)", out)
+        self.assertIn("bootstrapping", out, "a stopped cluster is bootstrapped from its data")
+        self.assertTrue(self.front_page_has("Second post after the writer died"))
+        self.assertTrue(self.front_page_has("First post through sqlproxy"))
+        stack = stackmod.Stack(self.root)
+        pids, ports = stack.pids(), stack.ports
+        done = subprocess.run([os.path.join(REPO, "scripts", "down"), "--state-dir", self.root,
+                               "--purge"], capture_output=True, text=True, timeout=300,
+                              check=False)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual({n: p for n, p in pids.items() if galera.pid_alive(p)}, {})
+        self.assertEqual([p for p in all_ports(ports) if not stackmod.port_free(p)], [])
+        self.assertFalse(os.path.exists(self.root), "--purge deletes the state dir")
 
 
 def cmdline(pid):
