@@ -506,7 +506,7 @@ class Stack:
         pw = self.state["wordpress_db_password"]
         print(f"""
 The stack runs (state and logs in {self.root}):
-  WordPress     {self.wordpress_url()}/   (first visit: WordPress's installer; admin at /wp-admin/)
+  WordPress     {self.wordpress_url()}/   ({self.wordpress_hint()})
   sqlproxy      mariadb -h 127.0.0.1 -P {p['sqlproxy']} -u {WP_USER} -p'{pw}' {WP_DATABASE}
   admin         curl {admin}/status   (also {admin}/metrics, /ready, /health)
   discovery     {', '.join(self.discovery_url(i) for i in range(3))}
@@ -519,6 +519,15 @@ The stack runs (state and logs in {self.root}):
   stop          scripts/down{self.state_dir_flag()}   (--purge also deletes the data)
 """, flush=True)
 
+
+    def wordpress_hint(self):
+        try:
+            with urllib.request.urlopen(self.wordpress_url() + "/", timeout=30) as resp:
+                installing = "/wp-admin/install.php" in resp.geturl()
+        except OSError:
+            installing = False
+        return ("open it to run WordPress's installer" if installing
+                else "admin at /wp-admin/")
 
     def state_dir_flag(self):
         return "" if self.root == default_state_dir() else f" --state-dir {self.root}"
