@@ -240,6 +240,9 @@ class WordPressEndToEnd(unittest.TestCase):
         new_writer = poll(lambda: (self.stack.sqlproxy_status().get("writer") or "") not in
                           ("", writer) and self.stack.sqlproxy_status()["writer"],
                           "a new writer")
+        # The node's clustercheck loop (its registrar) finds it dead and deletes its keys.
+        poll(lambda: writer not in self.stack.registrations(),
+             f"{writer} deregistered from discovery", deadline=30)
         second = self.publish("Second post after the writer died", "Still writable.")
         poll(lambda: self.front_page_has("Second post after the writer died"),
              "the second post on the front page", deadline=30)
