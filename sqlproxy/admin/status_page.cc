@@ -146,10 +146,9 @@ std::string probe_cell(const BackendStatus& b) {
 
 std::string backend_row(const BackendStatus& b, const SessionCounts& sessions) {
   const std::string_view state = backend_state_name(b.state);
-  const std::string address =
-      b.address.empty() || b.address == b.name
-          ? ""
-          : "<div class=\"sub mono\">" + html_escape(b.address) + "</div>";
+  const std::string address = b.address.empty() || b.address == b.name
+                                  ? ""
+                                  : "<div class=\"sub mono\">" + html_escape(b.address) + "</div>";
   return fmt::format(
       "<tr class=\"backend\" data-backend=\"{0}\" data-state=\"{1}\" data-sessions-rw=\"{6}\" "
       "data-sessions-ro=\"{7}\"><td class=\"nowrap\"><span class=\"name\">{0}</span>{2}{3}</td>"
@@ -207,8 +206,9 @@ std::string discovery_summary(const DiscoveryStatus& d, common::WallTime now) {
       leader = "leader <b class=\"mono\">" + html_escape(m.name.empty() ? m.id : m.name) + "</b>";
     }
   }
-  std::string out = fmt::format("<p class=\"sub\">asked at <span class=\"mono\">{}</span> &middot; {}",
-                                html_escape(d.endpoint), leader);
+  std::string out =
+      fmt::format("<p class=\"sub\">asked at <span class=\"mono\">{}</span> &middot; {}",
+                  html_escape(d.endpoint), leader);
   if (d.updated_at) out += " &middot; updated " + when(*d.updated_at, now);
   out += "</p>\n";
   if (!d.error.empty()) {
@@ -218,8 +218,8 @@ std::string discovery_summary(const DiscoveryStatus& d, common::WallTime now) {
 }
 
 std::string discovery_html(const DiscoveryStatus& d, common::WallTime now) {
-  std::string out = fmt::format("<section id=\"discovery\"><h2>Discovery members ({})</h2>\n",
-                                d.members.size());
+  std::string out =
+      fmt::format("<section id=\"discovery\"><h2>Discovery members ({})</h2>\n", d.members.size());
   out += discovery_summary(d, now);
   if (d.members.empty()) return out + "<p class=\"empty\">No member known yet.</p></section>\n";
   out +=
