@@ -100,13 +100,17 @@ std::string writer_html(const StatusSnapshot& s, common::WallTime now) {
                         when(*s.writer_since, now));
   }
   const std::string shown = s.writer.empty() ? std::string("no writer") : html_escape(s.writer);
+  const std::string changes = s.writer_history.empty()
+                                  ? std::string("no writer chosen since start")
+                                  : fmt::format("{} writer change{} after the first choice",
+                                                s.writer_changes, s.writer_changes == 1 ? "" : "s");
   return fmt::format(
       "<section class=\"writer{}\"><h2>Writer</h2>"
       "<div class=\"value\"><span id=\"writer\" data-writer=\"{}\">{}</span></div>"
-      "<div class=\"sub\">{}{} writer change{} after the first choice</div>"
+      "<div class=\"sub\">{}{}</div>"
       "<div class=\"reason\">{}</div></section>\n",
-      s.writer.empty() ? " none" : "", html_escape(s.writer), shown, since, s.writer_changes,
-      s.writer_changes == 1 ? "" : "s", html_escape(writer_reason(s)));
+      s.writer.empty() ? " none" : "", html_escape(s.writer), shown, since, changes,
+      html_escape(writer_reason(s)));
 }
 
 // "Synced · Primary · size 3" from the probe's wsrep values; a dash before a good probe.

@@ -124,6 +124,7 @@ TEST(StatusPage, NoWriterSaysSoAndWhy) {
   EXPECT_TRUE(contains(page, "no writable Galera node (a: offline: connect: refused)"));
   EXPECT_TRUE(contains(page, "No backend known yet."));
   EXPECT_TRUE(contains(page, "No writer chosen yet."));
+  EXPECT_TRUE(contains(page, "no writer chosen since start"));
   EXPECT_FALSE(contains(page, "id=\"discovery\""));  // static backends: no discovery section
 }
 
