@@ -93,9 +93,9 @@ AdminAnswer metrics(const AdminDeps& deps) {
 // every load from elsewhere, so a name that slipped through could still run nothing.
 AdminAnswer page(const AdminDeps& deps) {
   CHECK(deps.clock != nullptr, "AdminDeps.clock is required for the status page");
-  AdminAnswer answer{200, "text/html; charset=utf-8",
-                     render_status_page(*deps.status->status(), deps.registry->counts(),
-                                        deps.clock->wall_now())};
+  AdminAnswer answer{
+      200, "text/html; charset=utf-8",
+      render_status_page(*deps.status->status(), deps.registry->counts(), deps.clock->wall_now())};
   answer.headers = {{"Cache-Control", "no-store"},
                     {"Content-Security-Policy",
                      "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"},

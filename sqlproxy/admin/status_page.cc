@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <ctime>
 #include <vector>
 
@@ -17,14 +18,14 @@ using std::chrono::seconds;
 constexpr std::string_view kStyle = R"(
 :root{color-scheme:light;--fg:#1d2330;--muted:#5d6677;--line:#dfe3ea;--bg:#f5f6f8;--card:#fff}
 *{box-sizing:border-box}
-body{margin:0;padding:24px 32px;background:var(--bg);color:var(--fg);
+body{margin:0;padding:20px 32px;background:var(--bg);color:var(--fg);
  font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif}
-header{display:flex;align-items:baseline;gap:16px;flex-wrap:wrap;margin-bottom:16px}
+header{display:flex;align-items:baseline;gap:16px;flex-wrap:wrap;margin-bottom:12px}
 h1{font-size:22px;margin:0}
 h2{font-size:15px;margin:0 0 8px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted)}
 .meta,.sub{color:var(--muted);font-size:12px}
-section{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:16px 20px;
- margin-bottom:16px}
+section{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:12px 20px;
+ margin-bottom:12px}
 .writer{border-left:6px solid #1f9d55}
 .writer.none{border-left-color:#d64545}
 .writer .value{font-size:24px;font-weight:600;font-family:ui-monospace,"DejaVu Sans Mono",monospace}
@@ -32,11 +33,13 @@ section{background:var(--card);border:1px solid var(--line);border-radius:8px;pa
 table{width:100%;border-collapse:collapse}
 th{text-align:left;font-weight:600;color:var(--muted);font-size:12px;border-bottom:1px solid var(--line);
  padding:6px 8px}
-td{padding:8px;border-bottom:1px solid var(--line);vertical-align:top}
+td{padding:6px 8px;border-bottom:1px solid var(--line);vertical-align:top}
 tr:last-child td{border-bottom:0}
 .mono{font-family:ui-monospace,"DejaVu Sans Mono",monospace;overflow-wrap:anywhere}
 .num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
-.nowrap{white-space:nowrap}
+.nowrap,.name{white-space:nowrap}
+.name{font-family:ui-monospace,"DejaVu Sans Mono",monospace}
+.stale{color:var(--muted)}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;
  white-space:nowrap}
 .writable{background:#dcf5e6;color:#146c3b}.readable_only{background:#dde9fb;color:#1d4f91}
@@ -67,7 +70,7 @@ std::string when(common::WallTime t, common::WallTime now) {
 
 std::string name_or_none(const std::string& name) {
   return name.empty() ? "<span class=\"empty\">none</span>"
-                      : "<span class=\"mono\">" + html_escape(name) + "</span>";
+                      : "<span class=\"name\">" + html_escape(name) + "</span>";
 }
 
 std::string header_html(const StatusSnapshot& s, const SessionCounts& sessions,
@@ -81,22 +84,33 @@ std::string header_html(const StatusSnapshot& s, const SessionCounts& sessions,
       kStatusPageRefresh.count());
 }
 
+// The reason shown under the writer: why it was chosen (its change's reason) while it holds,
+// rather than the latest decision's "still writable"; why there is none otherwise.
+std::string writer_reason(const StatusSnapshot& s) {
+  if (!s.writer.empty() && !s.writer_history.empty() && s.writer_history.front().to == s.writer) {
+    return "chosen: " + s.writer_history.front().reason;
+  }
+  return s.writer_reason;
+}
+
 std::string writer_html(const StatusSnapshot& s, common::WallTime now) {
   std::string since;
   if (s.writer_since) {
-    since = fmt::format("{} {}", s.writer.empty() ? "without a writer since" : "since",
+    since = fmt::format("{} {} &middot; ", s.writer.empty() ? "without a writer since" : "since",
                         when(*s.writer_since, now));
   }
-  const std::string shown =
-      s.writer.empty() ? std::string("no writer") : html_escape(s.writer);
+  const std::string shown = s.writer.empty() ? std::string("no writer") : html_escape(s.writer);
+  const std::string changes = s.writer_history.empty()
+                                  ? std::string("no writer chosen since start")
+                                  : fmt::format("{} writer change{} after the first choice",
+                                                s.writer_changes, s.writer_changes == 1 ? "" : "s");
   return fmt::format(
       "<section class=\"writer{}\"><h2>Writer</h2>"
       "<div class=\"value\"><span id=\"writer\" data-writer=\"{}\">{}</span></div>"
-      "<div class=\"sub\">{}{}{} writer change{} since start</div>"
+      "<div class=\"sub\">{}{}</div>"
       "<div class=\"reason\">{}</div></section>\n",
-      s.writer.empty() ? " none" : "", html_escape(s.writer), shown, since,
-      since.empty() ? "" : " &middot; ", s.writer_changes, s.writer_changes == 1 ? "" : "s",
-      html_escape(s.writer_reason));
+      s.writer.empty() ? " none" : "", html_escape(s.writer), shown, since, changes,
+      html_escape(writer_reason(s)));
 }
 
 // "Synced · Primary · size 3" from the probe's wsrep values; a dash before a good probe.
@@ -115,6 +129,10 @@ std::string galera_cell(const BackendStatus& b) {
   if (parts.empty()) return "<span class=\"empty\">&ndash;</span>";
   std::string out = parts.front();
   for (std::size_t i = 1; i < parts.size(); ++i) out += " &middot; " + parts[i];
+  // The values are from the last good probe: after a failed one they are history, not state.
+  if (!detail(b, "probe_error").empty()) {
+    return "<span class=\"stale\" title=\"from the last good probe\">was " + out + "</span>";
+  }
   return out;
 }
 
@@ -132,16 +150,16 @@ std::string probe_cell(const BackendStatus& b) {
 
 std::string backend_row(const BackendStatus& b, const SessionCounts& sessions) {
   const std::string_view state = backend_state_name(b.state);
-  const std::string address =
-      b.address.empty() || b.address == b.name
-          ? ""
-          : "<div class=\"sub mono\">" + html_escape(b.address) + "</div>";
+  const std::string address = b.address.empty() || b.address == b.name
+                                  ? ""
+                                  : "<div class=\"sub mono\">" + html_escape(b.address) + "</div>";
   return fmt::format(
-      "<tr class=\"backend\" data-backend=\"{0}\" data-state=\"{1}\">"
-      "<td><span class=\"mono\">{0}</span>{2}{3}</td>"
+      "<tr class=\"backend\" data-backend=\"{0}\" data-state=\"{1}\" data-sessions-rw=\"{6}\" "
+      "data-sessions-ro=\"{7}\"><td class=\"nowrap\"><span class=\"name\">{0}</span>{2}{3}</td>"
       "<td><span class=\"badge {1}\">{4}</span></td>"
       "<td class=\"reason\">{5}</td>"
-      "<td class=\"num\">{6} / {7}</td><td>{8}</td><td class=\"num\">{9}</td></tr>\n",
+      "<td class=\"num\">{6} / {7}</td><td class=\"nowrap\">{8}</td>"
+      "<td class=\"num\">{9}</td></tr>\n",
       html_escape(b.name), state, b.writer ? "<span class=\"tag\">WRITER</span>" : "", address,
       state == "readable_only" ? "readable only" : state, html_escape(b.reason),
       count_of(sessions, b.name), count_of(sessions, b.name + std::string(kReaderKeySuffix)),
@@ -192,8 +210,9 @@ std::string discovery_summary(const DiscoveryStatus& d, common::WallTime now) {
       leader = "leader <b class=\"mono\">" + html_escape(m.name.empty() ? m.id : m.name) + "</b>";
     }
   }
-  std::string out = fmt::format("<p class=\"sub\">asked at <span class=\"mono\">{}</span> &middot; {}",
-                                html_escape(d.endpoint), leader);
+  std::string out =
+      fmt::format("<p class=\"sub\">asked at <span class=\"mono\">{}</span> &middot; {}",
+                  html_escape(d.endpoint), leader);
   if (d.updated_at) out += " &middot; updated " + when(*d.updated_at, now);
   out += "</p>\n";
   if (!d.error.empty()) {
@@ -203,18 +222,23 @@ std::string discovery_summary(const DiscoveryStatus& d, common::WallTime now) {
 }
 
 std::string discovery_html(const DiscoveryStatus& d, common::WallTime now) {
-  std::string out = fmt::format("<section id=\"discovery\"><h2>Discovery members ({})</h2>\n",
-                                d.members.size());
+  std::string out =
+      fmt::format("<section id=\"discovery\"><h2>Discovery members ({})</h2>\n", d.members.size());
   out += discovery_summary(d, now);
   if (d.members.empty()) return out + "<p class=\"empty\">No member known yet.</p></section>\n";
   out +=
       "<table id=\"members\"><thead><tr><th>Member</th><th>ID</th><th>Client URLs</th>"
       "<th>Peer URLs</th></tr></thead><tbody>\n";
-  for (const DiscoveryMember& m : d.members) {
+  std::vector<const DiscoveryMember*> members;
+  for (const DiscoveryMember& m : d.members) members.push_back(&m);
+  std::stable_sort(members.begin(), members.end(),
+                   [](const auto* a, const auto* b) { return a->name < b->name; });
+  for (const DiscoveryMember* member : members) {
+    const DiscoveryMember& m = *member;
     const bool leader = !d.leader_id.empty() && m.id == d.leader_id;
     out += fmt::format(
         "<tr class=\"member\" data-name=\"{0}\" data-id=\"{1}\" data-leader=\"{2}\">"
-        "<td><span class=\"mono\">{0}</span>{3}</td><td class=\"mono\">{1}</td>"
+        "<td class=\"nowrap\"><span class=\"name\">{0}</span>{3}</td><td class=\"mono\">{1}</td>"
         "<td class=\"mono\">{4}</td><td class=\"mono\">{5}</td></tr>\n",
         html_escape(m.name), html_escape(m.id), leader ? "true" : "false",
         leader ? "<span class=\"tag\">LEADER</span>" : "", urls_cell(m.client_urls),

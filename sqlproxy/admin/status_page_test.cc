@@ -72,7 +72,10 @@ TEST(StatusPage, ShowsWriterSinceAndEveryBackendWithItsState) {
   EXPECT_TRUE(contains(page, R"(<meta http-equiv="refresh" content="2">)"));
   EXPECT_TRUE(contains(page, R"(<span id="writer" data-writer="10.0.0.1:3306">10.0.0.1:3306<)"));
   EXPECT_TRUE(contains(page, "since 2027-01-15 07:56:55 UTC (3 min 5 s ago)"));
-  EXPECT_TRUE(contains(page, "lowest name among writable nodes"));
+  // Why the writer was chosen (its change's reason), not the latest decision's.
+  EXPECT_TRUE(contains(page, "chosen: writer offline"));
+  EXPECT_FALSE(contains(page, "lowest name among writable nodes"));
+  EXPECT_TRUE(contains(page, "1 writer change after the first choice"));
   EXPECT_TRUE(contains(page, "backends from <b>discovery</b> &middot; 9 client sessions"));
   for (const char* row : {R"(data-backend="10.0.0.1:3306" data-state="writable")",
                           R"(data-backend="10.0.0.2:3306" data-state="draining")",
@@ -86,9 +89,19 @@ TEST(StatusPage, ShowsWriterSinceAndEveryBackendWithItsState) {
   EXPECT_TRUE(contains(page, "1.25 ms"));
   EXPECT_TRUE(contains(page, R"(<td class="num">7 / 0</td>)"));  // writer port / read-only port
   EXPECT_TRUE(contains(page, R"(<td class="num">0 / 2</td>)"));
+  EXPECT_TRUE(contains(page, R"(data-state="writable" data-sessions-rw="7" data-sessions-ro="0")"));
   // Only the writer's row carries the tag.
   EXPECT_EQ(page.find("WRITER</span>"), page.rfind("WRITER</span>"));
   EXPECT_LT(page.find("WRITER</span>"), page.find("10.0.0.2:3306"));
+}
+
+TEST(StatusPage, GaleraValuesAfterAFailedProbeReadAsHistory) {
+  StatusSnapshot s;
+  BackendStatus b = backend("gone", BackendState::Offline, "probe failed: connect: refused");
+  b.details = {{"wsrep_local_state_comment", "Synced"}, {"probe_error", "connect: refused"}};
+  s.backends = {b};
+  const std::string page = render_status_page(s, {}, kNow);
+  EXPECT_TRUE(contains(page, R"(title="from the last good probe">was Synced</span>)"));
 }
 
 TEST(StatusPage, ReadableOnlyAndUnknownStatesRead) {
@@ -111,6 +124,7 @@ TEST(StatusPage, NoWriterSaysSoAndWhy) {
   EXPECT_TRUE(contains(page, "no writable Galera node (a: offline: connect: refused)"));
   EXPECT_TRUE(contains(page, "No backend known yet."));
   EXPECT_TRUE(contains(page, "No writer chosen yet."));
+  EXPECT_TRUE(contains(page, "no writer chosen since start"));
   EXPECT_FALSE(contains(page, "id=\"discovery\""));  // static backends: no discovery section
 }
 

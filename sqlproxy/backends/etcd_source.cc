@@ -178,9 +178,9 @@ using StreamSlot = beast::tcp_stream* EtcdDiscoverySource::State::*;
 // One GET on a fresh connection (the watch holds its connection for minutes; a connection per
 // request keeps the code free of keep-alive state at this request rate). The stream is exposed
 // in s->*slot while in flight so that stop() can cancel it.
-asio::awaitable<common::Result<Response>> get(StatePtr s, std::string target,
-                                              std::chrono::milliseconds timeout,
-                                              StreamSlot slot = &EtcdDiscoverySource::State::stream) {
+asio::awaitable<common::Result<Response>> get(
+    StatePtr s, std::string target, std::chrono::milliseconds timeout,
+    StreamSlot slot = &EtcdDiscoverySource::State::stream) {
   asio::ip::tcp::resolver resolver(s->strand);
   auto [resolve_error, endpoints] = co_await resolver.async_resolve(
       s->config.url.host, std::to_string(s->config.url.port), kAwait);

@@ -87,8 +87,8 @@ struct EtcdDiscoveryConfig {
   DiscoveryUrl url;
   std::uint16_t backend_port = 3306;  // --backend-port
   std::chrono::milliseconds retry_interval{1000};
-  std::chrono::milliseconds request_timeout{5000};  // connect + plain GET
-  std::chrono::milliseconds watch_timeout{60000};   // a silent watch is re-established
+  std::chrono::milliseconds request_timeout{5000};   // connect + plain GET
+  std::chrono::milliseconds watch_timeout{60000};    // a silent watch is re-established
   std::chrono::milliseconds cluster_interval{2000};  // members/leader refresh (with a callback)
 };
 

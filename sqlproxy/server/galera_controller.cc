@@ -214,8 +214,8 @@ void GaleraController::on_view() {
   }
   if (decision.writer_changed) {
     if (previous) ++writer_changes_;
-    writer_history_.record({clock_.wall_now(), previous.value_or(""),
-                            decision.writer.value_or(""), decision.reason});
+    writer_history_.record(
+        {clock_.wall_now(), previous.value_or(""), decision.writer.value_or(""), decision.reason});
     spdlog::warn("writer changes from {} to {}: {}", previous.value_or("none"),
                  decision.writer.value_or("none"), decision.reason);
   }

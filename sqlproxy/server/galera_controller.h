@@ -36,8 +36,8 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "sqlproxy/backends/dns_source.h"
 #include "sqlproxy/admin/writer_history.h"
+#include "sqlproxy/backends/dns_source.h"
 #include "sqlproxy/backends/etcd_source.h"
 #include "sqlproxy/health/health_monitor.h"
 #include "sqlproxy/routing/router.h"

@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "support"))
 import galera  # noqa: E402
 import servers  # noqa: E402
 import status_page  # noqa: E402
-from sqlproxy_galera import GaleraProxy  # noqa: E402
+from sqlproxy_galera import GaleraProxy, connect  # noqa: E402
 
 PROXY_BIN = "build/bin/sqlproxy"
 DISCOVERY_BIN = "build/bin/discovery"
@@ -168,16 +168,27 @@ class StatusPageTest(unittest.TestCase):
              == addresses and self.proxy.writer(), "3 discovered backends and a writer")
         leader_id = self.discovery.leader_id(self.member)
         self.assertTrue(leader_id, "discovery elected no leader")
+        # One client session on each port, so the page has sessions to count.
+        rw, ro = connect(self.proxy.port), connect(self.proxy.ro_port)
+        self.addCleanup(rw.close)
+        self.addCleanup(ro.close)
+        with ro.cursor() as cur:
+            cur.execute("SELECT @@port")
+            ro_name = f"127.0.0.1:{cur.fetchone()[0]}"
 
         def discovery_shown(dom, status):
             members = status_page.members_shown(dom)
+            sessions = {b["name"]: (int(b["name"] == status["writer"]), int(b["name"] == ro_name))
+                        for b in status["backends"]}
             return (sorted(m["name"] for m in members) == ["m1", "m2", "m3"]
                     and [m["id"] for m in members if m["leader"]] == [leader_id]
                     and all(b["state"] in ("writable", "readable_only")
-                            for b in status["backends"]))
+                            for b in status["backends"])
+                    and status_page.sessions_shown(dom) == sessions)
 
         dom = poll(lambda: self.page_agrees(discovery_shown),
-                   "the page to show /status's writer, healthy backends and discovery's leader")
+                   "the page to show /status's writer, healthy backends, sessions and "
+                   "discovery's leader")
         writer = status_page.writer_shown(dom)
         self.assertIn(writer, addresses)
         self.assertEqual(status_page.writer_changes_shown(dom)[-1], ("", writer))

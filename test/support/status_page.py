@@ -6,6 +6,7 @@ rendered. Used by test/integration/status_page_test.py and the end-to-end stack 
     dom = status_page.dump_dom("http://127.0.0.1:9000/")        # the DOM after load, as HTML
     status_page.writer_shown(dom)        # "127.0.0.1:3306", or "" when the page shows no writer
     status_page.backends_shown(dom)      # {"127.0.0.1:3306": "writable", ...}
+    status_page.sessions_shown(dom)      # {"127.0.0.1:3306": (writer port, read-only port), ...}
     status_page.writer_changes_shown(dom)  # [("127.0.0.1:3306", "127.0.0.1:3307"), ...] newest first
     status_page.members_shown(dom)       # [{"name": "m1", "id": "...", "leader": True}, ...]
     status_page.screenshot("http://127.0.0.1:9000/", "build/screenshots/status-page.png")
@@ -102,7 +103,9 @@ class _Hooks(html.parser.HTMLParser):
         if a.get("id") == "writer":
             self.writer = a.get("data-writer") or ""
         elif tag == "tr" and "backend" in classes:
-            self.backends.append((a.get("data-backend") or "", a.get("data-state") or ""))
+            self.backends.append((a.get("data-backend") or "", a.get("data-state") or "",
+                                  int(a.get("data-sessions-rw") or 0),
+                                  int(a.get("data-sessions-ro") or 0)))
         elif tag == "tr" and "writer-change" in classes:
             self.changes.append((a.get("data-from") or "", a.get("data-to") or ""))
         elif tag == "tr" and "member" in classes:
@@ -129,7 +132,12 @@ def writer_shown(dom):
 def backends_shown(dom):
     """{backend name: state} in page order; states as /status names them ("writable",
     "readable_only", "draining", "offline", "unknown")."""
-    return dict(_hooks(dom).backends)
+    return {name: state for name, state, _, _ in _hooks(dom).backends}
+
+
+def sessions_shown(dom):
+    """{backend name: (sessions of the writer port, sessions of the read-only port)}."""
+    return {name: (rw, ro) for name, _, rw, ro in _hooks(dom).backends}
 
 
 def writer_changes_shown(dom):
