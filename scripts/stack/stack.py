@@ -508,7 +508,7 @@ class Stack:
 The stack runs (state and logs in {self.root}):
   WordPress     {self.wordpress_url()}/   ({self.wordpress_hint()})
   sqlproxy      mariadb -h 127.0.0.1 -P {p['sqlproxy']} -u {WP_USER} -p'{pw}' {WP_DATABASE}
-  admin         curl {admin}/status   (also {admin}/metrics, /ready, /health)
+  admin         {admin}/ (status page), curl {admin}/status   (also /metrics, /ready)
   discovery     {', '.join(self.discovery_url(i) for i in range(3))}
                 curl '{d1}/v2/keys/pxc-cluster/{CLUSTER_NAME}/?recursive=true'
                 curl {d1}/v2/members
