@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <vector>
@@ -224,6 +225,82 @@ TEST_F(MemberSnapshotTest, LaggingMemberCatchesUpThroughTheLeadersCheckpoint) {
   }));
   EXPECT_EQ(restarted.store().snapshot(), members_.at(1)->store().snapshot());
   EXPECT_EQ(value(3, "/k59"), "59");
+}
+
+// MemberSnapshots on its own: which checkpoints it keeps, and what it accepts from a peer.
+class MemberSnapshotsTest : public MemberSnapshotTest {
+ protected:
+  void SetUp() override {
+    MemberSnapshotTest::SetUp();
+    storage_ = std::move(*RocksdbStorage::open(root_ / "keys"));
+    log_ = RocksdbRaftLog::load(storage_->db());
+    raft::pb::ConfState conf;
+    conf.add_voters(1);
+    rocksdb::WriteBatch batch;
+    log_->set_conf_state(batch, conf);
+    storage_->commit(batch);
+  }
+  void TearDown() override {
+    log_.reset();
+    storage_.reset();
+    MemberSnapshotTest::TearDown();
+  }
+  // Appends and applies entries up to `last` (term 1), as the raft loop's batches do.
+  void apply_to(std::uint64_t last) {
+    std::vector<raft::pb::Entry> entries;
+    for (std::uint64_t index = log_->last_index() + 1; index <= last; ++index) {
+      raft::pb::Entry& entry = entries.emplace_back();
+      entry.set_index(index);
+      entry.set_term(1);
+    }
+    rocksdb::WriteBatch batch;
+    log_->append(batch, entries);
+    RocksdbStorage::append(batch, {}, last);
+    RocksdbStorage::set_applied(batch, last);
+    storage_->commit(batch);
+  }
+  std::unique_ptr<RocksdbStorage> storage_;
+  std::unique_ptr<RocksdbRaftLog> log_;
+};
+
+TEST_F(MemberSnapshotsTest, LentCheckpointsOutliveNewerSnapshotsAndLeftoversGo) {
+  MemberSnapshots snapshots(root_ / "snap", {.count = 10, .catch_up_entries = 4}, *storage_, *log_);
+  fs::create_directories(root_ / "snap" / "0000000000000003.tmp");  // a crash mid-checkpoint
+  ASSERT_TRUE(snapshots.recover(0).has_value());
+  EXPECT_TRUE(names_in(root_ / "snap").empty());
+  apply_to(12);
+  EXPECT_TRUE(snapshots.due(12));
+  ASSERT_TRUE(snapshots.take(12).has_value());
+  EXPECT_FALSE(snapshots.due(22));
+  EXPECT_EQ(log_->first_index(), 9u);  // 4 entries kept behind the snapshot
+  const auto lent = snapshots.lend(7, 12);
+  ASSERT_TRUE(lent.has_value());
+  EXPECT_FALSE(snapshots.lend(7, 12).has_value());  // one transfer per peer
+  apply_to(30);
+  ASSERT_TRUE(snapshots.take(30).has_value());
+  EXPECT_EQ(log_->first_index(), 27u);
+  EXPECT_EQ(names_in(root_ / "snap"),
+            (std::vector<std::string>{checkpoint_name(12), checkpoint_name(30)}));
+  snapshots.release(7);
+  EXPECT_EQ(names_in(root_ / "snap"), std::vector<std::string>{checkpoint_name(30)});
+  // The snapshot survives a restart of the log.
+  log_ = RocksdbRaftLog::load(storage_->db());
+  EXPECT_EQ(log_->snapshot_metadata().index(), 30u);
+  EXPECT_EQ(log_->first_index(), 27u);
+}
+
+TEST_F(MemberSnapshotsTest, ReceivedFilesMustHoldTheIndexTheirMetadataNames) {
+  apply_to(5);
+  ASSERT_TRUE(create_checkpoint(storage_->db(), root_ / "staged").has_value());
+  raft::pb::SnapshotMetadata metadata;
+  metadata.set_index(6);
+  metadata.set_term(1);
+  EXPECT_FALSE(MemberSnapshots::verify_received(root_ / "staged", metadata).has_value());
+  metadata.set_index(5);
+  EXPECT_TRUE(MemberSnapshots::verify_received(root_ / "staged", metadata).has_value());
+  fs::create_directories(root_ / "garbage");
+  std::ofstream(root_ / "garbage" / "CURRENT") << "MANIFEST-000099\n";
+  EXPECT_FALSE(MemberSnapshots::verify_received(root_ / "garbage", metadata).has_value());
 }
 
 }  // namespace
