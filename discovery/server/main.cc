@@ -104,7 +104,8 @@ common::Result<std::unique_ptr<PeerTransport>, std::string> open_transport(
         id, PeerAddress{.host = peer.peer_urls.front().host, .port = peer.peer_urls.front().port});
   }
   PeerTransport* raw = made.get();
-  member.set_sender([raw](std::vector<raft::pb::Message> messages) { raw->send(std::move(messages)); });
+  member.set_sender(
+      [raw](std::vector<raft::pb::Message> messages) { raw->send(std::move(messages)); });
   member.set_snapshot_sender([raw](raft::pb::Message message, std::filesystem::path checkpoint) {
     raw->send_snapshot(std::move(message), std::move(checkpoint));
   });
