@@ -8,6 +8,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <utility>
 
 #include "common/check.h"
 #include "discovery/server/snapshot_checkpoint.h"
@@ -281,16 +282,17 @@ void Member::note_leader(const raft::Ready& ready) {
 void Member::maybe_snapshot() {
   // Here every apply so far is committed to the database and no batch is in flight, so a
   // checkpoint reflects exactly applied_.
-  if (flight_ || !snapshots_->due(applied_)) return;
-  if (auto taken = snapshots_->take(applied_); !taken) {
-    spdlog::error("snapshot at {} failed: {}", applied_, taken.error());
-  }
+  if (flight_ || applied_ == 0) return;
+  std::optional<std::uint64_t> keep_entries = std::exchange(snapshot_requested_, std::nullopt);
+  if (!keep_entries && !snapshots_->due(applied_)) return;
+  auto taken =
+      keep_entries ? snapshots_->take(applied_, *keep_entries) : snapshots_->take(applied_);
+  if (!taken) spdlog::error("snapshot at {} failed: {}", applied_, taken.error());
 }
 
-common::Result<void, std::string> Member::snapshot_now(std::uint64_t keep_entries) {
-  if (flight_) return std::string("a batch is being written; try again");
-  if (applied_ <= snapshots_->index()) return {};
-  return snapshots_->take(applied_, keep_entries);
+void Member::request_snapshot(std::uint64_t keep_entries) {
+  snapshot_requested_ = std::min(keep_entries, snapshot_requested_.value_or(keep_entries));
+  maybe_snapshot();
 }
 
 void Member::install_snapshot(const raft::Ready& ready) {
