@@ -432,6 +432,11 @@ void Member::send_snapshot(raft::pb::Message message) {
   std::optional<std::filesystem::path> dir;
   if (snapshot_sender_) dir = snapshots_->lend(to, message.snapshot().metadata().index());
   if (!dir) {
+    // The current snapshot's checkpoint is gone (making it failed after an install): a new one
+    // is taken once this Ready is done, and raft sends that one at its next try.
+    if (snapshot_sender_ && !snapshots_->has_checkpoint()) {
+      snapshot_requested_ = snapshot_requested_.value_or(setup_.snapshot.catch_up_entries);
+    }
     node_->report_snapshot(to, false);
     schedule_ready();
     return;
