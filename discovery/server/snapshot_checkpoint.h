@@ -7,6 +7,8 @@
 // RocksDB checkpoint of the member's database, a directory of hard links to the immutable SST
 // files after a memtable flush, so making one copies nothing and takes milliseconds.
 //
+// MemberSnapshots (member_snapshots.h) does both sides for the raft loop.
+//
 // Leader side (the raft loop): every so many applied entries, after the apply batch is committed,
 // create_checkpoint(db, <checkpoints>/checkpoint_name(applied)), then
 // RocksdbRaftLog::create_snapshot(batch, applied, conf_state) and compact the log behind it. When a
