@@ -59,9 +59,10 @@ common::Result<std::unique_ptr<Member>, std::string> open_member(asio::io_contex
   }
   auto storage = RocksdbStorage::open(keys_dir);
   if (!storage) return storage.error();
-  auto member =
-      std::make_unique<Member>(io, std::move(*storage), clock, member_setup(config, !existing));
-  return member;
+  MemberSetup setup = member_setup(config, !existing);
+  setup.snapshot_dir = std::filesystem::path(config.data_dir) / "member" / "snap";
+  setup.snapshot.count = config.snapshot_count;
+  return std::make_unique<Member>(io, std::move(*storage), clock, std::move(setup));
 }
 
 // The peer transport of a multi-member cluster: listens on --listen-peer-urls and dials every
@@ -85,12 +86,11 @@ common::Result<std::unique_ptr<PeerTransport>, std::string> open_transport(
       .on_message = [&member](const raft::pb::Message& message) { member.step(message); },
       .on_unreachable = [&member](std::uint64_t peer) { member.report_unreachable(peer); },
       .on_snapshot =
-          [](const raft::pb::Message&, const std::filesystem::path& staged) {
-            // Snapshot installation comes with log compaction; until then none is sent.
-            std::error_code ec;
-            std::filesystem::remove_all(staged, ec);
+          [&member](const raft::pb::Message& message, const std::filesystem::path& staged) {
+            member.receive_snapshot(message, staged);
           },
-      .on_snapshot_sent = [](std::uint64_t, bool) {},
+      .on_snapshot_sent = [&member](std::uint64_t peer,
+                                    bool ok) { member.snapshot_sent(peer, ok); },
   };
   auto made = std::make_unique<PeerTransport>(io, std::move(transport), std::move(handlers),
                                               io.get_executor(), metrics);
@@ -104,13 +104,10 @@ common::Result<std::unique_ptr<PeerTransport>, std::string> open_transport(
         id, PeerAddress{.host = peer.peer_urls.front().host, .port = peer.peer_urls.front().port});
   }
   PeerTransport* raw = made.get();
-  member.set_sender([raw](std::vector<raft::pb::Message> messages) {
-    std::vector<raft::pb::Message> plain;
-    for (raft::pb::Message& message : messages) {
-      if (message.type() == raft::pb::MsgSnap) continue;  // see on_snapshot above
-      plain.push_back(std::move(message));
-    }
-    raw->send(std::move(plain));
+  member.set_sender(
+      [raw](std::vector<raft::pb::Message> messages) { raw->send(std::move(messages)); });
+  member.set_snapshot_sender([raw](raft::pb::Message message, std::filesystem::path checkpoint) {
+    raw->send_snapshot(std::move(message), std::move(checkpoint));
   });
   return made;
 }
