@@ -17,6 +17,7 @@
 #include "discovery/api/member_request.h"
 #include "discovery/server/bootstrap.h"
 #include "discovery/server/cluster_members.h"
+#include "discovery/server/health_check.h"
 #include "discovery/server/member_id.h"
 
 namespace discovery::server {
@@ -111,6 +112,8 @@ asio::awaitable<bool> ApiHandler::handle(beast::tcp_stream& stream, Request requ
       } else {
         response = co_await keys(*parsed, meta);
       }
+    } else if (routed.endpoint == api::Endpoint::Health) {
+      response = api::health_response(co_await member_healthy(member_), meta);
     } else {
       response = serve(routed, request, meta);
     }
@@ -239,8 +242,6 @@ api::Response ApiHandler::serve(const api::Routed& routed, const Request& reques
       return api::stats_store_response(member_.store().stats(), meta);
     case api::Endpoint::Version:
       return api::version_response(kServerVersion, kClusterVersion, meta);
-    case api::Endpoint::Health:
-      return api::health_response(true, meta);
     case api::Endpoint::Metrics:
       return api::metrics_response(metrics_.render(), meta);
     case api::Endpoint::V3Gateway:
