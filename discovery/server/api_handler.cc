@@ -80,10 +80,12 @@ api::RaftRole role_of(raft::Role role) {
 
 }  // namespace
 
-ApiHandler::ApiHandler(const Config& config, Member& member, common::metrics::Registry& metrics)
+ApiHandler::ApiHandler(const Config& config, Member& member, common::metrics::Registry& metrics,
+                       const PeerStats& peer_stats)
     : config_(config),
       member_(member),
       metrics_(metrics),
+      peer_stats_(peer_stats),
       member_id_(config.member_id()),
       cluster_id_(config.cluster_id()),
       client_urls_(url_texts(config.advertise_client_urls)),
@@ -286,19 +288,17 @@ std::vector<api::Member> ApiHandler::members() const {
 api::Response ApiHandler::leader_stats(const api::ResponseMeta& meta) const {
   const raft::Status status = member_.node().status();
   if (status.role != raft::Role::Leader) return api::stats_leader_response(std::nullopt, meta);
-  api::LeaderStats stats{.leader_id = member_id_, .followers = {}};
+  std::vector<std::uint64_t> ids;
   for (const auto& [id, progress] : status.progress) {
-    if (id == member_id_) continue;
-    api::FollowerStats follower;
-    follower.id = id;
-    stats.followers.push_back(follower);
+    if (id != member_id_) ids.push_back(id);
   }
+  api::LeaderStats stats{.leader_id = member_id_, .followers = peer_stats_.followers(ids)};
   return api::stats_leader_response(std::move(stats), meta);
 }
 
 api::SelfStats ApiHandler::self_stats() const {
   const common::WallTime now = member_.clock().wall_now();
-  return api::SelfStats{
+  api::SelfStats stats{
       .name = config_.name,
       .id = member_id_,
       .state = role_of(member_.node().role()),
@@ -308,6 +308,8 @@ api::SelfStats ApiHandler::self_stats() const {
           std::chrono::duration_cast<std::chrono::nanoseconds>(now - start_time_).count(),
       .leader_start_time = start_time_,
   };
+  peer_stats_.fill_self(stats);
+  return stats;
 }
 
 api::RaftPosition ApiHandler::raft_position() const {
