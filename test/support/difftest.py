@@ -84,9 +84,11 @@ class Watch:
         line, self.pending = self.pending.split(b"\n", 1)
         self.ctx.note(f"{self.label} {what}", self.ctx.mask_body(line + b"\n", None))
         try:
-            return json.loads(line)
+            event = json.loads(line)
         except ValueError:
             return None
+        self.ctx.saw_index(event.get("node", {}).get("modifiedIndex", 0))
+        return event
 
     def close(self):
         self.conn.close()
@@ -106,6 +108,8 @@ class Ctx:
             self.masker = masking.Masker(roles=self.roles)
         self.records = []
         self.conn = None
+        self.watched_index = 0  # the highest index a watch on another member has shown
+        self.synced_index = 0   # the request member is known to have applied this far
 
     # ---- recording -------------------------------------------------------------------------
 
@@ -159,6 +163,7 @@ class Ctx:
     def send(self, method, path, form=None, body=None, content_type=None, headers=None,
              version="HTTP/1.1", host="localhost", fresh=False):
         """Sends one request without recording it; returns the Response."""
+        self.sync_request_member()
         if form is not None:
             body, content_type = encode_form(form), FORM
         conn = self._connection(fresh)
@@ -193,6 +198,7 @@ class Ctx:
     def raw(self, data, label, responses=1, check_close=False):
         """Sends raw bytes on a fresh connection and records up to `responses` responses, or how
         the connection ended without one."""
+        self.sync_request_member()
         with rawhttp.Connection(self.port, timeout=5) as conn:
             try:
                 conn.send(data)
@@ -226,6 +232,24 @@ class Ctx:
                 resp = conn.request("GET", "/v2/keys/")
                 return int(resp.header("X-Etcd-Index")) >= wanted
             self.poll_until(caught_up, f"watch member to reach index {wanted}")
+
+    def saw_index(self, index):
+        if self.watch_port != self.port and isinstance(index, int):
+            self.watched_index = max(self.watched_index, index)
+
+    def sync_request_member(self):
+        """After a watch on another member showed an event (an expiry, say), waits (unrecorded)
+        until the request member has applied it too, so the case's next request sees the state
+        the watch reported, as it does on a single member."""
+        if self.watched_index <= self.synced_index:
+            return
+        wanted = self.watched_index
+        with rawhttp.Connection(self.port) as conn:
+            def caught_up():
+                resp = conn.request("GET", "/v2/keys/")
+                return int(resp.header("X-Etcd-Index")) >= wanted
+            self.poll_until(caught_up, f"request member to reach index {wanted}")
+        self.synced_index = wanted
 
     def poll_until(self, predicate, what, deadline_seconds=POLL_DEADLINE_SECONDS):
         deadline = time.monotonic() + deadline_seconds
