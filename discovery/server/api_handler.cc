@@ -147,6 +147,13 @@ asio::awaitable<void> ApiHandler::handle_broken_body(beast::tcp_stream& stream, 
 
 asio::awaitable<api::Response> ApiHandler::keys(const api::KeysRequest& keys,
                                                 const api::ResponseMeta& meta) {
+  // etcd answers errors that are not the store's with index 0 (cluster_clients_test
+  // "unavailable"), and holds a request made during an election until a leader is elected.
+  const store::Error timed_out{
+      .code = store::ErrorCode::RaftInternal, .cause = "etcdserver: request timed out", .index = 0};
+  if ((keys.is_write() || keys.quorum) && !co_await wait_for_leader(member_)) {
+    co_return api::keys_error_response(timed_out, cluster_id_, meta);
+  }
   if (keys.is_write()) {
     auto result = co_await member_.write(api::make_write_command(keys, member_.clock().wall_now()));
     if (!result) co_return api::keys_error_response(result.error(), cluster_id_, meta);
@@ -155,10 +162,7 @@ asio::awaitable<api::Response> ApiHandler::keys(const api::KeysRequest& keys,
   }
   // quorum=true: linearizable through ReadIndex; a plain read is served from the local store.
   if (keys.quorum && !co_await member_.read_barrier()) {
-    co_return api::keys_error_response(store::Error{.code = store::ErrorCode::RaftInternal,
-                                                    .cause = "etcdserver: request timed out",
-                                                    .index = member_.store().index()},
-                                       cluster_id_, meta);
+    co_return api::keys_error_response(timed_out, cluster_id_, meta);
   }
   auto result =
       member_.store().get(keys.key, keys.recursive, keys.sorted, member_.clock().wall_now());

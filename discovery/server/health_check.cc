@@ -23,6 +23,21 @@ struct Probe {
 
 }  // namespace
 
+asio::awaitable<bool> wait_for_leader(const Member& member, std::chrono::milliseconds deadline) {
+  if (member.node().leader() != 0) co_return true;
+  // Leadership changes only when the raft loop runs, at most once per tick or message; a poll
+  // at a fraction of a tick answers within that much of the election.
+  constexpr std::chrono::milliseconds kPoll{20};
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (member.node().leader() == 0) {
+    if (std::chrono::steady_clock::now() >= until) co_return false;
+    timer.expires_after(kPoll);
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  co_return true;
+}
+
 asio::awaitable<bool> member_healthy(Member& member, std::chrono::milliseconds read_deadline) {
   // A member cut off from the quorum may still name the old leader until its election timeout;
   // the read catches that case, the leader check the one after (both pinned by

@@ -107,5 +107,38 @@ TEST_F(HealthCheckTest, AKnownLeaderThatNeverConfirmsTheReadIsUnhealthy) {
   member->stop();
 }
 
+TEST_F(HealthCheckTest, WaitForLeaderCompletesAtOnceWithALeaderAndWhenOneIsLearned) {
+  auto member = start(setup_with({kSelf, kPeer}));
+  std::optional<bool> known;
+  asio::co_spawn(io_, wait_for_leader(*member, std::chrono::milliseconds{5000}),
+                 [&](const std::exception_ptr&, bool ok) { known = ok; });
+  io_.run_for(std::chrono::milliseconds{100});
+  EXPECT_FALSE(known.has_value());  // still waiting: no leader yet
+  raft::pb::Message heartbeat;
+  heartbeat.set_type(raft::pb::MsgHeartbeat);
+  heartbeat.set_from(kPeer);
+  heartbeat.set_to(kSelf);
+  heartbeat.set_term(2);
+  member->step(heartbeat);
+  ASSERT_TRUE(run_until([&] { return known.has_value(); }));
+  EXPECT_EQ(known, std::optional<bool>(true));
+  known.reset();
+  asio::co_spawn(io_, wait_for_leader(*member, std::chrono::milliseconds{0}),
+                 [&](const std::exception_ptr&, bool ok) { known = ok; });
+  ASSERT_TRUE(run_until([&] { return known.has_value(); }));
+  EXPECT_EQ(known, std::optional<bool>(true));
+  member->stop();
+}
+
+TEST_F(HealthCheckTest, WaitForLeaderGivesUpAtTheDeadline) {
+  auto member = start(setup_with({kSelf, kPeer}));
+  std::optional<bool> known;
+  asio::co_spawn(io_, wait_for_leader(*member, std::chrono::milliseconds{100}),
+                 [&](const std::exception_ptr&, bool ok) { known = ok; });
+  ASSERT_TRUE(run_until([&] { return known.has_value(); }));
+  EXPECT_EQ(known, std::optional<bool>(false));
+  member->stop();
+}
+
 }  // namespace
 }  // namespace discovery::server

@@ -18,7 +18,9 @@ stops the run, as later steps build on the cluster's state):
                 moves to another member and its writes succeed once a new leader is elected;
                 earlier keys are still there;
   unavailable   a second member SIGKILLed (no quorum): cluster-health reports "cluster is
-                unavailable" (the survivor's /health says false, as etcd's does without a leader).
+                unavailable" (the survivor's /health says false, as etcd's does without a leader);
+                a write and a quorum read on the survivor wait for a leader and time out as
+                etcd's do (500, errorCode 300, index 0).
 Against etcd (--server etcd) every step passes too: the harness checks itself.
 Last line: "N passed, M failed".
 """
@@ -29,6 +31,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
@@ -237,6 +241,30 @@ def step_unavailable(cluster, ctl):
     survivor = followers[1]
     code, out, err = ctl.run("--no-sync", "cluster-health", endpoints=survivor.client_url)
     assert "cluster is unavailable" in out, (code, out, err)
+    # A write and a quorum read on the lone survivor wait out etcd's 7 s request timeout for a
+    # leader, then answer error 300 with index 0 (both at once, to wait once).
+    answers = {}
+
+    def ask(label, method, path, data=None):
+        req = urllib.request.Request(survivor.client_url + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/x-www-form-urlencoded")
+        try:
+            with urllib.request.urlopen(req, timeout=DEADLINE_SECONDS) as resp:
+                answers[label] = (resp.status, resp.headers.get("X-Etcd-Index"), resp.read())
+        except urllib.error.HTTPError as err:
+            answers[label] = (err.code, err.headers.get("X-Etcd-Index"), err.read())
+    threads = [threading.Thread(target=ask, args=("PUT", "PUT", f"/v2/keys{P}/a", b"value=x")),
+               threading.Thread(target=ask, args=("quorum GET", "GET",
+                                                  f"/v2/keys{P}/a?quorum=true"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(DEADLINE_SECONDS + 1)
+    want = (500, "0", b'{"errorCode":300,"message":"Raft Internal Error",'
+                      b'"cause":"etcdserver: request timed out","index":0}\n')
+    for label in ("PUT", "quorum GET"):
+        assert answers.get(label) == want, f"{label} without quorum: {answers.get(label)}"
 
 
 def main():
