@@ -17,6 +17,7 @@
 #include "discovery/api/member_request.h"
 #include "discovery/server/bootstrap.h"
 #include "discovery/server/cluster_members.h"
+#include "discovery/server/health_check.h"
 #include "discovery/server/member_id.h"
 
 namespace discovery::server {
@@ -79,10 +80,12 @@ api::RaftRole role_of(raft::Role role) {
 
 }  // namespace
 
-ApiHandler::ApiHandler(const Config& config, Member& member, common::metrics::Registry& metrics)
+ApiHandler::ApiHandler(const Config& config, Member& member, common::metrics::Registry& metrics,
+                       const PeerStats& peer_stats)
     : config_(config),
       member_(member),
       metrics_(metrics),
+      peer_stats_(peer_stats),
       member_id_(config.member_id()),
       cluster_id_(config.cluster_id()),
       client_urls_(url_texts(config.advertise_client_urls)),
@@ -111,6 +114,8 @@ asio::awaitable<bool> ApiHandler::handle(beast::tcp_stream& stream, Request requ
       } else {
         response = co_await keys(*parsed, meta);
       }
+    } else if (routed.endpoint == api::Endpoint::Health) {
+      response = api::health_response(co_await member_healthy(member_), meta);
     } else {
       response = serve(routed, request, meta);
     }
@@ -142,6 +147,13 @@ asio::awaitable<void> ApiHandler::handle_broken_body(beast::tcp_stream& stream, 
 
 asio::awaitable<api::Response> ApiHandler::keys(const api::KeysRequest& keys,
                                                 const api::ResponseMeta& meta) {
+  // etcd answers errors that are not the store's with index 0 (cluster_clients_test
+  // "unavailable"), and holds a request made during an election until a leader is elected.
+  const store::Error timed_out{
+      .code = store::ErrorCode::RaftInternal, .cause = "etcdserver: request timed out", .index = 0};
+  if ((keys.is_write() || keys.quorum) && !co_await wait_for_leader(member_)) {
+    co_return api::keys_error_response(timed_out, cluster_id_, meta);
+  }
   if (keys.is_write()) {
     auto result = co_await member_.write(api::make_write_command(keys, member_.clock().wall_now()));
     if (!result) co_return api::keys_error_response(result.error(), cluster_id_, meta);
@@ -150,10 +162,7 @@ asio::awaitable<api::Response> ApiHandler::keys(const api::KeysRequest& keys,
   }
   // quorum=true: linearizable through ReadIndex; a plain read is served from the local store.
   if (keys.quorum && !co_await member_.read_barrier()) {
-    co_return api::keys_error_response(store::Error{.code = store::ErrorCode::RaftInternal,
-                                                    .cause = "etcdserver: request timed out",
-                                                    .index = member_.store().index()},
-                                       cluster_id_, meta);
+    co_return api::keys_error_response(timed_out, cluster_id_, meta);
   }
   auto result =
       member_.store().get(keys.key, keys.recursive, keys.sorted, member_.clock().wall_now());
@@ -239,8 +248,6 @@ api::Response ApiHandler::serve(const api::Routed& routed, const Request& reques
       return api::stats_store_response(member_.store().stats(), meta);
     case api::Endpoint::Version:
       return api::version_response(kServerVersion, kClusterVersion, meta);
-    case api::Endpoint::Health:
-      return api::health_response(true, meta);
     case api::Endpoint::Metrics:
       return api::metrics_response(metrics_.render(), meta);
     case api::Endpoint::V3Gateway:
@@ -285,19 +292,17 @@ std::vector<api::Member> ApiHandler::members() const {
 api::Response ApiHandler::leader_stats(const api::ResponseMeta& meta) const {
   const raft::Status status = member_.node().status();
   if (status.role != raft::Role::Leader) return api::stats_leader_response(std::nullopt, meta);
-  api::LeaderStats stats{.leader_id = member_id_, .followers = {}};
+  std::vector<std::uint64_t> ids;
   for (const auto& [id, progress] : status.progress) {
-    if (id == member_id_) continue;
-    api::FollowerStats follower;
-    follower.id = id;
-    stats.followers.push_back(follower);
+    if (id != member_id_) ids.push_back(id);
   }
+  api::LeaderStats stats{.leader_id = member_id_, .followers = peer_stats_.followers(ids)};
   return api::stats_leader_response(std::move(stats), meta);
 }
 
 api::SelfStats ApiHandler::self_stats() const {
   const common::WallTime now = member_.clock().wall_now();
-  return api::SelfStats{
+  api::SelfStats stats{
       .name = config_.name,
       .id = member_id_,
       .state = role_of(member_.node().role()),
@@ -307,6 +312,8 @@ api::SelfStats ApiHandler::self_stats() const {
           std::chrono::duration_cast<std::chrono::nanoseconds>(now - start_time_).count(),
       .leader_start_time = start_time_,
   };
+  peer_stats_.fill_self(stats);
+  return stats;
 }
 
 api::RaftPosition ApiHandler::raft_position() const {

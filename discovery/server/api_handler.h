@@ -21,12 +21,15 @@
 #include "discovery/server/config.h"
 #include "discovery/server/http_listener.h"
 #include "discovery/server/member.h"
+#include "discovery/server/peer_stats.h"
 
 namespace discovery::server {
 
 class ApiHandler final : public RequestHandler {
  public:
-  ApiHandler(const Config& config, Member& member, common::metrics::Registry& metrics);
+  // peer_stats: the raft traffic figures of /v2/stats (main() owns it; it outlives this).
+  ApiHandler(const Config& config, Member& member, common::metrics::Registry& metrics,
+             const PeerStats& peer_stats);
 
   boost::asio::awaitable<bool> handle(boost::beast::tcp_stream& stream, Request request) override;
   boost::asio::awaitable<void> handle_broken_body(boost::beast::tcp_stream& stream, Request header,
@@ -50,6 +53,7 @@ class ApiHandler final : public RequestHandler {
   const Config& config_;
   Member& member_;
   common::metrics::Registry& metrics_;
+  const PeerStats& peer_stats_;
   std::uint64_t member_id_;
   std::uint64_t cluster_id_;
   std::vector<std::string> client_urls_;

@@ -19,6 +19,7 @@
 #include "discovery/server/http_listener.h"
 #include "discovery/server/member.h"
 #include "discovery/server/member_id.h"
+#include "discovery/server/peer_stats.h"
 #include "discovery/server/peer_transport.h"
 #include "discovery/server/rocksdb_storage.h"
 #include "discovery/server/server_metrics.h"
@@ -69,8 +70,8 @@ common::Result<std::unique_ptr<Member>, std::string> open_member(asio::io_contex
 // other initial member at its first peer URL. A lone member needs none (and binds no peer port,
 // as several lone members may share a machine with etcd's default peer URL).
 common::Result<std::unique_ptr<PeerTransport>, std::string> open_transport(
-    asio::io_context& io, const Config& config, Member& member,
-    common::metrics::Registry& metrics) {
+    asio::io_context& io, const Config& config, Member& member, common::metrics::Registry& metrics,
+    PeerStats& peer_stats) {
   if (config.initial_cluster.size() <= 1) return std::unique_ptr<PeerTransport>();
   PeerTransportConfig transport;
   transport.self_id = config.member_id();
@@ -83,8 +84,16 @@ common::Result<std::unique_ptr<PeerTransport>, std::string> open_transport(
     transport.listen.insert(transport.listen.end(), endpoints->begin(), endpoints->end());
   }
   PeerTransportHandlers handlers{
-      .on_message = [&member](const raft::pb::Message& message) { member.step(message); },
-      .on_unreachable = [&member](std::uint64_t peer) { member.report_unreachable(peer); },
+      .on_message =
+          [&member, &peer_stats](const raft::pb::Message& message) {
+            peer_stats.on_receive(message);
+            member.step(message);
+          },
+      .on_unreachable =
+          [&member, &peer_stats](std::uint64_t peer) {
+            peer_stats.on_unreachable(peer);
+            member.report_unreachable(peer);
+          },
       .on_snapshot =
           [&member](const raft::pb::Message& message, const std::filesystem::path& staged) {
             member.receive_snapshot(message, staged);
@@ -104,8 +113,19 @@ common::Result<std::unique_ptr<PeerTransport>, std::string> open_transport(
         id, PeerAddress{.host = peer.peer_urls.front().host, .port = peer.peer_urls.front().port});
   }
   PeerTransport* raw = made.get();
-  member.set_sender(
-      [raw](std::vector<raft::pb::Message> messages) { raw->send(std::move(messages)); });
+  member.set_sender([raw, &peer_stats](std::vector<raft::pb::Message> messages) {
+    // /v2/stats/leader's latency is the time to hand a message to the transport, as etcd's is
+    // the time to hand it to its peer stream; one batch's time is shared by its messages.
+    std::vector<PeerStats::Append> appends;
+    for (const raft::pb::Message& message : messages) {
+      if (message.type() == raft::pb::MsgApp) appends.push_back(PeerStats::append_of(message));
+    }
+    const auto started = std::chrono::steady_clock::now();
+    const auto count = static_cast<std::int64_t>(std::max<std::size_t>(messages.size(), 1));
+    raw->send(std::move(messages));
+    const auto each = (std::chrono::steady_clock::now() - started) / count;
+    for (const PeerStats::Append& append : appends) peer_stats.on_send_append(append, each);
+  });
   member.set_snapshot_sender([raw](raft::pb::Message message, std::filesystem::path checkpoint) {
     raw->send_snapshot(std::move(message), std::move(checkpoint));
   });
@@ -122,7 +142,8 @@ int serve(const Config& config) {
     return 1;
   }
   register_member_metrics(metrics, **member, clock.wall_now());
-  ApiHandler handler(config, **member, metrics);
+  PeerStats peer_stats(clock);
+  ApiHandler handler(config, **member, metrics, peer_stats);
   std::vector<std::unique_ptr<HttpListener>> listeners;
   // Bound now (so a busy port fails the start), accepting only once the member is ready.
   for (const Url& url : config.listen_client_urls) {
@@ -146,7 +167,7 @@ int serve(const Config& config) {
     for (const auto& listener : listeners) count += listener->connection_count();
     return count;
   });
-  auto transport = open_transport(io, config, **member, metrics);
+  auto transport = open_transport(io, config, **member, metrics, peer_stats);
   if (!transport) {
     spdlog::critical("cannot start the peer transport: {}", transport.error());
     return 1;

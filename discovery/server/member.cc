@@ -142,9 +142,11 @@ asio::awaitable<store::StoreResult<store::Event>> Member::write(store::pb::Comma
   command.set_request_id(id);
   if (auto proposed = node_->propose(command.SerializeAsString()); !proposed) {
     if (metrics_.proposals_failed) metrics_.proposals_failed->inc();
+    // etcd answers every error that is not the store's own with index 0 (cluster_clients_test
+    // "unavailable"); so here and below.
     co_return store::Error{.code = store::ErrorCode::RaftInternal,
                            .cause = raft::to_string(proposed.error()),
-                           .index = store_.index()};
+                           .index = 0};
   }
   schedule_ready();
   std::optional<store::StoreResult<store::Event>> result;
@@ -196,7 +198,7 @@ void Member::expire_writes() {
     }
     *it->second.result = store::Error{.code = store::ErrorCode::RaftInternal,
                                       .cause = "etcdserver: request timed out",
-                                      .index = store_.index()};
+                                      .index = 0};
     asio::post(io_, std::move(it->second.waiter));
     it = pending_.erase(it);
   }

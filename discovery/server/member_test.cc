@@ -165,3 +165,36 @@ TEST_F(MemberTest, AnswerTtlsAreRenderedFromTheClockAtApply) {
 
 }  // namespace
 }  // namespace discovery::server
+
+namespace discovery::server {
+namespace {
+
+// etcd answers a proposal it cannot make with errorCode 300 and index 0, not the store's index.
+TEST_F(MemberTest, ARefusedProposalAnswersIndexZero) {
+  asio::io_context io;
+  auto storage = RocksdbStorage::open(dir_);
+  ASSERT_TRUE(storage.has_value());
+  MemberSetup setup = lone_setup();
+  const std::uint64_t absent = 0x2a;  // a second voter that never answers: no leader
+  setup.initial_members.emplace_back(
+      absent, record("/members/" + format_id(absent) + "/raftAttributes", R"({"peerURLs":[]})"));
+  auto member = std::make_unique<Member>(io, std::move(*storage), clock_, setup);
+  ASSERT_TRUE(member->start().has_value());
+  // The bootstrap entries are applied (store index 2) while no leader can be elected.
+  for (int i = 0; i < 500 && member->store().index() == 0; ++i) {
+    io.run_for(std::chrono::milliseconds{10});
+  }
+  ASSERT_GT(member->store().index(), 0u);
+  std::optional<store::StoreResult<store::Event>> result;
+  asio::co_spawn(io, member->write(set_command("/a", "1")),
+                 [&](const std::exception_ptr&, auto answer) { result = std::move(answer); });
+  for (int i = 0; i < 500 && !result; ++i) io.run_for(std::chrono::milliseconds{10});
+  ASSERT_TRUE(result.has_value());
+  ASSERT_FALSE(result->has_value());
+  EXPECT_EQ(result->error().code, store::ErrorCode::RaftInternal);
+  EXPECT_EQ(result->error().index, 0u);
+  member->stop();
+}
+
+}  // namespace
+}  // namespace discovery::server

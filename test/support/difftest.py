@@ -5,6 +5,9 @@ A case is a function case(ctx) that talks to one server through a Ctx. Every res
 reference and on the server under test at the same time (one thread each), then compares the texts
 and the collected ttl values (tolerance 1). Unrecorded helpers (ctx.send, ctx.poll_until) set up
 state and wait for it without adding to the comparison.
+
+Against clusters a case runs on a Target: its requests go to one member and its watches to
+another, so a watch sees writes made through a different member.
 """
 
 import difflib
@@ -32,13 +35,27 @@ def encode_form(form):
     return urllib.parse.urlencode(list(items))
 
 
+class Target:
+    """Where a case runs: `server` takes its requests, `watch_server` its watches (the same
+    server unless testing a cluster), `roles` names the cluster's members in masked text.
+    Immutable; the servers are owned by the runner."""
+
+    def __init__(self, server, watch_server=None, roles=None):
+        self.server = server
+        self.watch_server = watch_server or server
+        self.roles = roles
+        self.binary = server.binary
+
+
 class Watch:
     """A watch request whose response is read incrementally (one chunk = one event line)."""
 
     def __init__(self, ctx, target, label):
         self.ctx = ctx
         self.label = label
-        self.conn = rawhttp.Connection(ctx.port)
+        if ctx.watch_port != ctx.port:
+            ctx.sync_watch_member()
+        self.conn = rawhttp.Connection(ctx.watch_port)
         self.conn.send(rawhttp.build_request("GET", target))
         # etcd flushes the head once the watcher is registered, so reading it orders the watch
         # before any write the case does next.
@@ -67,9 +84,11 @@ class Watch:
         line, self.pending = self.pending.split(b"\n", 1)
         self.ctx.note(f"{self.label} {what}", self.ctx.mask_body(line + b"\n", None))
         try:
-            return json.loads(line)
+            event = json.loads(line)
         except ValueError:
             return None
+        self.ctx.saw_index(event.get("node", {}).get("modifiedIndex", 0))
+        return event
 
     def close(self):
         self.conn.close()
@@ -78,12 +97,19 @@ class Watch:
 class Ctx:
     """What a case sees of one server. Owned by one runner thread."""
 
-    def __init__(self, server):
-        self.server = server
-        self.port = server.client_port
-        self.masker = masking.Masker(server.client_port, server.peer_port)
+    def __init__(self, target):
+        self.server = target.server
+        self.port = target.server.client_port
+        self.watch_port = target.watch_server.client_port
+        self.roles = target.roles
+        if self.roles is None:
+            self.masker = masking.Masker(self.server.client_port, self.server.peer_port)
+        else:
+            self.masker = masking.Masker(roles=self.roles)
         self.records = []
         self.conn = None
+        self.watched_index = 0  # the highest index a watch on another member has shown
+        self.synced_index = 0   # the request member is known to have applied this far
 
     # ---- recording -------------------------------------------------------------------------
 
@@ -92,6 +118,12 @@ class Ctx:
 
     def mask_body(self, body, transform):
         text = body.decode("latin-1")
+        if transform == "members":
+            text = masking.sort_members(text, self.roles)
+        elif transform == "machines":
+            text = masking.sort_machines(text, self.masker)
+        if self.roles is not None:
+            text = self.masker.role_text(text)
         if transform == "unordered":
             text = masking.sort_nodes(text)
         elif transform == "shape":
@@ -131,6 +163,7 @@ class Ctx:
     def send(self, method, path, form=None, body=None, content_type=None, headers=None,
              version="HTTP/1.1", host="localhost", fresh=False):
         """Sends one request without recording it; returns the Response."""
+        self.sync_request_member()
         if form is not None:
             body, content_type = encode_form(form), FORM
         conn = self._connection(fresh)
@@ -156,6 +189,8 @@ class Ctx:
         """Sends one request and records the masked response. transform: None, "unordered"
         (sort directory listings first) or "shape" (mask every scalar to its type)."""
         resp = self.send(method, path, **kwargs)
+        if transform is None and self.roles is not None:
+            transform = _CLUSTER_LISTINGS.get(path)
         body_text = self.mask_body(resp.body, transform)
         self.record_response(label or f"{method} {path}", resp, body_text)
         return resp
@@ -163,6 +198,7 @@ class Ctx:
     def raw(self, data, label, responses=1, check_close=False):
         """Sends raw bytes on a fresh connection and records up to `responses` responses, or how
         the connection ended without one."""
+        self.sync_request_member()
         with rawhttp.Connection(self.port, timeout=5) as conn:
             try:
                 conn.send(data)
@@ -186,6 +222,34 @@ class Ctx:
     def index(self):
         """The current X-Etcd-Index (from an unrecorded GET of the root)."""
         return int(self.send("GET", "/v2/keys/").header("X-Etcd-Index"))
+
+    def sync_watch_member(self):
+        """Waits (unrecorded) until the watch member has applied everything the request member
+        has, so a watch placed there starts from the same store state the case just made."""
+        wanted = self.index()
+        with rawhttp.Connection(self.watch_port) as conn:
+            def caught_up():
+                resp = conn.request("GET", "/v2/keys/")
+                return int(resp.header("X-Etcd-Index")) >= wanted
+            self.poll_until(caught_up, f"watch member to reach index {wanted}")
+
+    def saw_index(self, index):
+        if self.watch_port != self.port and isinstance(index, int):
+            self.watched_index = max(self.watched_index, index)
+
+    def sync_request_member(self):
+        """After a watch on another member showed an event (an expiry, say), waits (unrecorded)
+        until the request member has applied it too, so the case's next request sees the state
+        the watch reported, as it does on a single member."""
+        if self.watched_index <= self.synced_index:
+            return
+        wanted = self.watched_index
+        with rawhttp.Connection(self.port) as conn:
+            def caught_up():
+                resp = conn.request("GET", "/v2/keys/")
+                return int(resp.header("X-Etcd-Index")) >= wanted
+            self.poll_until(caught_up, f"request member to reach index {wanted}")
+        self.synced_index = wanted
 
     def poll_until(self, predicate, what, deadline_seconds=POLL_DEADLINE_SECONDS):
         deadline = time.monotonic() + deadline_seconds
@@ -212,8 +276,13 @@ class Case:
         self.ref_items = ref_items
 
 
-def run_on(case, server, out):
-    ctx = Ctx(server)
+# Cluster listings whose order follows random ids or ports (see masking.sort_members).
+_CLUSTER_LISTINGS = {"/v2/members": "members", "/v2/members/": "members",
+                     "/v2/machines": "machines"}
+
+
+def run_on(case, target, out):
+    ctx = Ctx(target if isinstance(target, Target) else Target(target))
     try:
         case.func(ctx)
     except Exception:  # a crash in one case is recorded as that case's output

@@ -6,6 +6,10 @@ ordinals in order of first appearance (I1, I2, ...), so two servers agree when t
 the same equality pattern; order_signature() additionally states the numeric order and gaps. Raft
 index/term and ids are reduced to "present and well-formed"; times likewise; ttl values are
 collected and compared separately with a tolerance of 1 second.
+
+Against a cluster (ClusterRoles), member ids, names and ports are named by the member's role
+instead (L the leader, F1 and F2 the followers): two clusters draw different ids and ports, but
+their roles line up, and a leader id must name the same role on both sides.
 """
 
 import hashlib
@@ -34,17 +38,37 @@ _INDEX_HEADERS = {"x-etcd-index"}
 _PRESENCE_NUMBER_HEADERS = {"x-raft-index", "x-raft-term"}
 
 
+class ClusterRoles:
+    """The members of one cluster by role: label ("L", "F1", "F2") -> (id, name, client port,
+    peer port). Immutable once built; shared by the maskers of one run, so a role's label stays
+    the same for the whole run."""
+
+    def __init__(self, members):
+        self.members = dict(members)
+        self.labels_by_id = {m[0]: label for label, m in self.members.items()}
+        self.labels_by_name = {m[1]: label for label, m in self.members.items()}
+
+
+_QUOTED_HEX_RE = re.compile(r'"([0-9a-f]{1,16})"')
+_NAME_FIELD_RE = re.compile(r'"name":"([^"]*)"')
+
+
 class Masker:
     """Per (case, server) masking state. Not thread-safe; one per server thread."""
 
-    def __init__(self, client_port=None, peer_port=None):
+    def __init__(self, client_port=None, peer_port=None, roles=None):
         self.ordinals = {}
         self.ttls = []
         self.ports = {}
+        self.roles = roles
         if client_port:
             self.ports[str(client_port)] = "<CLIENT_PORT>"
         if peer_port:
             self.ports[str(peer_port)] = "<PEER_PORT>"
+        if roles is not None:
+            for label, (_, _, client, peer) in roles.members.items():
+                self.ports[str(client)] = f"<CLIENT_PORT {label}>"
+                self.ports[str(peer)] = f"<PEER_PORT {label}>"
 
     def index(self, text):
         value = int(text)
@@ -92,12 +116,25 @@ class Masker:
         text = _INORDER_KEY_RE.sub(lambda m: "{" + self.index(m.group(1)) + "}", text)
         text = _EXPIRATION_RE.sub(self._expiration, text)
         text = _TTL_RE.sub(self._ttl, text)  # a ttl without an expiration: a difference to show
+        if self.roles is not None:
+            text = self.role_text(text)
         text = _ID_FIELD_RE.sub(
-            lambda m: f'"{m.group(1)}":"<ID>"' if _MEMBER_ID_RE.match(m.group(2))
+            lambda m: m.group(0) if m.group(2).startswith("<ID ") else
+            f'"{m.group(1)}":"<ID>"' if _MEMBER_ID_RE.match(m.group(2))
             else f'"{m.group(1)}":"<BAD ID {m.group(2)}>"', text)
         for port, name in self.ports.items():
             text = text.replace(f"127.0.0.1:{port}", f"127.0.0.1:{name}")
         return text
+
+    def role_text(self, text):
+        """Names the cluster's member ids (as values and as object keys, e.g. the followers of
+        /v2/stats/leader) and member names by role."""
+        text = _QUOTED_HEX_RE.sub(
+            lambda m: f'"<ID {self.roles.labels_by_id[m.group(1)]}>"'
+            if m.group(1) in self.roles.labels_by_id else m.group(0), text)
+        return _NAME_FIELD_RE.sub(
+            lambda m: f'"name":"<NAME {self.roles.labels_by_name[m.group(1)]}>"'
+            if m.group(1) in self.roles.labels_by_name else m.group(0), text)
 
     def header(self, name, value, body_masked):
         lname = name.lower()
@@ -127,7 +164,11 @@ def shape(text):
 
     def walk(node, key=None):
         if isinstance(node, _Object):
-            return "{" + ",".join(f"{json.dumps(k)}:{walk(v, k)}" for k, v in node) + "}"
+            # /v2/stats/leader's "followers" is a Go map keyed by member id: encoding/json
+            # writes it sorted by id, which differs between two clusters, so it is compared
+            # sorted by the (role-masked) key.
+            pairs = sorted(node) if key == "followers" else node
+            return "{" + ",".join(f"{json.dumps(k)}:{walk(v, k)}" for k, v in pairs) + "}"
         if isinstance(node, list):
             return "[" + ",".join(walk(v) for v in node) + "]"
         if key in keep:
@@ -166,6 +207,28 @@ def sort_nodes(text):
         return text
     walk(doc)
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False) + "\n<nodes sorted by test>"
+
+
+def sort_members(text, roles):
+    """A /v2/members listing from a cluster: etcd lists members by numeric id (random per
+    cluster), so whether that holds is noted and the members are compared sorted by role."""
+    try:
+        doc = json.loads(text)
+        members = doc["members"]
+        ids = [int(m["id"], 16) for m in members]
+    except (ValueError, KeyError, TypeError):
+        return text
+    members.sort(key=lambda m: roles.labels_by_id.get(m["id"], m["id"]))
+    return (json.dumps(doc, separators=(",", ":"), ensure_ascii=False) +
+            f"\n<members sorted by test; listed by id: {ids == sorted(ids)}>")
+
+
+def sort_machines(text, masker):
+    """/v2/machines from a cluster: etcd joins the client URLs sorted as strings, so their order
+    follows the ports; whether they were sorted is noted and the masked URLs are sorted."""
+    urls = text.split(", ")
+    masked = sorted(masker.text(url) for url in urls)
+    return ", ".join(masked) + f"\n<machines sorted by test; listed sorted: {urls == sorted(urls)}>"
 
 
 def render_body(body_masked):
