@@ -14,6 +14,8 @@ namespace {
 constexpr char kNodePrefix = 'k';
 constexpr std::string_view kIndexKey = "m:index";
 constexpr std::string_view kAppliedKey = "m:applied";
+constexpr std::string_view kMemberIdKey = "m:member_id";
+constexpr std::string_view kClusterIdKey = "m:cluster_id";
 
 std::string node_key(std::string_view path) {
   std::string key;
@@ -146,6 +148,29 @@ void RocksdbStorage::commit(rocksdb::WriteBatch& batch, bool sync) {
   options.sync = sync;
   const rocksdb::Status status = db_->Write(options, &batch);
   CHECK(status.ok(), "synced write failed: {}", status.ToString());
+}
+
+std::optional<Identity> RocksdbStorage::load_identity() const {
+  std::string member_bytes;
+  std::string cluster_bytes;
+  const rocksdb::Status member =
+      db_->Get(rocksdb::ReadOptions(), std::string(kMemberIdKey), &member_bytes);
+  CHECK(member.ok() || member.IsNotFound(), "reading the member id: {}", member.ToString());
+  if (member.IsNotFound()) return std::nullopt;
+  const rocksdb::Status cluster =
+      db_->Get(rocksdb::ReadOptions(), std::string(kClusterIdKey), &cluster_bytes);
+  CHECK(cluster.ok(), "reading the cluster id: {}", cluster.ToString());
+  return Identity{.member_id = decode_index(member_bytes),
+                  .cluster_id = decode_index(cluster_bytes)};
+}
+
+void RocksdbStorage::save_identity(const Identity& identity) {
+  rocksdb::WriteBatch batch;
+  CHECK(batch.Put(std::string(kMemberIdKey), encode_index(identity.member_id)).ok(),
+        "batch put member id");
+  CHECK(batch.Put(std::string(kClusterIdKey), encode_index(identity.cluster_id)).ok(),
+        "batch put cluster id");
+  commit(batch, true);
 }
 
 }  // namespace discovery::server

@@ -19,11 +19,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "common/result.h"
+#include "discovery/server/member_id.h"
 #include "discovery/store/store.h"
 
 namespace discovery::server {
@@ -55,6 +57,12 @@ class RocksdbStorage {
   // Writes the batch atomically and, when `sync`, syncs it (returning once it is durable). An
   // unsynced write becomes durable with the next synced one (RocksDB's log is sequential).
   void commit(rocksdb::WriteBatch& batch, bool sync = true);
+
+  // The member's identity, written (synced) by its first start as "m:member_id" and
+  // "m:cluster_id" (8 big-endian bytes each); nullopt before. A restart takes it from here rather
+  // than from the flags, as etcd takes it from its WAL.
+  std::optional<Identity> load_identity() const;
+  void save_identity(const Identity& identity);
 
   // The database itself, for the raft log that shares it (RocksdbRaftLog, checkpoints). Valid as
   // long as this object lives.
