@@ -19,6 +19,7 @@
 #include "discovery/server/cluster_members.h"
 #include "discovery/server/config.h"
 #include "discovery/server/http_listener.h"
+#include "discovery/server/identity_file.h"
 #include "discovery/server/join_cluster.h"
 #include "discovery/server/member.h"
 #include "discovery/server/member_id.h"
@@ -95,31 +96,40 @@ common::Result<Opened, std::string> open_member(asio::io_context& io, const Conf
                                                 const common::Clock& clock) {
   const std::filesystem::path keys_dir = std::filesystem::path(config.data_dir) / "member" / "keys";
   const bool had_data = std::filesystem::exists(keys_dir);
+  const std::filesystem::path identity_file =
+      std::filesystem::path(config.data_dir) / "member" / "identity";
+  auto stored = load_identity(identity_file);
+  if (!stored) return stored.error();
   StartKind start = StartKind::Restart;
   Identity identity{.member_id = config.member_id(), .cluster_id = config.cluster_id()};
   if (!had_data) {
     if (auto verified = verify_bootstrap(config); !verified) return verified.error();
     start = StartKind::Bootstrap;
     if (config.initial_cluster_state == ClusterState::Existing) {
-      // Learned before the data directory exists, so a failed join leaves nothing behind.
-      auto joined = join_identity(config);
-      if (!joined) return joined.error();
-      identity = *joined;
       start = StartKind::Join;
+      if (!*stored) {
+        // Learned before the data directory exists, so a failed join leaves nothing behind.
+        auto joined = join_identity(config);
+        if (!joined) return joined.error();
+        identity = *joined;
+      }
     }
+  }
+  // Saved before the database exists: whatever the database holds belongs to this identity.
+  if (*stored) {
+    identity = **stored;
+  } else if (auto saved = save_identity(identity_file, identity); !saved) {
+    return saved.error();
   }
   auto storage = RocksdbStorage::open(keys_dir);
   if (!storage) return storage.error();
-  if (auto stored = (*storage)->load_identity()) {
-    identity = *stored;
-  } else {
-    (*storage)->save_identity(identity);
-  }
+  MemberSetup setup = member_setup(config, identity.member_id, start);
+  setup.snapshot_dir = std::filesystem::path(config.data_dir) / "member" / "snap";
+  setup.snapshot.count = config.snapshot_count;
   Opened opened;
   opened.identity = identity;
   opened.multi_member = start == StartKind::Join || config.initial_cluster.size() > 1;
-  opened.member = std::make_unique<Member>(io, std::move(*storage), clock,
-                                           member_setup(config, identity.member_id, start));
+  opened.member = std::make_unique<Member>(io, std::move(*storage), clock, std::move(setup));
   return opened;
 }
 
@@ -143,12 +153,11 @@ common::Result<std::unique_ptr<PeerTransport>, std::string> open_transport(
       .on_message = [&member](const raft::pb::Message& message) { member.step(message); },
       .on_unreachable = [&member](std::uint64_t peer) { member.report_unreachable(peer); },
       .on_snapshot =
-          [](const raft::pb::Message&, const std::filesystem::path& staged) {
-            // Snapshot installation comes with log compaction; until then none is sent.
-            std::error_code ec;
-            std::filesystem::remove_all(staged, ec);
+          [&member](const raft::pb::Message& message, const std::filesystem::path& staged) {
+            member.receive_snapshot(message, staged);
           },
-      .on_snapshot_sent = [](std::uint64_t, bool) {},
+      .on_snapshot_sent = [&member](std::uint64_t peer,
+                                    bool ok) { member.snapshot_sent(peer, ok); },
       // The transport's strand runs on the io thread too (one thread), so the member's state
       // may be read here.
       .on_members_query =
@@ -172,13 +181,10 @@ common::Result<std::unique_ptr<PeerTransport>, std::string> open_transport(
                                               io.get_executor(), metrics);
   if (auto started = made->start(); !started) return started.error();
   PeerTransport* raw = made.get();
-  member.set_sender([raw](std::vector<raft::pb::Message> messages) {
-    std::vector<raft::pb::Message> plain;
-    for (raft::pb::Message& message : messages) {
-      if (message.type() == raft::pb::MsgSnap) continue;  // see on_snapshot above
-      plain.push_back(std::move(message));
-    }
-    raw->send(std::move(plain));
+  member.set_sender(
+      [raw](std::vector<raft::pb::Message> messages) { raw->send(std::move(messages)); });
+  member.set_snapshot_sender([raw](raft::pb::Message message, std::filesystem::path checkpoint) {
+    raw->send_snapshot(std::move(message), std::move(checkpoint));
   });
   return made;
 }
@@ -217,7 +223,11 @@ std::vector<std::pair<std::uint64_t, std::vector<std::string>>> known_peers(cons
   }
   if (!peers.empty() || config.initial_cluster_state != ClusterState::Existing) return peers;
   std::vector<PeerAddress> addresses;
+  const std::vector<std::string> local = config.local_peer_urls();
   for (const InitialMember& initial : config.initial_cluster) {
+    std::vector<std::string> texts;
+    for (const Url& url : initial.peer_urls) texts.push_back(url.text);
+    if (texts == local) continue;  // this member knows nobody yet
     for (const Url& url : initial.peer_urls) {
       addresses.push_back(PeerAddress{.host = url.host, .port = url.port});
     }

@@ -12,6 +12,7 @@
 #include "common/check.h"
 #include "discovery/server/member_id.h"
 #include "discovery/server/membership.pb.h"
+#include "discovery/server/snapshot_checkpoint.h"
 
 namespace discovery::server {
 namespace asio = boost::asio;
@@ -78,8 +79,14 @@ common::Result<void, std::string> Member::start() {
     // traces: a fresh member shows getsFail 1).
     ++store_.stats().gets_fail;
   }
-  spdlog::info("restored {} nodes at index {} (raft applied {}, log up to {})", count,
-               store_.index(), applied_, log_->last_index());
+  std::filesystem::path snapshot_dir = setup_.snapshot_dir;
+  if (snapshot_dir.empty()) snapshot_dir = storage_->dir().string() + "-snap";
+  snapshots_ = std::make_unique<MemberSnapshots>(snapshot_dir, setup_.snapshot, *storage_, *log_);
+  snapshots_->set_metrics(metrics_.snapshots);
+  if (auto recovered = snapshots_->recover(applied_); !recovered) return recovered.error();
+  spdlog::info("restored {} nodes at index {} (raft applied {}, log ({}, {}], snapshot at {})",
+               count, store_.index(), applied_, log_->base_index(), log_->last_index(),
+               snapshots_->index());
   raft::Config config;
   config.id = setup_.self_id;
   config.applied = applied_;
@@ -227,13 +234,18 @@ void Member::handle_ready() {
         flight_.emplace(Flight{.ready = node_->ready(), .sync = false, .write_start = {}});
     raft::Ready& ready = flight.ready;
     if (ready.may_send_before_persisting) send(ready.messages);
-    CHECK(!ready.snapshot.has_value(), "snapshots are not handled yet");
+    if (ready.snapshot) {
+      // Persisted (with the Ready's hard state and entries) by swapping in a whole database;
+      // such a Ready carries no committed entries (raft applies the snapshot first).
+      install_snapshot(ready);
+      note_leader(ready);
+      serve_reads(ready);
+      finish_ready();
+      continue;
+    }
     rocksdb::WriteBatch batch;
     persist(ready, batch, flight.sync);
-    if (ready.leader != last_leader_) {
-      if (ready.leader != raft::kNone && metrics_.leader_changes) metrics_.leader_changes->inc();
-      last_leader_ = ready.leader;
-    }
+    note_leader(ready);
     const auto apply_start = std::chrono::steady_clock::now();
     std::vector<Answer> answers;
     apply_entries(ready.committed_entries, batch, answers);
@@ -276,6 +288,89 @@ void Member::finish_ready() {
   send(flight.ready.messages);
   node_->advance(flight.ready);
   after_apply();
+  maybe_snapshot();
+}
+
+void Member::note_leader(const raft::Ready& ready) {
+  if (ready.leader == last_leader_) return;
+  if (ready.leader != raft::kNone && metrics_.leader_changes) metrics_.leader_changes->inc();
+  last_leader_ = ready.leader;
+}
+
+void Member::maybe_snapshot() {
+  // Here every apply so far is committed to the database and no batch is in flight, so a
+  // checkpoint reflects exactly applied_.
+  if (!flight_ && join_snapshot_due_) {
+    join_snapshot_due_ = false;
+    if (auto taken = snapshot_now(applied_ - 1); !taken) {
+      spdlog::error("snapshot for a joining member at {} failed: {}", applied_, taken.error());
+    }
+  }
+  if (flight_ || !snapshots_->due(applied_)) return;
+  if (auto taken = snapshots_->take(applied_); !taken) {
+    spdlog::error("snapshot at {} failed: {}", applied_, taken.error());
+  }
+}
+
+common::Result<void, std::string> Member::snapshot_now(std::uint64_t keep_entries) {
+  if (flight_) return std::string("a batch is being written; try again");
+  if (applied_ <= snapshots_->index()) return {};
+  return snapshots_->take(applied_, keep_entries);
+}
+
+void Member::install_snapshot(const raft::Ready& ready) {
+  const raft::pb::SnapshotMetadata& metadata = ready.snapshot->metadata();
+  // Raft takes a snapshot only from receive_snapshot(), which staged its checkpoint.
+  CHECK(staged_ && staged_->index == metadata.index() && staged_->term == metadata.term(),
+        "snapshot at {} (term {}) to install has no received checkpoint", metadata.index(),
+        metadata.term());
+  snapshots_->install(staged_->dir, metadata,
+                      ready.hard_state ? *ready.hard_state : log_->hard_state(), ready.entries);
+  staged_.reset();
+  RocksdbStorage::Loaded loaded = storage_->load();
+  const std::size_t count = loaded.records.size();
+  auto recovered = store_.recover(std::move(loaded.records), loaded.index);
+  CHECK(recovered.has_value(), "the installed snapshot is no key space: {}", recovered.error());
+  CHECK(loaded.applied == metadata.index(), "installed database applied {}, snapshot at {}",
+        loaded.applied, metadata.index());
+  applied_ = loaded.applied;
+  spdlog::info("store restored from the snapshot: {} nodes at index {}", count, store_.index());
+  // The snapshot brings the members whose additions this member never applied: the transport
+  // learns them as if they had been added now.
+  if (membership_observer_) {
+    for (const api::Member& member : members()) {
+      membership_observer_(MembershipChange{
+          .type = raft::pb::ConfChangeAddNode, .id = member.id, .peer_urls = member.peer_urls});
+    }
+  }
+}
+
+void Member::receive_snapshot(const raft::pb::Message& message,
+                              const std::filesystem::path& staged) {
+  const raft::pb::SnapshotMetadata& metadata = message.snapshot().metadata();
+  const auto discard = [&staged] { (void)remove_directory(staged); };
+  if (stopped_ || !node_) return discard();
+  // Checked before raft sees the message: once raft takes a snapshot it must be installable.
+  if (auto verified = MemberSnapshots::verify_received(staged, metadata); !verified) {
+    spdlog::warn("snapshot at {} from {:x} refused: {}", metadata.index(), message.from(),
+                 verified.error());
+    return discard();
+  }
+  step(message);
+  const std::optional<raft::pb::Snapshot>& pending = node_->log().unstable_snapshot();
+  if (!pending || pending->metadata().index() != metadata.index() ||
+      pending->metadata().term() != metadata.term()) {
+    return discard();  // raft already holds it, or it is outdated
+  }
+  if (staged_) (void)remove_directory(staged_->dir);
+  staged_ = Staged{.index = metadata.index(), .term = metadata.term(), .dir = staged};
+}
+
+void Member::snapshot_sent(std::uint64_t peer, bool ok) {
+  snapshots_->release(peer);
+  if (stopped_ || !node_) return;
+  node_->report_snapshot(peer, ok);
+  schedule_ready();
 }
 
 void Member::serve_reads(const raft::Ready& ready) {
@@ -369,6 +464,12 @@ void Member::apply_conf_change(const raft::pb::Entry& entry, rocksdb::WriteBatch
   if (applied.type == raft::pb::ConfChangeRemoveNode && applied.id == setup_.self_id) {
     removed_ = true;
   }
+  if (applied.type == raft::pb::ConfChangeAddNode && snapshots_->index() == 0) {
+    // The new member has no configuration and can only start from a snapshot, which a leader
+    // sends once its log no longer begins at index 1 (raft/node.h): every member (any may lead)
+    // takes one when this batch is written, compacting just the first entry.
+    join_snapshot_due_ = true;
+  }
   if (membership_observer_) membership_observer_(applied);
   answer_change(context.request_id(), {});
 }
@@ -425,8 +526,29 @@ void Member::answer(std::vector<Answer>& answers) {
 
 void Member::send(std::vector<raft::pb::Message>& messages) {
   if (messages.empty()) return;
-  if (sender_) sender_(std::move(messages));
+  // A MsgSnap travels with its checkpoint over a connection of its own.
+  const auto snaps = std::stable_partition(messages.begin(), messages.end(), [](const auto& m) {
+    return m.type() != raft::pb::MsgSnap;
+  });
+  for (auto it = snaps; it != messages.end(); ++it) send_snapshot(std::move(*it));
+  messages.erase(snaps, messages.end());
+  if (sender_ && !messages.empty()) sender_(std::move(messages));
   messages.clear();
+}
+
+void Member::send_snapshot(raft::pb::Message message) {
+  const std::uint64_t to = message.to();
+  // One transfer per peer: the one under way reports back, and raft resends after that if the
+  // follower still needs a snapshot.
+  if (snapshots_->lent_to(to)) return;
+  std::optional<std::filesystem::path> dir;
+  if (snapshot_sender_) dir = snapshots_->lend(to, message.snapshot().metadata().index());
+  if (!dir) {
+    node_->report_snapshot(to, false);
+    schedule_ready();
+    return;
+  }
+  snapshot_sender_(std::move(message), std::move(*dir));
 }
 
 void Member::step(const raft::pb::Message& message) {

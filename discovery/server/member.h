@@ -24,6 +24,12 @@
 //
 // Expiry: the leader proposes etcd's periodic sync command every 500 ms when a node is due.
 //
+// Snapshots (member_snapshots.h): once a Ready's batch is written and more than the snapshot count
+// of entries were applied since the last snapshot, the member checkpoints its database and
+// compacts the log behind it. A MsgSnap goes out through the snapshot sender with the checkpoint
+// of its index; a received one (receive_snapshot) is stepped into raft and, when a Ready carries
+// it, installed in place of the database before anything else of that Ready is done.
+//
 // Invariants: store().index() changes only by applying committed entries (the store shows them
 // while their Ready's batch is being written: committed entries are on a quorum's disks, the
 // leader's own copy included, and come back after a crash); an answer is released only once its
@@ -35,6 +41,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -45,6 +52,7 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "discovery/server/cluster_members.h"
+#include "discovery/server/member_snapshots.h"
 #include "discovery/server/membership.h"
 #include "discovery/server/rocksdb_raft_log.h"
 #include "discovery/server/rocksdb_storage.h"
@@ -70,6 +78,10 @@ struct MemberSetup {
   bool join = false;
   int election_tick = 10;  // in ticks of kTickInterval
   std::uint64_t seed = 1;
+  // Where the snapshots' checkpoints live (<data-dir>/member/snap); empty: beside the database,
+  // in "<its directory>-snap".
+  std::filesystem::path snapshot_dir;
+  SnapshotPolicy snapshot;
 };
 
 // One runtime membership change (/v2/members): add (ConfChangeAddNode; a learner until caught
@@ -86,6 +98,7 @@ struct MemberMetrics {
   common::metrics::Counter* proposals_failed = nullptr;
   common::metrics::Histogram* apply_seconds = nullptr;  // applying one Ready's committed entries
   common::metrics::Histogram* fsync_seconds = nullptr;  // one synced batch write
+  SnapshotMetrics snapshots;
 };
 
 class Member {
@@ -107,12 +120,26 @@ class Member {
   // member sends none). MsgSnap is handed to the same function.
   using Sender = std::function<void(std::vector<raft::pb::Message>)>;
   void set_sender(Sender sender) { sender_ = std::move(sender); }
+  // Where a MsgSnap goes, with the checkpoint directory to stream before it (the peer transport's
+  // send_snapshot). The directory stays until snapshot_sent() for that peer. Without one, a
+  // MsgSnap is reported failed.
+  using SnapshotSender = std::function<void(raft::pb::Message, std::filesystem::path)>;
+  void set_snapshot_sender(SnapshotSender sender) { snapshot_sender_ = std::move(sender); }
   void set_metrics(MemberMetrics metrics) { metrics_ = metrics; }
 
   // A raft message from a peer (the transport's handler, on the io thread).
   void step(const raft::pb::Message& message);
   // The transport could not reach `peer`.
   void report_unreachable(std::uint64_t peer);
+  // A MsgSnap whose checkpoint was received into `staged` (the transport's on_snapshot). The
+  // member owns the directory from now on: it installs it or removes it.
+  void receive_snapshot(const raft::pb::Message& message, const std::filesystem::path& staged);
+  // The outcome of a snapshot handed to the snapshot sender (the transport's on_snapshot_sent).
+  void snapshot_sent(std::uint64_t peer, bool ok);
+  // Takes a snapshot at the applied index now, keeping `keep_entries` of the log behind it (a
+  // new member joins from a snapshot). Error: a batch is being written (try again), or the
+  // checkpoint failed. After start().
+  common::Result<void, std::string> snapshot_now(std::uint64_t keep_entries);
 
   // Called once this member's attributes are applied (etcd's publish): it may serve clients.
   void when_ready(std::function<void()> ready) { ready_ = std::move(ready); }
@@ -155,6 +182,9 @@ class Member {
   std::uint64_t durable_index() const { return store_.index(); }
   std::uint64_t applied_index() const { return store_.index(); }
   std::uint64_t raft_applied() const { return applied_; }
+  // The latest snapshot's index and the first entry the raft log still holds. After start().
+  std::uint64_t snapshot_index() const { return snapshots_->index(); }
+  std::uint64_t first_log_index() const { return log_->first_index(); }
   std::uint64_t watcher_count() const { return store_.stats().watchers; }
   const Clock& clock() const { return clock_; }
   // After start().
@@ -209,7 +239,11 @@ class Member {
   void apply_conf_change(const raft::pb::Entry& entry, rocksdb::WriteBatch& batch);
   void answer_change(std::uint64_t request_id, common::Result<void, MembershipError> result);
   void answer(std::vector<Answer>& answers);
+  void note_leader(const raft::Ready& ready);
   void send(std::vector<raft::pb::Message>& messages);
+  void send_snapshot(raft::pb::Message message);
+  void install_snapshot(const raft::Ready& ready);
+  void maybe_snapshot();
   void after_apply();
   void release_reads(bool expire);
   void expire_writes();
@@ -224,6 +258,14 @@ class Member {
   store::Store store_;
   std::unique_ptr<RocksdbStorage> storage_;
   std::unique_ptr<RocksdbRaftLog> log_;
+  std::unique_ptr<MemberSnapshots> snapshots_;
+  // The received snapshot that raft holds as not yet persisted, and its checkpoint's directory.
+  struct Staged {
+    std::uint64_t index = 0;
+    std::uint64_t term = 0;
+    std::filesystem::path dir;
+  };
+  std::optional<Staged> staged_;
   std::unique_ptr<raft::Node> node_;
   std::uint64_t applied_ = 0;  // raft index the store reflects
   std::uint64_t request_prefix_ = 0;
@@ -233,6 +275,7 @@ class Member {
   std::map<std::uint64_t, PendingChange> changes_;  // by request id
   MembershipObserver membership_observer_;
   bool removed_ = false;
+  bool join_snapshot_due_ = false;  // a member was added while the log begins at index 1
   std::uint64_t read_counter_ = 0;
   bool ready_scheduled_ = false;
   bool published_ = false;
@@ -241,6 +284,7 @@ class Member {
   int sync_ticks_ = 0;
   std::function<void()> ready_;
   Sender sender_;
+  SnapshotSender snapshot_sender_;
   MemberMetrics metrics_;
   std::uint64_t last_leader_ = raft::kNone;
   std::function<std::size_t()> client_connections_;

@@ -339,6 +339,7 @@ TEST_F(PeerTransportTest, CheckpointTravelsAndInstallsOnTheReceiver) {
       changes.push_back(std::move(change));
     }
     RocksdbStorage::append(batch, changes, 500);
+    RocksdbStorage::set_applied(batch, 500);
     log->apply_snapshot(batch, metadata);  // a log whose base is 500, as after an earlier install
     log->set_hard_state(batch, [] {
       raft::pb::HardState hs;

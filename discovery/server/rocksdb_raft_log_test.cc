@@ -287,6 +287,7 @@ TEST_F(RaftLogTest, CheckpointInstallsAsAnotherMembersDatabase) {
     log_->append(b, run(1, 3, 2));
     log_->set_hard_state(b, hard_state(2, 9, 3));
     RocksdbStorage::append(b, {change}, 3);
+    RocksdbStorage::set_applied(b, 3);
   });
   write([&](rocksdb::WriteBatch& b) {
     log_->create_snapshot(b, 3, snapshot(0, 0, {1, 2}).conf_state());
@@ -332,6 +333,7 @@ TEST_F(RaftLogTest, CheckpointMovesIntoPlaceWhereNoDatabaseIsYet) {
   write([&](rocksdb::WriteBatch& b) {
     log_->append(b, run(1, 2, 1));
     RocksdbStorage::append(b, {}, 2);
+    RocksdbStorage::set_applied(b, 2);
   });
   ASSERT_TRUE(create_checkpoint(storage_->db(), dir_ / "staged").has_value());
   ASSERT_TRUE(prepare_received_checkpoint(dir_ / "staged", snapshot(2, 1, {1}), hard_state(1, 0, 2),

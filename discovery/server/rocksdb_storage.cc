@@ -7,6 +7,7 @@
 #include <rocksdb/table.h>
 
 #include "common/check.h"
+#include "discovery/server/snapshot_checkpoint.h"
 
 namespace discovery::server {
 namespace {
@@ -14,8 +15,6 @@ namespace {
 constexpr char kNodePrefix = 'k';
 constexpr std::string_view kIndexKey = "m:index";
 constexpr std::string_view kAppliedKey = "m:applied";
-constexpr std::string_view kMemberIdKey = "m:member_id";
-constexpr std::string_view kClusterIdKey = "m:cluster_id";
 
 std::string node_key(std::string_view path) {
   std::string key;
@@ -61,19 +60,17 @@ class PreallocatingFileSystem final : public rocksdb::FileSystemWrapper {
 
 }  // namespace
 
-RocksdbStorage::RocksdbStorage(std::unique_ptr<rocksdb::Env> env, std::unique_ptr<rocksdb::DB> db)
-    : env_(std::move(env)), db_(std::move(db)) {}
+RocksdbStorage::RocksdbStorage(std::filesystem::path dir, std::unique_ptr<rocksdb::Env> env,
+                               std::unique_ptr<rocksdb::DB> db)
+    : dir_(std::move(dir)), env_(std::move(env)), db_(std::move(db)) {}
 RocksdbStorage::~RocksdbStorage() = default;
 
-common::Result<std::unique_ptr<RocksdbStorage>, std::string> RocksdbStorage::open(
-    const std::filesystem::path& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return "cannot create " + dir.string() + ": " + ec.message();
-  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(
-      std::make_shared<PreallocatingFileSystem>(rocksdb::FileSystem::Default()));
+namespace {
+
+common::Result<std::unique_ptr<rocksdb::DB>, std::string> open_db(const std::filesystem::path& dir,
+                                                                  rocksdb::Env& env) {
   rocksdb::Options options;
-  options.env = env.get();
+  options.env = &env;
   options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   options.create_if_missing = true;
   // A small key space that is read whole at start and never read from disk afterwards: few
@@ -90,8 +87,38 @@ common::Result<std::unique_ptr<RocksdbStorage>, std::string> RocksdbStorage::ope
   rocksdb::DB* raw = nullptr;
   const rocksdb::Status status = rocksdb::DB::Open(options, dir.string(), &raw);
   if (!status.ok()) return "cannot open " + dir.string() + ": " + status.ToString();
-  return std::unique_ptr<RocksdbStorage>(
-      new RocksdbStorage(std::move(env), std::unique_ptr<rocksdb::DB>(raw)));
+  return std::unique_ptr<rocksdb::DB>(raw);
+}
+
+}  // namespace
+
+common::Result<std::unique_ptr<RocksdbStorage>, std::string> RocksdbStorage::open(
+    const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return "cannot create " + dir.string() + ": " + ec.message();
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(
+      std::make_shared<PreallocatingFileSystem>(rocksdb::FileSystem::Default()));
+  auto db = open_db(dir, *env);
+  if (!db) return db.error();
+  return std::unique_ptr<RocksdbStorage>(new RocksdbStorage(dir, std::move(env), std::move(*db)));
+}
+
+common::Result<void, std::string> RocksdbStorage::replace_with(const std::filesystem::path& staged) {
+  // RocksDB must have closed every file (and released its lock) before the directories move.
+  db_.reset();
+  auto swapped = swap_in_checkpoint(dir_, staged);
+  auto db = open_db(dir_, *env_);
+  CHECK(db.has_value(), "reopening the database after a snapshot install: {}", db.error());
+  db_ = std::move(*db);
+  return swapped;
+}
+
+std::uint64_t RocksdbStorage::applied() const {
+  std::string bytes;
+  const rocksdb::Status got = db_->Get(rocksdb::ReadOptions(), std::string(kAppliedKey), &bytes);
+  CHECK(got.ok() || got.IsNotFound(), "reading the applied index: {}", got.ToString());
+  return got.ok() ? decode_index(bytes) : 0;
 }
 
 RocksdbStorage::Loaded RocksdbStorage::load() const {
@@ -148,29 +175,6 @@ void RocksdbStorage::commit(rocksdb::WriteBatch& batch, bool sync) {
   options.sync = sync;
   const rocksdb::Status status = db_->Write(options, &batch);
   CHECK(status.ok(), "synced write failed: {}", status.ToString());
-}
-
-std::optional<Identity> RocksdbStorage::load_identity() const {
-  std::string member_bytes;
-  std::string cluster_bytes;
-  const rocksdb::Status member =
-      db_->Get(rocksdb::ReadOptions(), std::string(kMemberIdKey), &member_bytes);
-  CHECK(member.ok() || member.IsNotFound(), "reading the member id: {}", member.ToString());
-  if (member.IsNotFound()) return std::nullopt;
-  const rocksdb::Status cluster =
-      db_->Get(rocksdb::ReadOptions(), std::string(kClusterIdKey), &cluster_bytes);
-  CHECK(cluster.ok(), "reading the cluster id: {}", cluster.ToString());
-  return Identity{.member_id = decode_index(member_bytes),
-                  .cluster_id = decode_index(cluster_bytes)};
-}
-
-void RocksdbStorage::save_identity(const Identity& identity) {
-  rocksdb::WriteBatch batch;
-  CHECK(batch.Put(std::string(kMemberIdKey), encode_index(identity.member_id)).ok(),
-        "batch put member id");
-  CHECK(batch.Put(std::string(kClusterIdKey), encode_index(identity.cluster_id)).ok(),
-        "batch put cluster id");
-  commit(batch, true);
 }
 
 }  // namespace discovery::server

@@ -19,13 +19,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
-#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "common/result.h"
-#include "discovery/server/member_id.h"
 #include "discovery/store/store.h"
 
 namespace discovery::server {
@@ -46,6 +44,8 @@ class RocksdbStorage {
 
   // Reads every stored node and the index.
   Loaded load() const;
+  // Reads only the applied raft index ("m:applied"; 0 when absent).
+  std::uint64_t applied() const;
 
   // Adds `changes` to `batch` and records `index` as the index they reach. Pure over the batch.
   static void append(rocksdb::WriteBatch& batch, const std::vector<store::Change>& changes,
@@ -58,18 +58,23 @@ class RocksdbStorage {
   // unsynced write becomes durable with the next synced one (RocksDB's log is sequential).
   void commit(rocksdb::WriteBatch& batch, bool sync = true);
 
-  // The member's identity, written (synced) by its first start as "m:member_id" and
-  // "m:cluster_id" (8 big-endian bytes each); nullopt before. A restart takes it from here rather
-  // than from the flags, as etcd takes it from its WAL.
-  std::optional<Identity> load_identity() const;
-  void save_identity(const Identity& identity);
-
-  // The database itself, for the raft log that shares it (RocksdbRaftLog, checkpoints). Valid as
-  // long as this object lives.
+  // The database itself, for the raft log that shares it (RocksdbRaftLog, checkpoints). Valid
+  // until replace_with() or the end of this object.
   rocksdb::DB& db() { return *db_; }
+  const std::filesystem::path& dir() const { return dir_; }
+
+  // Makes the database prepared in `staged` (a received snapshot, see snapshot_checkpoint.h) this
+  // storage's database: closes the live one, exchanges the directories atomically, reopens. A
+  // crash at any point leaves either database whole in dir(). Precondition: no write in flight
+  // (the sync thread idle); every db() reference taken before is invalid afterwards. Error: the
+  // exchange failed (the old database is reopened and stays). A database that cannot be reopened
+  // aborts the process.
+  common::Result<void, std::string> replace_with(const std::filesystem::path& staged);
 
  private:
-  RocksdbStorage(std::unique_ptr<rocksdb::Env> env, std::unique_ptr<rocksdb::DB> db);
+  RocksdbStorage(std::filesystem::path dir, std::unique_ptr<rocksdb::Env> env,
+                 std::unique_ptr<rocksdb::DB> db);
+  std::filesystem::path dir_;
   std::unique_ptr<rocksdb::Env> env_;  // outlives db_, which uses it
   std::unique_ptr<rocksdb::DB> db_;
 };

@@ -20,6 +20,18 @@ void register_member_metrics(common::metrics::Registry& registry, Member& member
           "etcd_disk_wal_fsync_duration_seconds",
           "The latency distributions of fsync called by the raft loop (one synced batch).",
           latency_bounds),
+      .snapshots =
+          SnapshotMetrics{
+              .taken = &registry.counter("discovery_snapshots_taken_total",
+                                         "Raft snapshots this member took of its own state."),
+              .installed = &registry.counter(
+                  "discovery_snapshots_installed_total",
+                  "Raft snapshots received from a leader and installed in place of the state."),
+              .seconds = &registry.histogram(
+                  "discovery_snapshot_duration_seconds",
+                  "Time to take (checkpoint and compact) or install one raft snapshot.",
+                  {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60}),
+          },
   });
   // Read on the io thread (scrapes run there), like everything of the Member.
   const auto node_value = [&member](auto read) {
@@ -39,6 +51,12 @@ void register_member_metrics(common::metrics::Registry& registry, Member& member
   registry.gauge_callback("etcd_server_proposals_applied_total",
                           "The total number of consensus proposals applied.",
                           node_value([](const Member& m) { return m.raft_applied(); }));
+  registry.gauge_callback("discovery_raft_snapshot_index",
+                          "The raft index of this member's latest snapshot.",
+                          node_value([](const Member& m) { return m.snapshot_index(); }));
+  registry.gauge_callback("discovery_raft_log_first_index",
+                          "The first raft log entry this member still holds (after compaction).",
+                          node_value([](const Member& m) { return m.first_log_index(); }));
   registry.gauge("etcd_server_proposals_pending",
                  "The current number of pending proposals to commit.");
   registry.gauge_callback("discovery_store_watchers", "Watchers registered on this member.",

@@ -71,9 +71,10 @@ common::Result<void, std::string> prepare_received_checkpoint(
   auto opened = RocksdbStorage::open(dir);
   if (!opened) return opened.error();
   RocksdbStorage& storage = **opened;
-  const std::uint64_t applied = storage.load().index;
+  // The raft index the files' store reflects ("m:applied"), not the store's own etcd index.
+  const std::uint64_t applied = storage.applied();
   if (applied != metadata.index()) {
-    return "snapshot files in " + dir.string() + " hold index " + std::to_string(applied) +
+    return "snapshot files in " + dir.string() + " hold raft index " + std::to_string(applied) +
            ", the snapshot says " + std::to_string(metadata.index());
   }
   // The sender's log, hard state and configuration describe the sender; none of it may survive

@@ -62,7 +62,7 @@ common::Result<std::vector<CheckpointFile>, std::string> list_checkpoint(
     const std::filesystem::path& dir);
 
 // Makes a received checkpoint in `dir` this member's database: checks that its store reached
-// exactly metadata.index(), drops the sender's raft keys, and writes the snapshot's log base,
+// exactly metadata.index() (its "m:applied"), drops the sender's raft keys, and writes the snapshot's log base,
 // metadata and configuration, `hard_state` and `entries` (the rest of the Ready that carried the
 // snapshot, which must follow it), synced. Nothing of it is live until swap_in_checkpoint(), so
 // the whole Ready becomes durable at once, as Node's Ready contract asks. Errors: the files do not

@@ -94,6 +94,13 @@ class Store {
   common::Result<void, std::string> restore(
       std::vector<std::pair<std::string, pb::StoredNode>> records, std::uint64_t index);
 
+  // Replaces the key space with `records` at `index` (a raft snapshot installed), as restore()
+  // does, on a store in use: registered watchers stay (they see the events after `index`, the
+  // ones in between are lost to them, as in etcd); the history restarts at `index`; stats stay.
+  // Precondition: no changes left untaken. On error the store is empty.
+  common::Result<void, std::string> recover(
+      std::vector<std::pair<std::string, pb::StoredNode>> records, std::uint64_t index);
+
   // The whole key space and index as bytes (records in key order); equal stores give equal bytes.
   // restore_snapshot is restore() from such bytes; truncated or trailing bytes are errors.
   std::string snapshot() const;
@@ -112,6 +119,9 @@ class Store {
   void check_invariants() const;
 
  private:
+  common::Result<void, std::string> rebuild(
+      std::vector<std::pair<std::string, pb::StoredNode>> records, std::uint64_t index);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

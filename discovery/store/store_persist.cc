@@ -116,6 +116,22 @@ common::Result<void, std::string> Store::restore(Records records, std::uint64_t 
   CHECK(s.tree.empty() && s.cluster_records.empty() && s.index == 0 && s.hub.last_index() == 0 &&
             s.changes.empty(),
         "restore into a used store (index {})", s.index);
+  return rebuild(std::move(records), index);
+}
+
+common::Result<void, std::string> Store::recover(Records records, std::uint64_t index) {
+  Impl& s = *impl_;
+  CHECK(s.changes.empty(), "recover with {} unpersisted changes", s.changes.size());
+  // As etcd's v2 store recovers from a snapshot: the key space is replaced, the registered
+  // watchers stay and see the events after the recovered index.
+  s.tree.clear();
+  s.cluster_records.clear();
+  s.index = 0;
+  return rebuild(std::move(records), index);
+}
+
+common::Result<void, std::string> Store::rebuild(Records records, std::uint64_t index) {
+  Impl& s = *impl_;
   auto by_key = [](const auto& a, const auto& b) { return a.first < b.first; };
   if (!std::is_sorted(records.begin(), records.end(), by_key)) {
     std::sort(records.begin(), records.end(), by_key);

@@ -96,6 +96,39 @@ TEST(StoreRestore, RoundTripKeepsTtlsAndIndex) {
   EXPECT_EQ(from_history->event->action, Action::Expire);
 }
 
+TEST(StoreRecover, ReplacesTheKeySpaceAndKeepsWatchers) {
+  Store leader;
+  ok(leader, Put("/a/b").value("1"));
+  ok(leader, Put("/gone").value("x"));
+  ok(leader, Del("/gone"));
+  ok(leader, Put("/a/c").value("2"));
+  Disk disk;
+  disk.apply(leader.take_changes());
+
+  Store follower;
+  ok(follower, Put("/old").value("o"));
+  (void)follower.take_changes();
+  std::vector<Event> seen;
+  auto watched = follower.watch("/a", true, true, 0, [&seen](const Event& event) {
+    seen.push_back(event);
+    return true;
+  });
+  ASSERT_TRUE(watched && watched->id != 0);
+  ASSERT_TRUE(follower.recover(disk.records(), leader.index()));
+  follower.check_invariants();
+  EXPECT_EQ(follower.snapshot(), leader.snapshot());
+  EXPECT_EQ(follower.index(), 4u);
+  EXPECT_EQ(get_error(follower, "/old").code, ErrorCode::KeyNotFound);
+  EXPECT_EQ(follower.stats().watchers, 1u);
+  // The watcher registered before the snapshot sees the events after it.
+  ok(follower, Put("/a/d").value("3"));
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].node.key, "/a/d");
+  EXPECT_EQ(seen[0].index(), 5u);
+  // The history starts at the recovered index.
+  EXPECT_FALSE(follower.watch("/a", true, false, 4, [](const Event&) { return true; }));
+}
+
 TEST(StoreRestore, AnyOrderAndRejectsBrokenTrees) {
   Records shuffled = {{"/d/f", stored(false, "v", 2, 2)}, {"/d", stored(true, "", 1, 1)}};
   Store store;
