@@ -89,12 +89,13 @@ class MemberSnapshotTest : public ::testing::Test {
   Member& start(std::uint64_t id, const std::vector<std::uint64_t>& ids) {
     auto storage = RocksdbStorage::open(keys_dir(id));
     EXPECT_TRUE(storage.has_value());
-    auto member =
-        std::make_unique<Member>(io_, std::move(*storage), clock_, setup_for(id, ids, snap_dir(id)));
+    auto member = std::make_unique<Member>(io_, std::move(*storage), clock_,
+                                           setup_for(id, ids, snap_dir(id)));
     member->set_sender([this](std::vector<raft::pb::Message> messages) {
       asio::post(io_, [this, messages = std::move(messages)] {
         for (const raft::pb::Message& message : messages) {
-          if (auto it = members_.find(message.to()); it != members_.end()) it->second->step(message);
+          if (auto it = members_.find(message.to()); it != members_.end())
+            it->second->step(message);
         }
       });
     });
@@ -127,7 +128,7 @@ class MemberSnapshotTest : public ::testing::Test {
   void stop(std::uint64_t id) {
     members_.at(id)->stop();
     members_.erase(id);
-    io_.poll();  // handlers posted for the stopped member run (and find it gone)
+    io_.poll();     // handlers posted for the stopped member run (and find it gone)
     io_.restart();  // the poll may have run out of work, which stops the context
   }
 
@@ -174,7 +175,8 @@ TEST_F(MemberSnapshotTest, LoneMemberCompactsBehindSnapshotsAndRestartsFromThem)
   EXPECT_GT(member.snapshot_index(), 30u);
   EXPECT_LE(member.raft_applied() - member.snapshot_index(), 10u);
   EXPECT_EQ(member.first_log_index(), member.snapshot_index() - 5 + 1);
-  EXPECT_EQ(names_in(snap_dir(1)), std::vector<std::string>{checkpoint_name(member.snapshot_index())});
+  EXPECT_EQ(names_in(snap_dir(1)),
+            std::vector<std::string>{checkpoint_name(member.snapshot_index())});
   const std::string before = member.store().snapshot();
   const std::uint64_t first = member.first_log_index();
   stop(1);
@@ -190,7 +192,8 @@ TEST_F(MemberSnapshotTest, LoneMemberCompactsBehindSnapshotsAndRestartsFromThem)
   fs::remove_all(snap_dir(1));
   Member& again = start(1, ids);
   EXPECT_EQ(again.snapshot_index(), again.raft_applied());
-  EXPECT_EQ(names_in(snap_dir(1)), std::vector<std::string>{checkpoint_name(again.snapshot_index())});
+  EXPECT_EQ(names_in(snap_dir(1)),
+            std::vector<std::string>{checkpoint_name(again.snapshot_index())});
   EXPECT_EQ(value(1, "/after"), "x");
 }
 
@@ -220,9 +223,8 @@ TEST_F(MemberSnapshotTest, LaggingMemberCatchesUpThroughTheLeadersCheckpoint) {
   ASSERT_TRUE(run_until([&] { return value(1, "/from3") == "x"; }));
   stop(3);
   Member& restarted = start(3, ids);
-  ASSERT_TRUE(run_until([&] {
-    return restarted.raft_applied() == members_.at(1)->raft_applied();
-  }));
+  ASSERT_TRUE(
+      run_until([&] { return restarted.raft_applied() == members_.at(1)->raft_applied(); }));
   EXPECT_EQ(restarted.store().snapshot(), members_.at(1)->store().snapshot());
   EXPECT_EQ(value(3, "/k59"), "59");
 }
