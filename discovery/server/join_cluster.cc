@@ -77,7 +77,7 @@ common::Result<RemoteCluster, std::string> fetch_cluster(const std::vector<PeerA
     for (const PeerAddress& peer : peers) {
       asio::io_context io(1);
       std::optional<common::Result<RemoteCluster, std::string>> result;
-      asio::co_spawn(io, query(peer), [&result](std::exception_ptr error, auto answer) {
+      asio::co_spawn(io, query(peer), [&result](const std::exception_ptr& error, auto answer) {
         if (!error) result = std::move(answer);
       });
       io.run();

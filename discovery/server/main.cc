@@ -175,7 +175,7 @@ common::Result<std::unique_ptr<PeerTransport>, std::string> open_transport(
           [&member](std::uint64_t peer) {
             return member.store().cluster_record("/removed_members/" + format_id(peer)).has_value();
           },
-      .on_removed = on_removed,
+      .on_removed = std::move(on_removed),
   };
   auto made = std::make_unique<PeerTransport>(io, std::move(transport), std::move(handlers),
                                               io.get_executor(), metrics);

@@ -477,7 +477,7 @@ void Member::apply_conf_change(const raft::pb::Entry& entry, rocksdb::WriteBatch
 void Member::answer_change(std::uint64_t request_id, common::Result<void, MembershipError> result) {
   auto it = changes_.find(request_id);
   if (request_id == 0 || it == changes_.end()) return;
-  *it->second.result = std::move(result);
+  *it->second.result = result;
   asio::post(io_, std::move(it->second.waiter));
   changes_.erase(it);
 }
@@ -510,7 +510,7 @@ asio::awaitable<common::Result<void, MembershipError>> Member::change_membership
       },
       asio::use_awaitable);
   CHECK(result.has_value(), "membership change {} answered without a result", id);
-  co_return std::move(*result);
+  co_return *result;
 }
 
 void Member::answer(std::vector<Answer>& answers) {
