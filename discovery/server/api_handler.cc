@@ -312,13 +312,6 @@ api::Response ApiHandler::membership_error(const api::Routed& routed, std::uint6
                                            meta);
       }
       break;
-    case MembershipError::TwoVoters:
-      // Not an etcd answer: etcd would remove it, and risk a cluster that cannot elect a leader.
-      return api::members_error_response(
-          409,
-          "membership: cannot remove a voting member from a two-member cluster (add a member "
-          "first)",
-          cluster_id_, meta);
     default:
       break;
   }

@@ -488,6 +488,10 @@ asio::awaitable<common::Result<void, MembershipError>> Member::change_membership
   if (auto refused = check_proposal(store_, node_->conf_state(), change.type, change.id)) {
     co_return *refused;
   }
+  if (change.type == raft::pb::ConfChangeRemoveNode &&
+      !co_await hand_over_before_removal(change.id)) {
+    co_return MembershipError::Timeout;
+  }
   const std::uint64_t id = next_request_id();
   pb::MemberChange context;
   context.set_request_id(id);
@@ -511,6 +515,25 @@ asio::awaitable<common::Result<void, MembershipError>> Member::change_membership
       asio::use_awaitable);
   CHECK(result.has_value(), "membership change {} answered without a result", id);
   co_return *result;
+}
+
+asio::awaitable<bool> Member::hand_over_before_removal(std::uint64_t id) {
+  // Removing the leader of a two-voter configuration could leave the other voter alone with an
+  // uncommitted removal it cannot commit (it still needs the leaver's vote): the leader hands
+  // over first, and the new leader removes a follower, which is safe. etcd answers 204 here
+  // too, so clients see no difference.
+  const raft::pb::ConfState conf = node_->conf_state();
+  if (conf.voters_size() != 2 || node_->leader() != id) co_return true;
+  const std::uint64_t other = conf.voters(0) == id ? conf.voters(1) : conf.voters(0);
+  if (id != other && !node_->transfer_leadership(other)) co_return false;
+  schedule_ready();
+  asio::steady_timer wait(io_);
+  for (int ticks = 0; ticks < kWriteTimeoutTicks && !stopped_; ++ticks) {
+    if (node_->leader() != raft::kNone && node_->leader() != id) co_return true;
+    wait.expires_after(kTickInterval);
+    co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  co_return false;
 }
 
 void Member::answer(std::vector<Answer>& answers) {

@@ -152,8 +152,10 @@ class Member {
   void on_membership(MembershipObserver observer) { membership_observer_ = std::move(observer); }
 
   // Proposes a membership change and completes once it is applied here, with etcd's verdict
-  // (membership.h). Errors before proposing: check_proposal's; Unavailable when no leader takes
-  // the proposal; Timeout when it was not applied within kWriteTimeoutTicks (it may still be).
+  // (membership.h). Removing the leader of a two-voter configuration first hands leadership to
+  // the other voter. Errors before proposing: check_proposal's; Unavailable when no leader takes
+  // the proposal; Timeout when it was not applied (or the hand-over did not happen) within
+  // kWriteTimeoutTicks (it may still be applied).
   boost::asio::awaitable<common::Result<void, MembershipError>> change_membership(
       MembershipChange change);
   // This member was removed from the cluster (applied here): it no longer serves.
@@ -238,6 +240,7 @@ class Member {
   void apply_command(const raft::pb::Entry& entry, std::vector<Answer>& answers);
   void apply_conf_change(const raft::pb::Entry& entry, rocksdb::WriteBatch& batch);
   void answer_change(std::uint64_t request_id, common::Result<void, MembershipError> result);
+  boost::asio::awaitable<bool> hand_over_before_removal(std::uint64_t id);
   void answer(std::vector<Answer>& answers);
   void note_leader(const raft::Ready& ready);
   void send(std::vector<raft::pb::Message>& messages);

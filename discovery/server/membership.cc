@@ -116,7 +116,6 @@ std::optional<MembershipError> check_proposal(const store::Store& store,
     return std::nullopt;
   }
   if (type != raft::pb::ConfChangeRemoveNode || !is_voter(conf, id)) return std::nullopt;
-  if (conf.voters_size() == 2) return MembershipError::TwoVoters;
   // etcd's IsReadyToRemoveVotingMember.
   std::size_t rest = 0;
   std::size_t started_count = 0;

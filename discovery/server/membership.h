@@ -22,7 +22,6 @@ enum class MembershipError {
   IdNotFound,        // "No such member: <id>" (404)
   NotEnoughStarted,  // etcd's ErrNotEnoughStartedMembers: 500 Internal Server Error
   Unhealthy,         // etcd's ErrUnhealthy (a voting member not connected): 500
-  TwoVoters,         // removing a voter of a two-voter configuration (see check_proposal)
   Unavailable,       // no leader to propose to: 500 Internal Server Error
   Timeout,           // not applied in time: 500 Internal Server Error
 };
@@ -47,9 +46,7 @@ std::vector<store::pb::ClusterRecord> member_change_records(raft::pb::ConfChange
 // Checked by the member that takes the request, before proposing (etcd's strict reconfiguration
 // check, which runs there too): adding a voter needs a started quorum of the grown
 // configuration and every voting member started (etcd: connected), and removing a voter a started
-// quorum of the rest (a member counts as started once its attributes are published). Beyond etcd: a
-// voter of a two-voter configuration is not removed, since the remaining voter cannot win an
-// election if the leaving one was the leader and had not told it the change was committed.
+// quorum of the rest (a member counts as started once its attributes are published).
 std::optional<MembershipError> check_proposal(const store::Store& store,
                                               const raft::pb::ConfState& conf,
                                               raft::pb::ConfChangeType type, std::uint64_t id);

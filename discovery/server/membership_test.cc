@@ -98,8 +98,7 @@ TEST(Membership, StrictReconfigurationCheck) {
   // Two voters, one not started: no quorum of started members for a third.
   EXPECT_EQ(check_proposal(store, conf, raft::pb::ConfChangeAddNode, 0xc),
             MembershipError::NotEnoughStarted);
-  EXPECT_EQ(check_proposal(store, conf, raft::pb::ConfChangeRemoveNode, 0xb),
-            MembershipError::TwoVoters);
+  EXPECT_EQ(check_proposal(store, conf, raft::pb::ConfChangeRemoveNode, 0xb), std::nullopt);
   add_member(store, conf, 0xc, "http://c:1", true);
   add_member(store, conf, 0xd, "http://d:1", true);
   // Four voters, three started: enough for a fifth, but etcd wants every voter connected.
