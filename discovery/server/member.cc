@@ -464,7 +464,7 @@ void Member::apply_conf_change(const raft::pb::Entry& entry, rocksdb::WriteBatch
   if (applied.type == raft::pb::ConfChangeRemoveNode && applied.id == setup_.self_id) {
     removed_ = true;
   }
-  if (applied.type == raft::pb::ConfChangeAddNode && snapshots_->index() == 0) {
+  if (applied.type == raft::pb::ConfChangeAddNode && log_->base_index() == 0) {
     // The new member has no configuration and can only start from a snapshot, which a leader
     // sends once its log no longer begins at index 1 (raft/node.h): every member (any may lead)
     // takes one when this batch is written, compacting just the first entry.

@@ -24,6 +24,12 @@
 //
 // Expiry: the leader proposes etcd's periodic sync command every 500 ms when a node is due.
 //
+// Membership (/v2/members): a change is a raft conf change whose context carries the member's
+// record and the waiting request's id; every member validates it when it applies it (etcd's
+// rules, membership.h), then writes the records, changes raft's configuration and tells the
+// observer (the peer transport), so all members change alike. A member added while the log still
+// begins at index 1 makes every member take a snapshot: the newcomer starts from one.
+//
 // Snapshots (member_snapshots.h): once a Ready's batch is written and more than the snapshot count
 // of entries were applied since the last snapshot, the member checkpoints its database and
 // compacts the log behind it. A MsgSnap goes out through the snapshot sender with the checkpoint
