@@ -8,6 +8,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <utility>
 
 #include "common/check.h"
 #include "discovery/server/member_id.h"
@@ -300,22 +301,17 @@ void Member::note_leader(const raft::Ready& ready) {
 void Member::maybe_snapshot() {
   // Here every apply so far is committed to the database and no batch is in flight, so a
   // checkpoint reflects exactly applied_.
-  if (!flight_ && join_snapshot_due_) {
-    join_snapshot_due_ = false;
-    if (auto taken = snapshot_now(applied_ - 1); !taken) {
-      spdlog::error("snapshot for a joining member at {} failed: {}", applied_, taken.error());
-    }
-  }
-  if (flight_ || !snapshots_->due(applied_)) return;
-  if (auto taken = snapshots_->take(applied_); !taken) {
-    spdlog::error("snapshot at {} failed: {}", applied_, taken.error());
-  }
+  if (flight_ || applied_ == 0) return;
+  std::optional<std::uint64_t> keep_entries = std::exchange(snapshot_requested_, std::nullopt);
+  if (!keep_entries && !snapshots_->due(applied_)) return;
+  auto taken =
+      keep_entries ? snapshots_->take(applied_, *keep_entries) : snapshots_->take(applied_);
+  if (!taken) spdlog::error("snapshot at {} failed: {}", applied_, taken.error());
 }
 
-common::Result<void, std::string> Member::snapshot_now(std::uint64_t keep_entries) {
-  if (flight_) return std::string("a batch is being written; try again");
-  if (applied_ <= snapshots_->index()) return {};
-  return snapshots_->take(applied_, keep_entries);
+void Member::request_snapshot(std::uint64_t keep_entries) {
+  snapshot_requested_ = std::min(keep_entries, snapshot_requested_.value_or(keep_entries));
+  maybe_snapshot();
 }
 
 void Member::install_snapshot(const raft::Ready& ready) {
@@ -467,8 +463,8 @@ void Member::apply_conf_change(const raft::pb::Entry& entry, rocksdb::WriteBatch
   if (applied.type == raft::pb::ConfChangeAddNode && log_->base_index() == 0) {
     // The new member has no configuration and can only start from a snapshot, which a leader
     // sends once its log no longer begins at index 1 (raft/node.h): every member (any may lead)
-    // takes one when this batch is written, compacting just the first entry.
-    join_snapshot_due_ = true;
+    // takes one once this batch is written, compacting (at least) the first entry.
+    request_snapshot(applied_ - 1);
   }
   if (membership_observer_) membership_observer_(applied);
   answer_change(context.request_id(), {});
@@ -567,6 +563,11 @@ void Member::send_snapshot(raft::pb::Message message) {
   std::optional<std::filesystem::path> dir;
   if (snapshot_sender_) dir = snapshots_->lend(to, message.snapshot().metadata().index());
   if (!dir) {
+    // The current snapshot's checkpoint is gone (making it failed after an install): a new one
+    // is taken once this Ready is done, and raft sends that one at its next try.
+    if (snapshot_sender_ && !snapshots_->has_checkpoint()) {
+      snapshot_requested_ = snapshot_requested_.value_or(setup_.snapshot.catch_up_entries);
+    }
     node_->report_snapshot(to, false);
     schedule_ready();
     return;

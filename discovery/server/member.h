@@ -142,10 +142,12 @@ class Member {
   void receive_snapshot(const raft::pb::Message& message, const std::filesystem::path& staged);
   // The outcome of a snapshot handed to the snapshot sender (the transport's on_snapshot_sent).
   void snapshot_sent(std::uint64_t peer, bool ok);
-  // Takes a snapshot at the applied index now, keeping `keep_entries` of the log behind it (a
-  // new member joins from a snapshot). Error: a batch is being written (try again), or the
-  // checkpoint failed. After start().
-  common::Result<void, std::string> snapshot_now(std::uint64_t keep_entries);
+  // Takes a snapshot at the applied index as soon as no batch is being written (at once if
+  // none is), keeping only `keep_entries` of the log behind it: a member that joins with an empty
+  // log learns the configuration from a snapshot only, so the leader compacts past index 1 when
+  // it adds one (keep_entries 0). Failures are logged (the regular schedule retries). After
+  // start().
+  void request_snapshot(std::uint64_t keep_entries);
 
   // Called once this member's attributes are applied (etcd's publish): it may serve clients.
   void when_ready(std::function<void()> ready) { ready_ = std::move(ready); }
@@ -275,6 +277,7 @@ class Member {
     std::filesystem::path dir;
   };
   std::optional<Staged> staged_;
+  std::optional<std::uint64_t> snapshot_requested_;  // keep_entries of a request_snapshot()
   std::unique_ptr<raft::Node> node_;
   std::uint64_t applied_ = 0;  // raft index the store reflects
   std::uint64_t request_prefix_ = 0;
@@ -284,7 +287,6 @@ class Member {
   std::map<std::uint64_t, PendingChange> changes_;  // by request id
   MembershipObserver membership_observer_;
   bool removed_ = false;
-  bool join_snapshot_due_ = false;  // a member was added while the log begins at index 1
   std::uint64_t read_counter_ = 0;
   bool ready_scheduled_ = false;
   bool published_ = false;

@@ -70,8 +70,11 @@ common::Result<void, std::string> MemberSnapshots::take(std::uint64_t applied,
   CHECK(applied >= index(), "snapshot at {} behind the one at {}", applied, index());
   const auto start = std::chrono::steady_clock::now();
   // The checkpoint first: metadata naming a checkpoint that does not exist would be sent to a
-  // follower. A crash in between leaves a checkpoint that recover() removes.
-  if (auto made = make_checkpoint(applied); !made) return made;
+  // follower. A crash in between leaves a checkpoint that recover() removes. The current
+  // snapshot's checkpoint is reused (it may be streaming to a follower right now).
+  if (applied != index() || !fs::exists(checkpoint_dir(applied))) {
+    if (auto made = make_checkpoint(applied); !made) return made;
+  }
   rocksdb::WriteBatch batch;
   log_.create_snapshot(batch, applied, log_.conf_state());
   const std::uint64_t compact_to = applied - std::min(applied, keep_entries);

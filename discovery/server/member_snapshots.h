@@ -99,6 +99,10 @@ class MemberSnapshots {
                const raft::pb::HardState& hard_state, const std::vector<raft::pb::Entry>& entries);
 
   std::uint64_t index() const { return log_.snapshot_metadata().index(); }
+  // Whether the current snapshot's checkpoint exists (false when there is no snapshot).
+  bool has_checkpoint() const {
+    return index() > 0 && std::filesystem::exists(checkpoint_dir(index()));
+  }
   const std::filesystem::path& dir() const { return dir_; }
 
  private:

@@ -104,7 +104,8 @@ common::Result<std::unique_ptr<RocksdbStorage>, std::string> RocksdbStorage::ope
   return std::unique_ptr<RocksdbStorage>(new RocksdbStorage(dir, std::move(env), std::move(*db)));
 }
 
-common::Result<void, std::string> RocksdbStorage::replace_with(const std::filesystem::path& staged) {
+common::Result<void, std::string> RocksdbStorage::replace_with(
+    const std::filesystem::path& staged) {
   // RocksDB must have closed every file (and released its lock) before the directories move.
   db_.reset();
   auto swapped = swap_in_checkpoint(dir_, staged);

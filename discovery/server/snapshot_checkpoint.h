@@ -7,6 +7,8 @@
 // RocksDB checkpoint of the member's database, a directory of hard links to the immutable SST
 // files after a memtable flush, so making one copies nothing and takes milliseconds.
 //
+// MemberSnapshots (member_snapshots.h) does both sides for the raft loop.
+//
 // Leader side (the raft loop): every so many applied entries, after the apply batch is committed,
 // create_checkpoint(db, <checkpoints>/checkpoint_name(applied)), then
 // RocksdbRaftLog::create_snapshot(batch, applied, conf_state) and compact the log behind it. When a
@@ -62,11 +64,12 @@ common::Result<std::vector<CheckpointFile>, std::string> list_checkpoint(
     const std::filesystem::path& dir);
 
 // Makes a received checkpoint in `dir` this member's database: checks that its store reached
-// exactly metadata.index() (its "m:applied"), drops the sender's raft keys, and writes the snapshot's log base,
-// metadata and configuration, `hard_state` and `entries` (the rest of the Ready that carried the
-// snapshot, which must follow it), synced. Nothing of it is live until swap_in_checkpoint(), so
-// the whole Ready becomes durable at once, as Node's Ready contract asks. Errors: the files do not
-// open as a database, or the applied index differs (the snapshot is then refused).
+// exactly metadata.index() (its "m:applied"), drops the sender's raft keys, and writes the
+// snapshot's log base, metadata and configuration, `hard_state` and `entries` (the rest of the
+// Ready that carried the snapshot, which must follow it), synced. Nothing of it is live until
+// swap_in_checkpoint(), so the whole Ready becomes durable at once, as Node's Ready contract asks.
+// Errors: the files do not open as a database, or the applied index differs (the snapshot is then
+// refused).
 common::Result<void, std::string> prepare_received_checkpoint(
     const std::filesystem::path& dir, const raft::pb::SnapshotMetadata& metadata,
     const raft::pb::HardState& hard_state, const std::vector<raft::pb::Entry>& entries = {});

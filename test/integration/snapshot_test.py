@@ -3,6 +3,8 @@
 
 Usage: snapshot_test.py [--server BIN]
 Steps (each one asserts; the first failure stops the run with its message):
+  tail       a follower killed while fewer keys than the kept tail (5000 entries) are written
+             catches up from the leader's log, though the leader took snapshots meanwhile;
   catch-up   a follower is SIGKILLed while keys are written through the leader and the other
              follower, until the leader's raft log is compacted past what the dead member holds;
              restarted, it catches up by installing the leader's snapshot (its
@@ -119,6 +121,20 @@ def kill_and_compact(cluster, prefix):
     return victim, [leader, other], written
 
 
+def step_tail(cluster):
+    leader, followers = cluster.leader()
+    victim = followers[0]
+    victim.kill9()
+    count = 3 * SNAPSHOT_COUNT
+    write_keys([leader, followers[1]], "/tail", count)
+    assert metric(leader, "discovery_snapshots_taken_total") >= 1, "the leader took no snapshot"
+    victim.start()
+    assert_identical(cluster.members)
+    # Behind by less than the kept tail: caught up from the log, no snapshot sent.
+    assert metric(victim, "discovery_snapshots_installed_total") == 0
+    print(f"  {count} keys; {victim.name} caught up from the log")
+
+
 def step_catch_up(cluster):
     victim, _, written = kill_and_compact(cluster, "/snap")
     victim.start()
@@ -164,7 +180,7 @@ def main():
     parser.add_argument("--server")
     args = parser.parse_args()
     binary = servers.discovery_bin(args.server)
-    steps = [("catch-up", step_catch_up), ("crash", step_crash), ("restart", step_restart)]
+    steps = [("tail", step_tail), ("catch-up", step_catch_up), ("crash", step_crash), ("restart", step_restart)]
     passed = failed = 0
     cluster = servers.Cluster(binary, size=3)
     for member in cluster.members:
