@@ -80,14 +80,14 @@ api::RaftRole role_of(raft::Role role) {
 
 }  // namespace
 
-ApiHandler::ApiHandler(const Config& config, Member& member, common::metrics::Registry& metrics,
-                       const PeerStats& peer_stats)
+ApiHandler::ApiHandler(const Config& config, Identity identity, Member& member,
+                       common::metrics::Registry& metrics, const PeerStats& peer_stats)
     : config_(config),
       member_(member),
       metrics_(metrics),
       peer_stats_(peer_stats),
-      member_id_(config.member_id()),
-      cluster_id_(config.cluster_id()),
+      member_id_(identity.member_id),
+      cluster_id_(identity.cluster_id),
       client_urls_(url_texts(config.advertise_client_urls)),
       start_time_(member.clock().wall_now()),
       requests_(metrics.counter("discovery_http_requests_total", "HTTP requests received.")),
@@ -116,6 +116,10 @@ asio::awaitable<bool> ApiHandler::handle(beast::tcp_stream& stream, Request requ
       }
     } else if (routed.endpoint == api::Endpoint::Health) {
       response = api::health_response(co_await member_healthy(member_), meta);
+    } else if (routed.endpoint == api::Endpoint::MemberAdd ||
+               routed.endpoint == api::Endpoint::MemberRemove ||
+               routed.endpoint == api::Endpoint::MemberUpdate) {
+      response = co_await change_members(routed, request, meta);
     } else {
       response = serve(routed, request, meta);
     }
@@ -232,10 +236,6 @@ api::Response ApiHandler::serve(const api::Routed& routed, const Request& reques
     case api::Endpoint::MembersLeader:
       return api::members_leader_response(find_member(members(), member_.node().leader()),
                                           cluster_id_, meta);
-    case api::Endpoint::MemberAdd:
-    case api::Endpoint::MemberRemove:
-    case api::Endpoint::MemberUpdate:
-      return change_members(routed, request, meta);
     case api::Endpoint::Auth:
       return api::auth_disabled_response(request, routed, cluster_id_, meta);
     case api::Endpoint::Machines:
@@ -258,22 +258,70 @@ api::Response ApiHandler::serve(const api::Routed& routed, const Request& reques
   }
 }
 
-api::Response ApiHandler::change_members(const api::Routed& routed, const Request& request,
-                                         const api::ResponseMeta& meta) {
-  // etcd checks the body before the member id (behaviour pinned by the differential test).
+asio::awaitable<api::Response> ApiHandler::change_members(const api::Routed& routed,
+                                                          const Request& request,
+                                                          const api::ResponseMeta& meta) {
+  // etcd reads the body before it looks the member up (pinned by the differential test).
+  MembershipChange change{
+      .type = raft::pb::ConfChangeRemoveNode, .id = routed.member_id, .peer_urls = {}};
   if (routed.endpoint != api::Endpoint::MemberRemove) {
     auto peer_urls = api::parse_member_peer_urls(request.body());
-    if (!peer_urls)
-      return api::members_error_response(400, peer_urls.error().message, cluster_id_, meta);
+    if (!peer_urls) {
+      co_return api::members_error_response(400, peer_urls.error().message, cluster_id_, meta);
+    }
+    change.peer_urls = std::move(*peer_urls);
+    change.type = raft::pb::ConfChangeUpdateNode;
   }
-  if (routed.endpoint != api::Endpoint::MemberAdd && !find_member(members(), routed.member_id)) {
-    return api::members_error_response(404, "No such member: " + format_id(routed.member_id),
-                                       cluster_id_, meta);
+  if (routed.endpoint == api::Endpoint::MemberAdd) {
+    // etcd's id for a member added at runtime: its peer URLs, no cluster token, and the time.
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(
+        member_.clock().wall_now().time_since_epoch());
+    change.type = raft::pb::ConfChangeAddNode;
+    change.id = compute_member_id(change.peer_urls, "", seconds.count());
   }
-  // TODO(lead): membership changes go through raft (#5); a lone member cannot change its set.
-  return api::members_error_response(
-      500, "membership changes need a replicated cluster, which this member is not", cluster_id_,
-      meta);
+  const api::Member added{
+      .id = change.id, .name = {}, .peer_urls = change.peer_urls, .client_urls = {}};
+  auto done = co_await member_.change_membership(std::move(change));
+  if (!done) co_return membership_error(routed, added.id, done.error(), meta);
+  if (routed.endpoint == api::Endpoint::MemberAdd) {
+    co_return api::member_created_response(added, cluster_id_, meta);
+  }
+  co_return api::members_no_content_response(cluster_id_, meta);
+}
+
+api::Response ApiHandler::membership_error(const api::Routed& routed, std::uint64_t id,
+                                           MembershipError error,
+                                           const api::ResponseMeta& meta) const {
+  // etcd's members handler maps only some errors per method; the rest are 500 Internal Server
+  // Error (for example ErrIDRemoved on an update).
+  const api::Endpoint endpoint = routed.endpoint;
+  switch (error) {
+    case MembershipError::IdExists:
+      if (endpoint == api::Endpoint::MemberAdd) {
+        return api::members_error_response(409, "membership: ID exists", cluster_id_, meta);
+      }
+      break;
+    case MembershipError::PeerUrlExists:
+      if (endpoint != api::Endpoint::MemberRemove) {
+        return api::members_error_response(409, "membership: peerURL exists", cluster_id_, meta);
+      }
+      break;
+    case MembershipError::IdRemoved:
+      if (endpoint == api::Endpoint::MemberRemove) {
+        return api::members_error_response(410, "Member permanently removed: " + format_id(id),
+                                           cluster_id_, meta);
+      }
+      break;
+    case MembershipError::IdNotFound:
+      if (endpoint != api::Endpoint::MemberAdd) {
+        return api::members_error_response(404, "No such member: " + format_id(id), cluster_id_,
+                                           meta);
+      }
+      break;
+    default:
+      break;
+  }
+  return api::members_error_response(500, "Internal Server Error", cluster_id_, meta);
 }
 
 std::vector<std::string> ApiHandler::machine_urls() const {

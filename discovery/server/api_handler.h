@@ -21,6 +21,7 @@
 #include "discovery/server/config.h"
 #include "discovery/server/http_listener.h"
 #include "discovery/server/member.h"
+#include "discovery/server/member_id.h"
 #include "discovery/server/peer_stats.h"
 
 namespace discovery::server {
@@ -28,8 +29,8 @@ namespace discovery::server {
 class ApiHandler final : public RequestHandler {
  public:
   // peer_stats: the raft traffic figures of /v2/stats (main() owns it; it outlives this).
-  ApiHandler(const Config& config, Member& member, common::metrics::Registry& metrics,
-             const PeerStats& peer_stats);
+  ApiHandler(const Config& config, Identity identity, Member& member,
+             common::metrics::Registry& metrics, const PeerStats& peer_stats);
 
   boost::asio::awaitable<bool> handle(boost::beast::tcp_stream& stream, Request request) override;
   boost::asio::awaitable<void> handle_broken_body(boost::beast::tcp_stream& stream, Request header,
@@ -42,8 +43,11 @@ class ApiHandler final : public RequestHandler {
                                      const api::ResponseMeta& meta);
   api::Response serve(const api::Routed& routed, const Request& request,
                       const api::ResponseMeta& meta);
-  api::Response change_members(const api::Routed& routed, const Request& request,
-                               const api::ResponseMeta& meta);
+  boost::asio::awaitable<api::Response> change_members(const api::Routed& routed,
+                                                       const Request& request,
+                                                       const api::ResponseMeta& meta);
+  api::Response membership_error(const api::Routed& routed, std::uint64_t id, MembershipError error,
+                                 const api::ResponseMeta& meta) const;
   std::vector<api::Member> members() const;
   std::vector<std::string> machine_urls() const;
   api::Response leader_stats(const api::ResponseMeta& meta) const;

@@ -27,7 +27,8 @@ store::pb::ClusterRecord record(std::string key, std::string value, bool create)
 
 }  // namespace
 
-std::vector<store::pb::ClusterRecord> bootstrap_records(const Config& config) {
+std::vector<store::pb::ClusterRecord> bootstrap_records(const Config& config,
+                                                        std::uint64_t member_id) {
   std::vector<store::pb::ClusterRecord> records;
   for (const InitialMember& member : config.initial_cluster) {
     std::vector<std::string> peer_texts;
@@ -39,21 +40,21 @@ std::vector<store::pb::ClusterRecord> bootstrap_records(const Config& config) {
   std::string attributes = "{\"name\":";
   api::append_json_string(attributes, config.name);
   attributes += ",\"clientURLs\":" + json_string_list(config.advertise_client_urls) + "}";
-  records.push_back(
-      record("/members/" + format_id(config.member_id()) + "/attributes", attributes, false));
+  records.push_back(record("/members/" + format_id(member_id) + "/attributes", attributes, false));
   records.push_back(record("/version", std::string(kClusterVersion), false));
   return records;
 }
 
-MemberSetup member_setup(const Config& config, bool new_cluster) {
-  std::vector<store::pb::ClusterRecord> records = bootstrap_records(config);
+MemberSetup member_setup(const Config& config, std::uint64_t member_id, StartKind start) {
+  std::vector<store::pb::ClusterRecord> records = bootstrap_records(config, member_id);
   const std::size_t members = config.initial_cluster.size();
   CHECK(records.size() == members + 2, "bootstrap records: {} for {} members", records.size(),
         members);
   MemberSetup setup;
-  setup.self_id = config.member_id();
-  setup.seed = config.member_id();
-  if (new_cluster) {
+  setup.self_id = member_id;
+  setup.seed = member_id;
+  setup.join = start == StartKind::Join;
+  if (start == StartKind::Bootstrap) {
     for (std::size_t i = 0; i < members; ++i) {
       std::vector<std::string> peer_texts;
       for (const Url& url : config.initial_cluster[i].peer_urls) peer_texts.push_back(url.text);

@@ -13,11 +13,17 @@ namespace discovery::server {
 // The cluster version a new cluster agrees on (etcd 3.4's /version "etcdcluster").
 inline constexpr std::string_view kClusterVersion = "3.4.0";
 
-std::vector<store::pb::ClusterRecord> bootstrap_records(const Config& config);
+// `member_id`: this member's id (its attributes record).
+std::vector<store::pb::ClusterRecord> bootstrap_records(const Config& config,
+                                                        std::uint64_t member_id);
 
-// The member's raft setup: its id, its attributes and the version record, and, when
-// `new_cluster`, the initial members' ids with their raftAttributes records.
+// How a member starts: with its data (a restart), founding a new cluster (empty data directory,
+// --initial-cluster-state new), or joining a running one (empty, existing).
+enum class StartKind { Restart, Bootstrap, Join };
+
+// The member's raft setup: its id, its attributes and the version record, and, for Bootstrap,
+// the initial members' ids with their raftAttributes records.
 struct MemberSetup;
-MemberSetup member_setup(const Config& config, bool new_cluster);
+MemberSetup member_setup(const Config& config, std::uint64_t member_id, StartKind start);
 
 }  // namespace discovery::server

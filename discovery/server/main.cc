@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -15,8 +16,11 @@
 #include "common/metrics.h"
 #include "discovery/server/api_handler.h"
 #include "discovery/server/bootstrap.h"
+#include "discovery/server/cluster_members.h"
 #include "discovery/server/config.h"
 #include "discovery/server/http_listener.h"
+#include "discovery/server/identity_file.h"
+#include "discovery/server/join_cluster.h"
 #include "discovery/server/member.h"
 #include "discovery/server/member_id.h"
 #include "discovery/server/peer_stats.h"
@@ -50,34 +54,97 @@ common::Result<std::vector<tcp::endpoint>, std::string> endpoints_of(asio::io_co
   return endpoints;
 }
 
-common::Result<std::unique_ptr<Member>, std::string> open_member(asio::io_context& io,
-                                                                 const Config& config,
-                                                                 const common::Clock& clock) {
+// How long a joining member keeps asking the other members for the cluster's member list.
+constexpr std::chrono::seconds kJoinFetchTimeout{30};
+// A removed member answers the request that removed it and stops after this delay, as etcd.
+constexpr std::chrono::seconds kRemovedStopDelay{1};
+
+common::Result<PeerAddress, std::string> peer_address(std::string_view url_text) {
+  auto url = parse_url(url_text);
+  if (!url)
+    return common::Result<PeerAddress, std::string>(boost::system::in_place_error, url.error());
+  return PeerAddress{.host = url->host, .port = url->port};
+}
+
+// Asks the other members of --initial-cluster who this member is (--initial-cluster-state
+// existing, empty data directory).
+common::Result<Identity, std::string> join_identity(const Config& config) {
+  const std::vector<std::string> local = config.local_peer_urls();
+  std::vector<PeerAddress> peers;
+  for (const InitialMember& member : config.initial_cluster) {
+    std::vector<std::string> texts;
+    for (const Url& url : member.peer_urls) texts.push_back(url.text);
+    if (texts == local) continue;
+    for (const Url& url : member.peer_urls) {
+      peers.push_back(PeerAddress{.host = url.host, .port = url.port});
+    }
+  }
+  auto cluster = fetch_cluster(peers, kJoinFetchTimeout);
+  if (!cluster) return "cannot fetch cluster info from peer urls: " + cluster.error();
+  return identity_in(*cluster, local);
+}
+
+struct Opened {
+  std::unique_ptr<Member> member;
+  Identity identity;
+  bool multi_member = false;  // more than one member known at start: serve the peer port now
+};
+
+// Opens the data directory and decides who this member is: the stored identity on a restart
+// (flags ignored, as etcd), else the bootstrap identity from the flags or, when joining, the one
+// the cluster gave it.
+common::Result<Opened, std::string> open_member(asio::io_context& io, const Config& config,
+                                                const common::Clock& clock) {
   const std::filesystem::path keys_dir = std::filesystem::path(config.data_dir) / "member" / "keys";
-  const bool existing = std::filesystem::exists(keys_dir);
-  if (!existing) {
+  const bool had_data = std::filesystem::exists(keys_dir);
+  const std::filesystem::path identity_file =
+      std::filesystem::path(config.data_dir) / "member" / "identity";
+  auto stored = load_identity(identity_file);
+  if (!stored) return stored.error();
+  StartKind start = StartKind::Restart;
+  Identity identity{.member_id = config.member_id(), .cluster_id = config.cluster_id()};
+  if (!had_data) {
     if (auto verified = verify_bootstrap(config); !verified) return verified.error();
+    start = StartKind::Bootstrap;
+    if (config.initial_cluster_state == ClusterState::Existing) {
+      start = StartKind::Join;
+      if (!*stored) {
+        // Learned before the data directory exists, so a failed join leaves nothing behind.
+        auto joined = join_identity(config);
+        if (!joined) return joined.error();
+        identity = *joined;
+      }
+    }
+  }
+  // Saved before the database exists: whatever the database holds belongs to this identity.
+  if (*stored) {
+    identity = **stored;
+  } else if (auto saved = save_identity(identity_file, identity); !saved) {
+    return saved.error();
   }
   auto storage = RocksdbStorage::open(keys_dir);
   if (!storage) return storage.error();
-  MemberSetup setup = member_setup(config, !existing);
+  MemberSetup setup = member_setup(config, identity.member_id, start);
   setup.snapshot_dir = std::filesystem::path(config.data_dir) / "member" / "snap";
   setup.snapshot.count = config.snapshot_count;
-  return std::make_unique<Member>(io, std::move(*storage), clock, std::move(setup));
+  Opened opened;
+  opened.identity = identity;
+  opened.multi_member = start == StartKind::Join || config.initial_cluster.size() > 1;
+  opened.member = std::make_unique<Member>(io, std::move(*storage), clock, std::move(setup));
+  return opened;
 }
 
-// The peer transport of a multi-member cluster: listens on --listen-peer-urls and dials every
-// other initial member at its first peer URL. A lone member needs none (and binds no peer port,
-// as several lone members may share a machine with etcd's default peer URL).
+// The peer transport: listens on --listen-peer-urls and dials every other member at its first
+// peer URL. A lone member opens it only once a second member is added (several lone members
+// may share a machine with etcd's default peer URL).
 common::Result<std::unique_ptr<PeerTransport>, std::string> open_transport(
-    asio::io_context& io, const Config& config, Member& member, common::metrics::Registry& metrics,
-    PeerStats& peer_stats) {
-  if (config.initial_cluster.size() <= 1) return std::unique_ptr<PeerTransport>();
+    asio::io_context& io, const Config& config, Identity identity, Member& member,
+    common::metrics::Registry& metrics, PeerStats& peer_stats, std::function<void()> on_removed) {
   PeerTransportConfig transport;
-  transport.self_id = config.member_id();
-  transport.cluster_id = config.cluster_id();
+  transport.self_id = identity.member_id;
+  transport.cluster_id = identity.cluster_id;
   transport.snapshot_dir = std::filesystem::path(config.data_dir) / "member" / "snap-staging";
-  transport.seed = config.member_id();
+  transport.seed = identity.member_id;
   for (const Url& url : config.listen_peer_urls) {
     auto endpoints = endpoints_of(io, url);
     if (!endpoints) return endpoints.error();
@@ -100,18 +167,28 @@ common::Result<std::unique_ptr<PeerTransport>, std::string> open_transport(
           },
       .on_snapshot_sent = [&member](std::uint64_t peer,
                                     bool ok) { member.snapshot_sent(peer, ok); },
+      // The transport's strand runs on the io thread too (one thread), so the member's state
+      // may be read here.
+      .on_members_query =
+          [&member, identity] {
+            pb::MembersReply reply;
+            reply.set_cluster_id(identity.cluster_id);
+            for (const api::Member& known : member.members()) {
+              auto& out = *reply.add_members();
+              out.set_id(known.id);
+              for (const std::string& url : known.peer_urls) out.add_peer_urls(url);
+            }
+            return reply;
+          },
+      .is_removed =
+          [&member](std::uint64_t peer) {
+            return member.store().cluster_record("/removed_members/" + format_id(peer)).has_value();
+          },
+      .on_removed = std::move(on_removed),
   };
   auto made = std::make_unique<PeerTransport>(io, std::move(transport), std::move(handlers),
                                               io.get_executor(), metrics);
   if (auto started = made->start(); !started) return started.error();
-  for (const InitialMember& peer : config.initial_cluster) {
-    std::vector<std::string> peer_texts;
-    for (const Url& url : peer.peer_urls) peer_texts.push_back(url.text);
-    const std::uint64_t id = compute_member_id(peer_texts, config.initial_cluster_token);
-    if (id == config.member_id() || peer.peer_urls.empty()) continue;
-    made->add_peer(
-        id, PeerAddress{.host = peer.peer_urls.front().host, .port = peer.peer_urls.front().port});
-  }
   PeerTransport* raw = made.get();
   member.set_sender([raw, &peer_stats](std::vector<raft::pb::Message> messages) {
     // /v2/stats/leader's latency is the time to hand a message to the transport, as etcd's is
@@ -132,65 +209,208 @@ common::Result<std::unique_ptr<PeerTransport>, std::string> open_transport(
   return made;
 }
 
-int serve(const Config& config) {
-  asio::io_context io(1);
-  const common::RealClock clock;
-  common::metrics::Registry metrics;
-  auto member = open_member(io, config, clock);
-  if (!member) {
-    spdlog::critical("cannot start: {}", member.error());
-    return 1;
+// Every member but this one, at its first peer URL.
+void add_peers(PeerTransport& transport, std::uint64_t self,
+               const std::vector<std::pair<std::uint64_t, std::vector<std::string>>>& peers) {
+  for (const auto& [id, urls] : peers) {
+    if (id == self || urls.empty()) continue;
+    auto address = peer_address(urls.front());
+    if (!address) {
+      spdlog::error("member {}: bad peer URL {}: {}", format_id(id), urls.front(), address.error());
+      continue;
+    }
+    transport.add_peer(id, *address);
   }
-  register_member_metrics(metrics, **member, clock.wall_now());
-  PeerStats peer_stats(clock);
-  ApiHandler handler(config, **member, metrics, peer_stats);
-  std::vector<std::unique_ptr<HttpListener>> listeners;
+}
+
+// The cluster as this member knows it: the stored records (a restart ignores --initial-cluster,
+// as etcd); for a member joining with an empty store, --initial-cluster's members with the ids
+// the cluster told it (by peer URLs).
+std::vector<std::pair<std::uint64_t, std::vector<std::string>>> known_peers(const Config& config,
+                                                                            Member& member) {
+  std::vector<std::pair<std::uint64_t, std::vector<std::string>>> peers;
+  for (const api::Member& known : member.members()) {
+    std::vector<std::string> urls = known.peer_urls;
+    // A configured member without records: the bootstrap entries are committed but not yet
+    // applied (a new cluster, or a crash before they were), so --initial-cluster still tells.
+    for (const InitialMember& initial : config.initial_cluster) {
+      if (!urls.empty()) break;
+      std::vector<std::string> texts;
+      for (const Url& url : initial.peer_urls) texts.push_back(url.text);
+      if (compute_member_id(texts, config.initial_cluster_token) == known.id) urls = texts;
+    }
+    peers.emplace_back(known.id, std::move(urls));
+  }
+  if (!peers.empty() || config.initial_cluster_state != ClusterState::Existing) return peers;
+  std::vector<PeerAddress> addresses;
+  const std::vector<std::string> local = config.local_peer_urls();
+  for (const InitialMember& initial : config.initial_cluster) {
+    std::vector<std::string> texts;
+    for (const Url& url : initial.peer_urls) texts.push_back(url.text);
+    if (texts == local) continue;  // this member knows nobody yet
+    for (const Url& url : initial.peer_urls) {
+      addresses.push_back(PeerAddress{.host = url.host, .port = url.port});
+    }
+  }
+  if (auto cluster = fetch_cluster(addresses, std::chrono::seconds{5})) {
+    for (const RemoteMember& remote : cluster->members) {
+      peers.emplace_back(remote.id, remote.peer_urls);
+    }
+  }
+  return peers;
+}
+
+class Server {
+ public:
+  Server(const Config& config, asio::io_context& io, Opened opened,
+         common::metrics::Registry& metrics)
+      : config_(config),
+        io_(io),
+        identity_(opened.identity),
+        member_(std::move(opened.member)),
+        metrics_(metrics),
+        peer_stats_(member_->clock()),
+        stop_timer_(io) {}
+
+  int run(bool multi_member);
+
+ private:
+  common::Result<void, std::string> ensure_transport();
+  void on_membership(const MembershipChange& change);
+  void stop_after_removal();
+  void shutdown();
+
+  const Config& config_;
+  asio::io_context& io_;
+  Identity identity_;
+  std::unique_ptr<Member> member_;
+  common::metrics::Registry& metrics_;
+  PeerStats peer_stats_;  // the raft traffic figures of /v2/stats
+  std::vector<std::unique_ptr<HttpListener>> listeners_;
+  std::unique_ptr<PeerTransport> transport_;
+  asio::steady_timer stop_timer_;
+  bool stopping_ = false;
+};
+
+common::Result<void, std::string> Server::ensure_transport() {
+  if (transport_) return {};
+  auto transport = open_transport(io_, config_, identity_, *member_, metrics_, peer_stats_, [this] {
+    spdlog::warn("a peer says this member was removed from the cluster");
+    stop_after_removal();
+  });
+  if (!transport) return transport.error();
+  transport_ = std::move(*transport);
+  add_peers(*transport_, identity_.member_id, known_peers(config_, *member_));
+  return {};
+}
+
+void Server::on_membership(const MembershipChange& change) {
+  if (change.id == identity_.member_id) {
+    if (change.type == raft::pb::ConfChangeRemoveNode) stop_after_removal();
+    return;
+  }
+  if (!transport_) {
+    if (auto opened = ensure_transport(); !opened) {
+      spdlog::critical("cannot start the peer transport: {}", opened.error());
+      shutdown();
+    }
+    return;  // ensure_transport added every peer, this one included
+  }
+  if (change.type == raft::pb::ConfChangeRemoveNode) {
+    transport_->remove_peer(change.id);
+    return;
+  }
+  if (change.peer_urls.empty()) return;
+  auto address = peer_address(change.peer_urls.front());
+  if (!address) return;
+  if (change.type == raft::pb::ConfChangeUpdateNode) {
+    transport_->update_peer(change.id, *address);
+  } else {
+    transport_->add_peer(change.id, *address);
+  }
+}
+
+void Server::stop_after_removal() {
+  if (stopping_) return;
+  stopping_ = true;
+  // etcd answers the request that removed it, then stops after a delay and exits with 0.
+  spdlog::warn("the member has been permanently removed from the cluster; stopping in {} s",
+               kRemovedStopDelay.count());
+  stop_timer_.expires_after(kRemovedStopDelay);
+  stop_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) shutdown();
+  });
+}
+
+void Server::shutdown() {
+  for (auto& listener : listeners_) listener->stop();
+  member_->stop();
+  if (transport_) transport_->stop();
+  io_.stop();
+}
+
+int Server::run(bool multi_member) {
+  register_member_metrics(metrics_, *member_, member_->clock().wall_now());
+  ApiHandler handler(config_, identity_, *member_, metrics_, peer_stats_);
   // Bound now (so a busy port fails the start), accepting only once the member is ready.
-  for (const Url& url : config.listen_client_urls) {
-    auto endpoints = endpoints_of(io, url);
+  for (const Url& url : config_.listen_client_urls) {
+    auto endpoints = endpoints_of(io_, url);
     if (!endpoints) {
       spdlog::critical("{}", endpoints.error());
       return 1;
     }
     for (const tcp::endpoint& endpoint : *endpoints) {
-      auto listener = HttpListener::open(io, endpoint, handler, HttpLimits{});
+      auto listener = HttpListener::open(io_, endpoint, handler, HttpLimits{});
       if (!listener) {
         spdlog::critical("{}", listener.error());
         return 1;
       }
       spdlog::info("client URL {} waits for the member to be ready", url.text);
-      listeners.push_back(std::move(*listener));
+      listeners_.push_back(std::move(*listener));
     }
   }
-  (*member)->set_client_connections([&listeners] {
+  member_->set_client_connections([this] {
     std::size_t count = 0;
-    for (const auto& listener : listeners) count += listener->connection_count();
+    for (const auto& listener : listeners_) count += listener->connection_count();
     return count;
   });
-  auto transport = open_transport(io, config, **member, metrics, peer_stats);
-  if (!transport) {
-    spdlog::critical("cannot start the peer transport: {}", transport.error());
-    return 1;
-  }
-  (*member)->when_ready([&listeners] {
-    for (auto& listener : listeners) listener->start();
+  member_->when_ready([this] {
+    for (auto& listener : listeners_) listener->start();
   });
-  if (auto started = (*member)->start(); !started) {
+  member_->on_membership([this](const MembershipChange& change) { on_membership(change); });
+  if (auto started = member_->start(); !started) {
     spdlog::critical("cannot start: {}", started.error());
     return 1;
   }
-  asio::signal_set signals(io, SIGINT, SIGTERM);
+  if (multi_member || member_->members().size() > 1) {
+    if (auto opened = ensure_transport(); !opened) {
+      spdlog::critical("cannot start the peer transport: {}", opened.error());
+      return 1;
+    }
+  }
+  asio::signal_set signals(io_, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int signal) {
     spdlog::info("received signal {}, shutting down", signal);
-    for (auto& listener : listeners) listener->stop();
-    (*member)->stop();
-    if (*transport) (*transport)->stop();
-    io.stop();
+    shutdown();
   });
-  spdlog::info("member {} ready (name {}, data dir {})", format_id(config.member_id()), config.name,
-               config.data_dir);
-  io.run();
+  spdlog::info("member {} ready (name {}, data dir {})", format_id(identity_.member_id),
+               config_.name, config_.data_dir);
+  io_.run();
   return 0;
+}
+
+int serve(const Config& config) {
+  asio::io_context io(1);
+  const common::RealClock clock;
+  common::metrics::Registry metrics;
+  auto opened = open_member(io, config, clock);
+  if (!opened) {
+    spdlog::critical("cannot start: {}", opened.error());
+    return 1;
+  }
+  const bool multi_member = opened->multi_member;
+  Server server(config, io, std::move(*opened), metrics);
+  return server.run(multi_member);
 }
 
 }  // namespace

@@ -11,6 +11,8 @@
 #include <utility>
 
 #include "common/check.h"
+#include "discovery/server/member_id.h"
+#include "discovery/server/membership.pb.h"
 #include "discovery/server/snapshot_checkpoint.h"
 
 namespace discovery::server {
@@ -61,7 +63,15 @@ common::Result<void, std::string> Member::start() {
   }
   applied_ = loaded.applied;
   log_ = RocksdbRaftLog::load(storage_->db());
-  if (log_->last_index() == 0 && applied_ == 0 && store_.index() == 0) {
+  if (store_.cluster_record("/removed_members/" + format_id(setup_.self_id))) {
+    return std::string("the member has been permanently removed from the cluster");
+  }
+  const bool empty = log_->last_index() == 0 && applied_ == 0 && store_.index() == 0;
+  if (empty && setup_.join) {
+    // The bootstrap configuration is not in the log: a joining member learns the cluster from
+    // the leader's snapshot, so it starts with no configuration (raft/node.h, Config).
+    spdlog::info("joining an existing cluster: waiting for the leader's snapshot");
+  } else if (empty) {
     if (setup_.initial_members.empty()) {
       return std::string("empty data directory and no initial cluster to bootstrap");
     }
@@ -202,6 +212,15 @@ void Member::expire_writes() {
     asio::post(io_, std::move(it->second.waiter));
     it = pending_.erase(it);
   }
+  for (auto it = changes_.begin(); it != changes_.end();) {
+    if (++it->second.ticks <= kWriteTimeoutTicks) {
+      ++it;
+      continue;
+    }
+    *it->second.result = MembershipError::Timeout;
+    asio::post(io_, std::move(it->second.waiter));
+    it = changes_.erase(it);
+  }
 }
 
 void Member::schedule_ready() {
@@ -314,6 +333,14 @@ void Member::install_snapshot(const raft::Ready& ready) {
         loaded.applied, metadata.index());
   applied_ = loaded.applied;
   spdlog::info("store restored from the snapshot: {} nodes at index {}", count, store_.index());
+  // The snapshot brings the members whose additions this member never applied: the transport
+  // learns them as if they had been added now.
+  if (membership_observer_) {
+    for (const api::Member& member : members()) {
+      membership_observer_(MembershipChange{
+          .type = raft::pb::ConfChangeAddNode, .id = member.id, .peer_urls = member.peer_urls});
+    }
+  }
 }
 
 void Member::receive_snapshot(const raft::pb::Message& message,
@@ -373,9 +400,7 @@ void Member::apply_entries(const std::vector<raft::pb::Entry>& entries, rocksdb:
   for (const raft::pb::Entry& entry : entries) {
     if (entry.index() <= applied_) continue;
     if (entry.type() == raft::pb::EntryConfChange) {
-      raft::pb::ConfChange change;
-      CHECK(change.ParseFromString(entry.data()), "corrupt conf change at {}", entry.index());
-      log_->set_conf_state(batch, node_->apply_conf_change(change));
+      apply_conf_change(entry, batch);
     } else if (!entry.data().empty()) {
       apply_command(entry, answers);
     }
@@ -401,6 +426,112 @@ void Member::apply_command(const raft::pb::Entry& entry, std::vector<Answer>& an
   }
   CHECK(applied->has_value(), "a write produced no event (entry {})", entry.index());
   answers.push_back(Answer{.request_id = command.request_id(), .result = std::move(**applied)});
+}
+
+void Member::apply_conf_change(const raft::pb::Entry& entry, rocksdb::WriteBatch& batch) {
+  raft::pb::ConfChange change;
+  CHECK(change.ParseFromString(entry.data()), "corrupt conf change at {}", entry.index());
+  if (change.type() == raft::pb::ConfChangePromoteNode) {
+    log_->set_conf_state(batch, node_->apply_conf_change(change));
+    spdlog::info("member {} promoted to voter at raft index {}", format_id(change.node_id()),
+                 entry.index());
+    return;
+  }
+  pb::MemberChange context;
+  CHECK(context.ParseFromString(change.context()), "corrupt member change at {}", entry.index());
+  MembershipChange applied{.type = change.type(),
+                           .id = change.node_id(),
+                           .peer_urls = {context.peer_urls().begin(), context.peer_urls().end()}};
+  // Decided here, on the applied state, so that every member decides alike (etcd validates a
+  // change when it applies it, too); a refused change leaves raft's configuration as it was.
+  if (auto invalid = validate_member_change(store_, node_->conf_state(), applied.type, applied.id,
+                                            applied.peer_urls)) {
+    answer_change(context.request_id(), *invalid);
+    return;
+  }
+  for (store::pb::ClusterRecord& record :
+       member_change_records(applied.type, applied.id, applied.peer_urls)) {
+    store::pb::Command command;
+    command.set_time_unix_ns(unix_ns(clock_.wall_now()));
+    *command.mutable_cluster_record() = std::move(record);
+    CHECK(store_.apply(command).has_value(), "member record at {} refused", entry.index());
+  }
+  log_->set_conf_state(batch, node_->apply_conf_change(change));
+  spdlog::info("membership change {} of member {} applied at raft index {}",
+               raft::pb::ConfChangeType_Name(applied.type), format_id(applied.id), entry.index());
+  if (applied.type == raft::pb::ConfChangeRemoveNode && applied.id == setup_.self_id) {
+    removed_ = true;
+  }
+  if (applied.type == raft::pb::ConfChangeAddNode && log_->base_index() == 0) {
+    // The new member has no configuration and can only start from a snapshot, which a leader
+    // sends once its log no longer begins at index 1 (raft/node.h): every member (any may lead)
+    // takes one once this batch is written, compacting (at least) the first entry.
+    request_snapshot(applied_ - 1);
+  }
+  if (membership_observer_) membership_observer_(applied);
+  answer_change(context.request_id(), {});
+}
+
+void Member::answer_change(std::uint64_t request_id, common::Result<void, MembershipError> result) {
+  auto it = changes_.find(request_id);
+  if (request_id == 0 || it == changes_.end()) return;
+  *it->second.result = result;
+  asio::post(io_, std::move(it->second.waiter));
+  changes_.erase(it);
+}
+
+asio::awaitable<common::Result<void, MembershipError>> Member::change_membership(
+    MembershipChange change) {
+  if (removed_) co_return MembershipError::Unavailable;
+  if (auto refused = check_proposal(store_, node_->conf_state(), change.type, change.id)) {
+    co_return *refused;
+  }
+  if (change.type == raft::pb::ConfChangeRemoveNode &&
+      !co_await hand_over_before_removal(change.id)) {
+    co_return MembershipError::Timeout;
+  }
+  const std::uint64_t id = next_request_id();
+  pb::MemberChange context;
+  context.set_request_id(id);
+  for (const std::string& url : change.peer_urls) context.add_peer_urls(url);
+  raft::pb::ConfChange conf_change;
+  conf_change.set_type(change.type);
+  conf_change.set_node_id(change.id);
+  conf_change.set_context(context.SerializeAsString());
+  if (auto proposed = node_->propose_conf_change(conf_change); !proposed) {
+    if (metrics_.proposals_failed) metrics_.proposals_failed->inc();
+    spdlog::warn("membership change of {} not proposed: {}", format_id(change.id),
+                 raft::to_string(proposed.error()));
+    co_return MembershipError::Unavailable;
+  }
+  schedule_ready();
+  std::optional<common::Result<void, MembershipError>> result;
+  co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
+      [this, id, &result](auto handler) {
+        changes_.emplace(id, PendingChange{.result = &result, .waiter = std::move(handler)});
+      },
+      asio::use_awaitable);
+  CHECK(result.has_value(), "membership change {} answered without a result", id);
+  co_return *result;
+}
+
+asio::awaitable<bool> Member::hand_over_before_removal(std::uint64_t id) {
+  // Removing the leader of a two-voter configuration could leave the other voter alone with an
+  // uncommitted removal it cannot commit (it still needs the leaver's vote): the leader hands
+  // over first, and the new leader removes a follower, which is safe. etcd answers 204 here
+  // too, so clients see no difference.
+  const raft::pb::ConfState conf = node_->conf_state();
+  if (conf.voters_size() != 2 || node_->leader() != id) co_return true;
+  const std::uint64_t other = conf.voters(0) == id ? conf.voters(1) : conf.voters(0);
+  if (id != other && !node_->transfer_leadership(other)) co_return false;
+  schedule_ready();
+  asio::steady_timer wait(io_);
+  for (int ticks = 0; ticks < kWriteTimeoutTicks && !stopped_; ++ticks) {
+    if (node_->leader() != raft::kNone && node_->leader() != id) co_return true;
+    wait.expires_after(kTickInterval);
+    co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  co_return false;
 }
 
 void Member::answer(std::vector<Answer>& answers) {
@@ -506,7 +637,7 @@ asio::awaitable<void> Member::tick_loop() {
     if (ec || stopped_) co_return;
     node_->tick();
     if (!reads_.empty()) release_reads(true);
-    if (!pending_.empty()) expire_writes();
+    if (!pending_.empty() || !changes_.empty()) expire_writes();
     if (publish_wait_ticks_ > 0 && ++publish_wait_ticks_ > kRecordRetryTicks) {
       publish_wait_ticks_ = 0;
     }

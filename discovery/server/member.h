@@ -24,6 +24,12 @@
 //
 // Expiry: the leader proposes etcd's periodic sync command every 500 ms when a node is due.
 //
+// Membership (/v2/members): a change is a raft conf change whose context carries the member's
+// record and the waiting request's id; every member validates it when it applies it (etcd's
+// rules, membership.h), then writes the records, changes raft's configuration and tells the
+// observer (the peer transport), so all members change alike. A member added while the log still
+// begins at index 1 makes every member take a snapshot: the newcomer starts from one.
+//
 // Snapshots (member_snapshots.h): once a Ready's batch is written and more than the snapshot count
 // of entries were applied since the last snapshot, the member checkpoints its database and
 // compacts the log behind it. A MsgSnap goes out through the snapshot sender with the checkpoint
@@ -51,7 +57,9 @@
 
 #include "common/clock.h"
 #include "common/metrics.h"
+#include "discovery/server/cluster_members.h"
 #include "discovery/server/member_snapshots.h"
+#include "discovery/server/membership.h"
 #include "discovery/server/rocksdb_raft_log.h"
 #include "discovery/server/rocksdb_storage.h"
 #include "discovery/server/sync_thread.h"
@@ -71,12 +79,23 @@ struct MemberSetup {
   // the cluster version record that the leader proposes when the store has none.
   store::pb::ClusterRecord attributes;
   store::pb::ClusterRecord version;
+  // A member added at runtime (--initial-cluster-state existing, empty data directory): it starts
+  // with no configuration and no log, and waits for the leader's snapshot.
+  bool join = false;
   int election_tick = 10;  // in ticks of kTickInterval
   std::uint64_t seed = 1;
   // Where the snapshots' checkpoints live (<data-dir>/member/snap); empty: beside the database,
   // in "<its directory>-snap".
   std::filesystem::path snapshot_dir;
   SnapshotPolicy snapshot;
+};
+
+// One runtime membership change (/v2/members): add (ConfChangeAddNode; a learner until caught
+// up), remove (ConfChangeRemoveNode) or new peer URLs (ConfChangeUpdateNode).
+struct MembershipChange {
+  raft::pb::ConfChangeType type = raft::pb::ConfChangeAddNode;
+  std::uint64_t id = 0;
+  std::vector<std::string> peer_urls;  // add and update: sorted canonical text
 };
 
 // The series the raft loop updates (server_metrics.cc registers them); null until set.
@@ -133,6 +152,23 @@ class Member {
   // Called once this member's attributes are applied (etcd's publish): it may serve clients.
   void when_ready(std::function<void()> ready) { ready_ = std::move(ready); }
 
+  // Called on the io thread for every membership change applied here (and for the members a
+  // snapshot installs: a change of type ConfChangeAddNode per member), after the records and the
+  // configuration changed; the peer transport follows it. A change that removes this member is
+  // reported too: the member then stops serving (etcd exits), see removed().
+  using MembershipObserver = std::function<void(const MembershipChange&)>;
+  void on_membership(MembershipObserver observer) { membership_observer_ = std::move(observer); }
+
+  // Proposes a membership change and completes once it is applied here, with etcd's verdict
+  // (membership.h). Removing the leader of a two-voter configuration first hands leadership to
+  // the other voter. Errors before proposing: check_proposal's; Unavailable when no leader takes
+  // the proposal; Timeout when it was not applied (or the hand-over did not happen) within
+  // kWriteTimeoutTicks (it may still be applied).
+  boost::asio::awaitable<common::Result<void, MembershipError>> change_membership(
+      MembershipChange change);
+  // This member was removed from the cluster (applied here): it no longer serves.
+  bool removed() const { return removed_; }
+
   // Proposes one client write (its time and expiration already set) and completes once it is
   // applied and the entry is written. Error RaftInternal when the proposal is refused (no leader)
   // or not applied within kWriteTimeoutTicks (it may still be applied later, as in etcd).
@@ -163,6 +199,9 @@ class Member {
   const Clock& clock() const { return clock_; }
   // After start().
   const raft::Node& node() const { return *node_; }
+  // The members of the applied configuration with their records (empty while a joining member
+  // waits for its snapshot). After start().
+  std::vector<api::Member> members() const { return cluster_members(store_, node_->conf_state()); }
   bool started() const { return node_ != nullptr; }
 
   // Stops the timers; pending writers are never answered.
@@ -179,6 +218,11 @@ class Member {
     bool* ok;
     Waiter waiter;
     std::uint64_t index = 0;  // 0 until the ReadState came
+    int ticks = 0;
+  };
+  struct PendingChange {
+    std::optional<common::Result<void, MembershipError>>* result;
+    Waiter waiter;
     int ticks = 0;
   };
   struct Answer {
@@ -202,6 +246,9 @@ class Member {
   void apply_entries(const std::vector<raft::pb::Entry>& entries, rocksdb::WriteBatch& batch,
                      std::vector<Answer>& answers);
   void apply_command(const raft::pb::Entry& entry, std::vector<Answer>& answers);
+  void apply_conf_change(const raft::pb::Entry& entry, rocksdb::WriteBatch& batch);
+  void answer_change(std::uint64_t request_id, common::Result<void, MembershipError> result);
+  boost::asio::awaitable<bool> hand_over_before_removal(std::uint64_t id);
   void answer(std::vector<Answer>& answers);
   void note_leader(const raft::Ready& ready);
   void send(std::vector<raft::pb::Message>& messages);
@@ -235,8 +282,11 @@ class Member {
   std::uint64_t applied_ = 0;  // raft index the store reflects
   std::uint64_t request_prefix_ = 0;
   std::uint64_t request_counter_ = 0;
-  std::map<std::uint64_t, Pending> pending_;  // by request id
-  std::map<std::string, Read> reads_;         // by ReadIndex context
+  std::map<std::uint64_t, Pending> pending_;        // by request id
+  std::map<std::string, Read> reads_;               // by ReadIndex context
+  std::map<std::uint64_t, PendingChange> changes_;  // by request id
+  MembershipObserver membership_observer_;
+  bool removed_ = false;
   std::uint64_t read_counter_ = 0;
   bool ready_scheduled_ = false;
   bool published_ = false;

@@ -26,6 +26,15 @@ std::uint64_t compute_member_id(std::span<const std::string> peer_urls,
 // each as 8 big-endian bytes.
 std::uint64_t compute_cluster_id(std::span<const std::uint64_t> member_ids);
 
+// Who a member is: its member ID and its cluster's ID. Derived from the flags when a member
+// bootstraps a new cluster, learned from the cluster when it joins one, and stored with the data
+// afterwards (a restarted member ignores its flags, as etcd does).
+struct Identity {
+  std::uint64_t member_id = 0;
+  std::uint64_t cluster_id = 0;
+  bool operator==(const Identity&) const = default;
+};
+
 // etcd's text form of an ID: lower-case hex without leading zeros ("8e9e05c52164694d").
 std::string format_id(std::uint64_t id);
 

@@ -163,6 +163,75 @@ TEST_F(MemberTest, AnswerTtlsAreRenderedFromTheClockAtApply) {
   member->stop();
 }
 
+// Runtime membership on a lone member: each change is a conf change validated when it is
+// applied (etcd's answers), moving the records, the configuration and the store index as etcd's
+// v2 store moves them, and reported to the observer (the peer transport).
+class MembershipTest : public MemberTest {
+ protected:
+  common::Result<void, MembershipError> change(asio::io_context& io, Member& member,
+                                               raft::pb::ConfChangeType type, std::uint64_t id,
+                                               std::vector<std::string> urls) {
+    std::optional<common::Result<void, MembershipError>> done;
+    asio::co_spawn(io,
+                   member.change_membership(
+                       MembershipChange{.type = type, .id = id, .peer_urls = std::move(urls)}),
+                   [&](const std::exception_ptr&, auto result) { done = result; });
+    for (int i = 0; i < 500 && !done; ++i) io.run_for(std::chrono::milliseconds{10});
+    EXPECT_TRUE(done.has_value());
+    return done.value_or(MembershipError::Timeout);
+  }
+};
+
+TEST_F(MembershipTest, AddUpdateRemoveAsEtcdAppliesThem) {
+  asio::io_context io;
+  auto member = start(io);
+  std::vector<MembershipChange> observed;
+  member->on_membership([&](const MembershipChange& change) { observed.push_back(change); });
+  const std::uint64_t other = 0x1234;
+  ASSERT_TRUE(change(io, *member, raft::pb::ConfChangeAddNode, other, {"http://p2:2380"}));
+  EXPECT_EQ(member->store().index(), 4u);  // one create (raftAttributes)
+  EXPECT_EQ(member->members().size(), 2u);
+  EXPECT_EQ(member->node().conf_state().learners_size(), 1);  // a learner until it catches up
+  // The new member can only start from a snapshot: the log no longer begins at index 1.
+  for (int i = 0; i < 500 && member->node().log().first_index() < 2; ++i) {
+    io.run_for(std::chrono::milliseconds{10});
+  }
+  EXPECT_GE(member->node().log().first_index(), 2u);
+  // Another member while the added one has not started: no started quorum of three (etcd's
+  // strict reconfiguration check), refused before proposing.
+  EXPECT_EQ(change(io, *member, raft::pb::ConfChangeAddNode, 0x99, {"http://p9:2380"}).error(),
+            MembershipError::NotEnoughStarted);
+  // Another member's peer URL: refused when applied.
+  EXPECT_EQ(change(io, *member, raft::pb::ConfChangeUpdateNode, kSelf, {"http://p2:2380"}).error(),
+            MembershipError::PeerUrlExists);
+  ASSERT_TRUE(change(io, *member, raft::pb::ConfChangeUpdateNode, other, {"http://p4:2380"}));
+  EXPECT_EQ(member->store().index(), 5u);  // one update
+  EXPECT_EQ(find_member(member->members(), other)->peer_urls,
+            std::vector<std::string>{"http://p4:2380"});
+  ASSERT_TRUE(change(io, *member, raft::pb::ConfChangeRemoveNode, other, {}));
+  EXPECT_EQ(member->store().index(), 7u);  // a recursive delete and a removed_members create
+  EXPECT_EQ(member->members().size(), 1u);
+  EXPECT_EQ(change(io, *member, raft::pb::ConfChangeRemoveNode, other, {}).error(),
+            MembershipError::IdRemoved);
+  EXPECT_EQ(change(io, *member, raft::pb::ConfChangeRemoveNode, 0x777, {}).error(),
+            MembershipError::IdNotFound);
+  EXPECT_EQ(member->store().index(), 7u);  // refused changes take no index
+  ASSERT_EQ(observed.size(), 3u);
+  EXPECT_EQ(observed[0].type, raft::pb::ConfChangeAddNode);
+  EXPECT_EQ(observed[1].type, raft::pb::ConfChangeUpdateNode);
+  EXPECT_EQ(observed[2].type, raft::pb::ConfChangeRemoveNode);
+  EXPECT_FALSE(member->removed());
+  member->stop();
+  member.reset();
+
+  // A restart replays nothing twice: the stored records and configuration come back as they were.
+  asio::io_context io2;
+  auto again = start(io2);
+  EXPECT_EQ(again->store().index(), 7u);
+  EXPECT_EQ(again->members().size(), 1u);
+  again->stop();
+}
+
 }  // namespace
 }  // namespace discovery::server
 

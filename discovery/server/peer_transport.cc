@@ -376,6 +376,11 @@ asio::awaitable<PeerTransport::StreamPtr> PeerTransport::dial(Peer& peer, bool s
     co_return nullptr;
   }
   const pb::HelloReply& answer = reply.envelope->hello_reply();
+  if (!answer.accepted() && answer.removed()) {
+    release(stream);
+    if (handlers_.on_removed) asio::post(handler_executor_, handlers_.on_removed);
+    co_return nullptr;
+  }
   if (!answer.accepted()) {
     metrics_.cluster_mismatches.inc();
     if (!peer.mismatch_logged) {
@@ -552,6 +557,10 @@ asio::awaitable<void> PeerTransport::serve_inbound(StreamPtr stream) {
         co_await read_messages(stream, reader, hello);
       }
     }
+  } else if (first.envelope && first.envelope->has_members_query() && handlers_.on_members_query) {
+    pb::Envelope reply;
+    *reply.mutable_members_reply() = handlers_.on_members_query();
+    co_await write_envelope(*stream, reply, config_.handshake_timeout);
   } else if (first.envelope || first.frame_error) {
     metrics_.malformed_frames.inc();
     spdlog::warn("peer connection from {}: {} instead of a handshake", remote_text(*stream),
@@ -571,6 +580,9 @@ asio::awaitable<bool> PeerTransport::accept_hello(beast::tcp_stream& stream,
   } else if (hello.cluster_id() != config_.cluster_id) {
     answer.set_reason(
         fmt::format("cluster id mismatch: {:x} != {:x}", hello.cluster_id(), config_.cluster_id));
+  } else if (handlers_.is_removed && handlers_.is_removed(hello.from())) {
+    answer.set_reason("the member has been permanently removed from the cluster");
+    answer.set_removed(true);
   } else if (hello.to() != config_.self_id || hello.from() == 0 ||
              hello.from() == config_.self_id) {
     answer.set_reason(fmt::format("member id mismatch: dialed {:x} from {:x}, this is {:x}",

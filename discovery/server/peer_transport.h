@@ -98,6 +98,15 @@ struct PeerTransportHandlers {
   std::function<void(raft::pb::Message, std::filesystem::path staged_dir)> on_snapshot;
   // The outcome of one send_snapshot(): true once the receiver acknowledged it.
   std::function<void(std::uint64_t peer, bool ok)> on_snapshot_sent;
+  // The answer to a joining member's MembersQuery (called on the transport's strand, so it must
+  // only read what is safe there; main() keeps a copy updated from the raft strand). Unset: the
+  // query is refused by closing the connection.
+  std::function<pb::MembersReply()> on_members_query;
+  // Whether `peer` was removed from the cluster (same thread rule as on_members_query): its
+  // handshake is then refused with HelloReply.removed. Unset: nobody counts as removed.
+  std::function<bool(std::uint64_t peer)> is_removed;
+  // A peer refused this member's handshake because it was removed from the cluster.
+  std::function<void()> on_removed;
 };
 
 // Counters, registered in the Registry given to the transport (names in peer_transport.cc).

@@ -109,17 +109,30 @@ void Store::Impl::record_put(const Node& node) {
 void Store::Impl::apply_cluster_record(const pb::ClusterRecord& record) {
   CHECK(record.key().starts_with('/'), "cluster record key '{:.100}'", record.key());
   const std::uint64_t next = index + 1;
-  ++(record.create() ? stats.create_success : stats.sets_success);
-  cluster_records[record.key()] = {record.value(), next};
-  Change change{.kind = Change::Kind::Put, .key = kClusterRecordPrefix + record.key(), .node = {}};
-  change.node.set_value(record.value());
-  change.node.set_created_index(next);
-  change.node.set_modified_index(next);
-  changes.push_back(std::move(change));
+  if (record.erase()) {
+    ++stats.delete_success;
+    const std::string subtree = record.key() + "/";
+    for (auto it = cluster_records.lower_bound(record.key()); it != cluster_records.end();) {
+      if (it->first != record.key() && !it->first.starts_with(subtree)) break;
+      it = cluster_records.erase(it);
+    }
+    changes.push_back(Change{
+        .kind = Change::Kind::EraseTree, .key = kClusterRecordPrefix + record.key(), .node = {}});
+  } else {
+    ++(record.create() ? stats.create_success
+                       : (record.update() ? stats.update_success : stats.sets_success));
+    cluster_records[record.key()] = {record.value(), next};
+    Change change{
+        .kind = Change::Kind::Put, .key = kClusterRecordPrefix + record.key(), .node = {}};
+    change.node.set_value(record.value());
+    change.node.set_created_index(next);
+    change.node.set_modified_index(next);
+    changes.push_back(std::move(change));
+  }
   index = next;
   // The history keeps one event per index; like a refresh, this one matches no watcher.
   Event event;
-  event.action = record.create() ? Action::Create : Action::Set;
+  event.action = record.erase() ? Action::Delete : record.create() ? Action::Create : Action::Set;
   event.node.key = kClusterRecordPrefix + record.key();
   event.node.modified_index = next;
   event.node.created_index = next;
