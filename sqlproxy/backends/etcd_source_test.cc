@@ -144,7 +144,7 @@ class EtcdSourceTest : public testing::Test {
   void SetUp() override {
     etcd_.start();
     EtcdDiscoveryConfig config;
-    config.url = {"127.0.0.1", etcd_.port(), "/pxc-cluster/" + kCluster};
+    config.url = {{{"127.0.0.1", etcd_.port()}}, "/pxc-cluster/" + kCluster};
     config.backend_port = 3306;
     config.retry_interval = 100ms;
     source_ = std::make_unique<EtcdDiscoverySource>(io_.get_executor(), config,
@@ -257,6 +257,48 @@ TEST_F(EtcdSourceTest, SurvivesAnEtcdRestart) {
   EXPECT_EQ(delivery(next), (Names{"127.0.0.1:3307", "127.0.0.5:3306"}));
 }
 
+// The first endpoint refuses connections (nothing listens there): the source moves on to the
+// live one at once, follows the keys there, and the cluster refresh names the endpoint in use.
+TEST(EtcdSourceEndpoints, MovesPastADeadEndpoint) {
+  Etcd etcd;
+  etcd.start();
+  asio::io_context io;
+  EtcdDiscoveryConfig config;
+  const std::uint16_t dead = free_port();
+  config.url = {{{"127.0.0.1", dead}, {"127.0.0.1", etcd.port()}}, "/pxc-cluster/" + kCluster};
+  config.retry_interval = 100ms;
+  config.cluster_interval = 50ms;
+  std::vector<std::vector<BackendSpec>> deliveries;
+  std::vector<DiscoveryCluster> reports;
+  EtcdDiscoverySource source(
+      io.get_executor(), config,
+      [&](const std::vector<BackendSpec>& backends) { deliveries.push_back(backends); },
+      [&](const DiscoveryCluster& c) { reports.push_back(c); });
+  source.start();
+  const auto run_until = [&](auto pred) {
+    const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+    while (!pred() && std::chrono::steady_clock::now() < deadline) {
+      io.run_for(10ms);
+      io.restart();
+    }
+    return pred();
+  };
+  ASSERT_TRUE(run_until([&] { return !deliveries.empty(); }));
+  EXPECT_TRUE(deliveries[0].empty());
+  const std::string live = "http://127.0.0.1:" + std::to_string(etcd.port());
+  ASSERT_TRUE(run_until([&] { return !reports.empty() && reports.back().endpoint == live; }));
+  EXPECT_EQ(reports.back().error, "");
+  EXPECT_EQ(send(etcd.port(), http::verb::put,
+                 "/v2/keys/pxc-cluster/" + kCluster + "/10.0.0.9/ipaddr", "value=10.0.0.9")
+                .status,
+            201u);
+  ASSERT_TRUE(run_until([&] { return deliveries.size() >= 2; }));
+  ASSERT_EQ(deliveries[1].size(), 1u);
+  EXPECT_EQ(deliveries[1][0].name(), "10.0.0.9:3306");
+  source.stop();
+  io.run_for(100ms);
+}
+
 // The cluster refresh against etcd's real /v2/members and /v2/members/leader answers: one
 // member, which leads; after etcd stops the refresh says why and keeps the members it knew.
 TEST(EtcdSourceCluster, ReportsMembersLeaderAndFailures) {
@@ -264,7 +306,7 @@ TEST(EtcdSourceCluster, ReportsMembersLeaderAndFailures) {
   etcd.start();
   asio::io_context io;
   EtcdDiscoveryConfig config;
-  config.url = {"127.0.0.1", etcd.port(), "/pxc-cluster/" + kCluster};
+  config.url = {{{"127.0.0.1", etcd.port()}}, "/pxc-cluster/" + kCluster};
   config.retry_interval = 100ms;
   config.cluster_interval = 50ms;
   std::vector<DiscoveryCluster> reports;
