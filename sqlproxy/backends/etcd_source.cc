@@ -228,10 +228,14 @@ struct Listing {
   std::uint64_t etcd_index = 0;
 };
 
-asio::awaitable<common::Result<Listing, Failure>> list(StatePtr s) {
-  auto response =
-      co_await get(s, endpoint_in_use(s), "/v2/keys" + s->config.url.dir + "?quorum=true",
-                   s->config.request_timeout);
+// With `quorum`, the member answers only once it has applied every write committed before the
+// request (etcd 3.4: through the raft log; discovery: ReadIndex), and with an error when it has
+// no leader: the listing can be neither stale nor from a member cut off from the others. Without
+// it the member answers from its own store at once.
+asio::awaitable<common::Result<Listing, Failure>> list(StatePtr s, bool quorum) {
+  auto response = co_await get(s, endpoint_in_use(s),
+                               "/v2/keys" + s->config.url.dir + (quorum ? "?quorum=true" : ""),
+                               s->config.request_timeout);
   if (!response) co_return "list: " + response.error().message();
   if (response->status == 404) {  // errorCode 100: no member registered yet
     co_return Listing{{}, response->etcd_index};
@@ -242,22 +246,25 @@ asio::awaitable<common::Result<Listing, Failure>> list(StatePtr s) {
   co_return Listing{std::move(*backends), response->etcd_index};
 }
 
-// Waits for the next change at or after wait_index. Succeeds once anything happened, the index
-// was cleared (errorCode 401, HTTP 400) or the watch stayed silent for watch_timeout: in each
-// case the caller lists again.
-asio::awaitable<common::Result<void, Failure>> watch(StatePtr s, std::uint64_t wait_index) {
+enum class WatchOutcome {
+  Event,    // something changed at or after waitIndex
+  Cleared,  // errorCode 401 (HTTP 400): waitIndex is older than the member's event history
+  Silent,   // nothing within watch_timeout
+};
+
+// Waits for the next change at or after wait_index. After any outcome the caller lists again.
+asio::awaitable<common::Result<WatchOutcome, Failure>> watch(StatePtr s, std::uint64_t wait_index) {
   auto response =
       co_await get(s, endpoint_in_use(s),
                    "/v2/keys" + s->config.url.dir +
                        "?wait=true&recursive=true&waitIndex=" + std::to_string(wait_index),
                    s->config.watch_timeout);
   if (!response) {
-    if (response.error() == beast::error::timeout) co_return common::Result<void, Failure>{};
+    if (response.error() == beast::error::timeout) co_return WatchOutcome::Silent;
     co_return "watch: " + response.error().message();
   }
-  if (response->status == 200 || response->status == 400) {
-    co_return common::Result<void, Failure>{};
-  }
+  if (response->status == 200) co_return WatchOutcome::Event;
+  if (response->status == 400) co_return WatchOutcome::Cleared;
   co_return "watch: " + describe(*response);
 }
 
@@ -298,21 +305,33 @@ void deliver(const StatePtr& s, std::optional<std::vector<BackendSpec>>& deliver
 asio::awaitable<void> discovery_loop(StatePtr s) {
   std::optional<std::vector<BackendSpec>> delivered;
   // The watch's next waitIndex: the last X-Etcd-Index seen plus one; 0 until a listing worked
-  // and again after an event, so that the next step lists.
+  // and again after any watch outcome, so that the next step lists.
   std::uint64_t wait_index = 0;
+  // A listing right after the member reported an event is served locally: that member is
+  // demonstrably connected and at least as new as the event. Every other listing (the first, after
+  // a failure, a cleared index or a silent watch) uses quorum=true, which is how a member that
+  // lost its leader or sits in a minority is found out. The TTL refreshes of every registered
+  // node (3 events per node every 5 s) thus cost no raft round each.
+  bool after_event = false;
   while (!s->stopped) {
     common::Result<void, Failure> outcome;
     if (wait_index == 0) {
-      auto listing = co_await list(s);
+      auto listing = co_await list(s, !after_event);
       if (listing && !s->stopped) {
         deliver(s, delivered, std::move(listing->backends));
         wait_index = listing->etcd_index + 1;
       } else if (!listing) {
         outcome = listing.error();
+        after_event = false;
       }
     } else {
-      outcome = co_await watch(s, wait_index);
-      if (outcome) wait_index = 0;
+      auto watched = co_await watch(s, wait_index);
+      if (watched) {
+        wait_index = 0;
+        after_event = *watched == WatchOutcome::Event;
+      } else {
+        outcome = watched.error();
+      }
     }
     if (s->stopped) break;
     if (outcome) {

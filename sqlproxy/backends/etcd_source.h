@@ -9,12 +9,12 @@
 // address (several nodes on one test machine), any other name (an IP, a DNS name, an IPv6
 // literal) is the host with config.backend_port.
 //
-// Protocol: GET <dir>?quorum=true (non-recursive; a 404 errorCode 100 means no member yet),
-// deliver the set, then GET <dir>?wait=true&recursive=true&waitIndex=<X-Etcd-Index + 1>; any
-// event (set, update, delete, expire; the members' 5-second TTL refreshes too), errorCode 401
-// (index cleared) or a watch silent for watch_timeout leads to a fresh GET, so no change between
-// two watches is missed. quorum=true makes a member that lost its leader answer with an error
-// (etcd: 500, errorCode 300) instead of its stale keys.
+// Protocol: GET <dir> (non-recursive; a 404 errorCode 100 means no member yet), deliver the set,
+// then GET <dir>?wait=true&recursive=true&waitIndex=<X-Etcd-Index + 1>; any event (set, update,
+// delete, expire; the members' 5-second TTL refreshes too), errorCode 401 (index cleared) or a
+// watch silent for watch_timeout leads to a fresh GET, so no change between two watches is
+// missed. Every listing but the one right after an event adds quorum=true, so that a member that
+// lost its leader answers with an error (etcd: 500, errorCode 300) instead of its stale keys.
 //
 // Several endpoints (members of one discovery cluster, as `etcdctl --endpoints`): a failed
 // request (connect refused, timeout, bad answer, any status but 200 and, for the listing, 404)
