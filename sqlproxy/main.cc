@@ -81,7 +81,8 @@ common::Result<std::unique_ptr<Controller>, std::string> make_controller(
   }
   if (!config.backends_discovery.empty()) {
     auto url = backends::parse_discovery_url(config.backends_discovery);
-    if (!url) return "invalid -backends-discovery " + config.backends_discovery;
+    if (!url)
+      return "invalid -backends-discovery " + config.backends_discovery + ": " + url.error();
     backends::EtcdDiscoveryConfig discovery;
     discovery.url = *url;
     discovery.backend_port = config.backend_port;

@@ -88,6 +88,27 @@ TEST(AdminTest, StatusJson) {
   EXPECT_EQ(backends[0].at("details").at("wsrep_local_state").as_string(), "4");
   EXPECT_EQ(backends[1].at("state").as_string(), "offline");
   EXPECT_TRUE(backends[1].at("probe_latency_ms").is_null());
+  EXPECT_FALSE(doc.contains("discovery"));  // static backends
+}
+
+TEST(AdminTest, StatusJsonNamesTheDiscoveryEndpointInUse) {
+  Fixture f;
+  auto d = std::make_shared<DiscoveryStatus>();
+  d->endpoint = "http://127.0.0.1:22379";
+  d->endpoints = {"http://127.0.0.1:2379", "http://127.0.0.1:22379", "http://127.0.0.1:32379"};
+  d->members = {{"8e9e05c52164694d", "m2", {"http://127.0.0.1:22379"}, {}}};
+  d->error = "GET /v2/members/leader: HTTP 503";
+  f.status.snapshot->discovery = d;
+  const auto doc = boost::json::parse(handle_admin_request("GET", "/status", f.deps).body);
+  const auto& discovery = doc.at("discovery");
+  EXPECT_EQ(discovery.at("endpoint").as_string(), "http://127.0.0.1:22379");
+  ASSERT_EQ(discovery.at("endpoints").as_array().size(), 3u);
+  EXPECT_EQ(discovery.at("endpoints").at(2).as_string(), "http://127.0.0.1:32379");
+  EXPECT_TRUE(discovery.at("leader_id").is_null());
+  EXPECT_EQ(discovery.at("members").at(0).at("name").as_string(), "m2");
+  EXPECT_EQ(discovery.at("members").at(0).at("client_urls").at(0).as_string(),
+            "http://127.0.0.1:22379");
+  EXPECT_EQ(discovery.at("error").as_string(), "GET /v2/members/leader: HTTP 503");
 }
 
 TEST(AdminTest, MetricsJoinRegistryAndSnapshot) {

@@ -56,7 +56,8 @@ struct DiscoveryMember {
 // What sqlproxy last learned of its discovery cluster. Members and leader are those of the last
 // successful refresh; `error` says why the latest refresh failed (empty when it succeeded).
 struct DiscoveryStatus {
-  std::string endpoint;  // "http://host:port" sqlproxy asks
+  std::string endpoint;                // "http://host:port" sqlproxy asks now
+  std::vector<std::string> endpoints;  // every endpoint configured, in order (endpoint is one)
   std::vector<DiscoveryMember> members;
   std::string leader_id;  // empty: no leader known (an election, or /v2/members/leader failed)
   std::string error;

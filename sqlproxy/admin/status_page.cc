@@ -210,9 +210,18 @@ std::string discovery_summary(const DiscoveryStatus& d, common::WallTime now) {
       leader = "leader <b class=\"mono\">" + html_escape(m.name.empty() ? m.id : m.name) + "</b>";
     }
   }
-  std::string out =
-      fmt::format("<p class=\"sub\">asked at <span class=\"mono\">{}</span> &middot; {}",
-                  html_escape(d.endpoint), leader);
+  std::string out = fmt::format(
+      "<p class=\"sub\">asked at <span class=\"mono\" id=\"discovery-endpoint\">{}</span>",
+      html_escape(d.endpoint));
+  if (d.endpoints.size() > 1) {
+    std::string others;
+    for (const std::string& e : d.endpoints) {
+      if (e != d.endpoint) others += (others.empty() ? "" : ", ") + html_escape(e);
+    }
+    out += fmt::format(" (of {}; on failure also <span class=\"mono\">{}</span>)",
+                       d.endpoints.size(), others);
+  }
+  out += " &middot; " + leader;
   if (d.updated_at) out += " &middot; updated " + when(*d.updated_at, now);
   out += "</p>\n";
   if (!d.error.empty()) {

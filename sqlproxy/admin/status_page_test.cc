@@ -182,6 +182,16 @@ TEST(StatusPage, DiscoveryMembersAndLeader) {
   EXPECT_TRUE(contains(page, "http://127.0.0.1:22380"));
   EXPECT_TRUE(contains(page, "updated 2027-01-15 07:59:59 UTC (1 s ago)"));
   EXPECT_FALSE(contains(page, "Last refresh failed"));
+  EXPECT_TRUE(
+      contains(page, R"(<span class="mono" id="discovery-endpoint">http://127.0.0.1:2379</span>)"));
+  EXPECT_FALSE(contains(page, "on failure also"));  // one endpoint configured
+
+  d->endpoint = "http://127.0.0.1:22379";
+  d->endpoints = {"http://127.0.0.1:2379", "http://127.0.0.1:22379", "http://127.0.0.1:32379"};
+  page = render_status_page(s, {}, kNow);
+  EXPECT_TRUE(contains(page, R"(id="discovery-endpoint">http://127.0.0.1:22379</span> (of 3; )"
+                             R"(on failure also <span class="mono">http://127.0.0.1:2379, )"
+                             R"(http://127.0.0.1:32379</span>))"));
 
   d->leader_id.clear();
   d->error = "GET /v2/members: Connection refused";

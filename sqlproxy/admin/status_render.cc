@@ -71,6 +71,29 @@ json::object backend_json(const BackendStatus& b, std::size_t sessions) {
   return o;
 }
 
+// What sqlproxy knows of its discovery cluster, above all which endpoint it asks now.
+json::object discovery_json(const DiscoveryStatus& d) {
+  json::object o;
+  o["endpoint"] = d.endpoint;
+  json::array endpoints;
+  for (const std::string& e : d.endpoints) endpoints.emplace_back(e);
+  o["endpoints"] = std::move(endpoints);
+  o["leader_id"] = d.leader_id.empty() ? json::value(nullptr) : json::value(d.leader_id);
+  json::array members;
+  for (const DiscoveryMember& m : d.members) {
+    json::object member;
+    member["id"] = m.id;
+    member["name"] = m.name;
+    json::array urls;
+    for (const std::string& u : m.client_urls) urls.emplace_back(u);
+    member["client_urls"] = std::move(urls);
+    members.push_back(std::move(member));
+  }
+  o["members"] = std::move(members);
+  o["error"] = d.error;
+  return o;
+}
+
 }  // namespace
 
 std::string render_status_json(const StatusSnapshot& snapshot, const SessionCounts& sessions) {
@@ -88,6 +111,7 @@ std::string render_status_json(const StatusSnapshot& snapshot, const SessionCoun
     backends.push_back(backend_json(b, sessions_of(sessions, b.name)));
   }
   root["backends"] = std::move(backends);
+  if (snapshot.discovery) root["discovery"] = discovery_json(*snapshot.discovery);
   return json::serialize(root) + "\n";
 }
 

@@ -37,19 +37,6 @@ TEST(ParseBackendList, SortedAndStrict) {
   EXPECT_FALSE(parse_backend_list("a").has_value());
 }
 
-TEST(ParseDiscoveryUrl, Forms) {
-  auto url = parse_discovery_url("http://etcd:2379/pxc-cluster/percona/");
-  ASSERT_TRUE(url.has_value());
-  EXPECT_EQ(url->host, "etcd");
-  EXPECT_EQ(url->port, 2379);
-  EXPECT_EQ(url->dir, "/pxc-cluster/percona");
-  EXPECT_EQ(parse_discovery_url("http://10.1.2.3/pxc-cluster/x")->port, 2379);
-  for (const char* bad : {"https://etcd:2379/pxc-cluster/x", "http://etcd:2379",
-                          "http://etcd:2379/", "http://etcd:2379/a?b", "etcd:2379/pxc-cluster/x"}) {
-    EXPECT_FALSE(parse_discovery_url(bad).has_value()) << bad;
-  }
-}
-
 TEST(MembersFromListing, EtcdDirectoryAnswer) {
   // As etcd 3.4 answers GET /v2/keys/pxc-cluster/percona/ after two PXC entrypoints ran.
   const char* body =

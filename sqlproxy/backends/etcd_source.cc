@@ -35,22 +35,6 @@ boost::system::error_code error(boost::system::errc::errc_t code) {
 
 }  // namespace
 
-common::Result<DiscoveryUrl> parse_discovery_url(std::string_view url) {
-  constexpr std::string_view kScheme = "http://";
-  if (!url.starts_with(kScheme)) return error(boost::system::errc::invalid_argument);
-  url.remove_prefix(kScheme.size());
-  const size_t slash = url.find('/');
-  if (slash == std::string_view::npos) return error(boost::system::errc::invalid_argument);
-  auto address = parse_address(url.substr(0, slash), 2379);
-  if (!address) return address.error();
-  std::string dir(url.substr(slash));
-  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
-  if (dir.size() <= 1 || dir.find_first_of("?#") != std::string::npos) {
-    return error(boost::system::errc::invalid_argument);
-  }
-  return DiscoveryUrl{address->host, address->port, dir};
-}
-
 common::Result<std::vector<BackendSpec>> members_from_listing(std::string_view body,
                                                               std::uint16_t backend_port) {
   boost::system::error_code parse_error;
@@ -142,7 +126,8 @@ struct EtcdDiscoverySource::State {
         callback(std::move(cb)),
         on_cluster(std::move(on_cluster_cb)),
         timer(strand),
-        cluster_timer(strand) {}
+        cluster_timer(strand),
+        rotation(config.url.endpoints.size(), config.retry_interval, config.retry_interval_max) {}
 
   asio::strand<asio::any_io_executor> strand;
   EtcdDiscoveryConfig config;
@@ -153,6 +138,7 @@ struct EtcdDiscoverySource::State {
   // The requests in flight, for stop(); strand only. One per coroutine.
   beast::tcp_stream* stream = nullptr;
   beast::tcp_stream* cluster_stream = nullptr;
+  EndpointRotation rotation;  // strand only; the watch loop moves it, the cluster loop reads it
   std::atomic<bool> stopped{false};
 };
 
@@ -173,17 +159,23 @@ std::uint64_t header_index(const http::response<http::string_body>& response) {
   return value;
 }
 
+const DiscoveryEndpoint& endpoint_in_use(const StatePtr& s) {
+  return s->config.url.endpoints[s->rotation.current()];
+}
+
 using StreamSlot = beast::tcp_stream* EtcdDiscoverySource::State::*;
 
-// One GET on a fresh connection (the watch holds its connection for minutes; a connection per
-// request keeps the code free of keep-alive state at this request rate). The stream is exposed
-// in s->*slot while in flight so that stop() can cancel it.
+// One GET to `endpoint` on a fresh connection (the watch holds its connection for minutes; a
+// connection per request keeps the code free of keep-alive state at this request rate). The
+// stream is exposed in s->*slot while in flight so that stop() can cancel it. A connect that
+// times out reports errc::timed_out, so that beast::error::timeout means only "no answer within
+// `timeout`", which for a watch is normal.
 asio::awaitable<common::Result<Response>> get(
-    StatePtr s, std::string target, std::chrono::milliseconds timeout,
+    StatePtr s, DiscoveryEndpoint endpoint, std::string target, std::chrono::milliseconds timeout,
     StreamSlot slot = &EtcdDiscoverySource::State::stream) {
   asio::ip::tcp::resolver resolver(s->strand);
-  auto [resolve_error, endpoints] = co_await resolver.async_resolve(
-      s->config.url.host, std::to_string(s->config.url.port), kAwait);
+  auto [resolve_error, endpoints] =
+      co_await resolver.async_resolve(endpoint.host, std::to_string(endpoint.port), kAwait);
   if (resolve_error) co_return resolve_error;
   beast::tcp_stream stream(s->strand);
   (*s).*slot = &stream;
@@ -194,10 +186,11 @@ asio::awaitable<common::Result<Response>> get(
   } clear{s, slot};
   if (s->stopped) co_return error(boost::system::errc::operation_canceled);
   stream.expires_after(std::min(timeout, s->config.request_timeout));
-  auto [connect_error, endpoint] = co_await stream.async_connect(endpoints, kAwait);
+  auto [connect_error, connected] = co_await stream.async_connect(endpoints, kAwait);
+  if (connect_error == beast::error::timeout) co_return error(boost::system::errc::timed_out);
   if (connect_error) co_return connect_error;
   http::request<http::empty_body> request{http::verb::get, target, 11};
-  request.set(http::field::host, s->config.url.host + ":" + std::to_string(s->config.url.port));
+  request.set(http::field::host, endpoint.url().substr(std::string_view("http://").size()));
   request.set(http::field::connection, "close");
   stream.expires_after(timeout);
   auto [write_error, written] = co_await http::async_write(stream, request, kAwait);
@@ -211,69 +204,143 @@ asio::awaitable<common::Result<Response>> get(
   co_return Response{response.result_int(), std::move(response.body()), header_index(response)};
 }
 
+// "HTTP 500 (errorCode 300: Raft Internal Error: etcdserver: request timed out)" for the log.
+std::string describe(const Response& response) {
+  std::string out = "HTTP " + std::to_string(response.status);
+  boost::system::error_code parse_error;
+  const json::value body = json::parse(response.body, parse_error);
+  const json::object* o = parse_error ? nullptr : body.if_object();
+  if (o == nullptr || !o->contains("errorCode")) return out;
+  out += " (errorCode " + json::serialize(o->at("errorCode"));
+  for (const char* field : {"message", "cause"}) {
+    const json::value* v = o->if_contains(field);
+    if (v != nullptr && v->is_string() && !v->as_string().empty()) {
+      out += ": " + std::string(v->as_string());
+    }
+  }
+  return out + ")";
+}
+
+using Failure = std::string;  // why a request failed, for the log
+
 struct Listing {
   std::vector<BackendSpec> backends;
   std::uint64_t etcd_index = 0;
 };
 
-asio::awaitable<common::Result<Listing>> list(StatePtr s) {
-  auto response = co_await get(s, "/v2/keys" + s->config.url.dir, s->config.request_timeout);
-  if (!response) co_return response.error();
+// With `quorum`, the member answers only once it has applied every write committed before the
+// request (etcd 3.4: through the raft log; discovery: ReadIndex), and with an error when it has
+// no leader: the listing can be neither stale nor from a member cut off from the others. Without
+// it the member answers from its own store at once.
+asio::awaitable<common::Result<Listing, Failure>> list(StatePtr s, bool quorum) {
+  auto response = co_await get(s, endpoint_in_use(s),
+                               "/v2/keys" + s->config.url.dir + (quorum ? "?quorum=true" : ""),
+                               s->config.request_timeout);
+  if (!response) co_return "list: " + response.error().message();
   if (response->status == 404) {  // errorCode 100: no member registered yet
     co_return Listing{{}, response->etcd_index};
   }
-  if (response->status != 200) co_return error(boost::system::errc::protocol_error);
+  if (response->status != 200) co_return "list: " + describe(*response);
   auto backends = members_from_listing(response->body, s->config.backend_port);
-  if (!backends) co_return backends.error();
+  if (!backends) co_return "list: not an etcd v2 directory answer";
   co_return Listing{std::move(*backends), response->etcd_index};
 }
 
-// Waits for the next change at or after wait_index. Returns once anything happened (or the
-// index was cleared, errorCode 401), so the caller lists again.
-asio::awaitable<common::Result<void>> watch(StatePtr s, std::uint64_t wait_index) {
+enum class WatchOutcome {
+  Event,    // something changed at or after waitIndex
+  Cleared,  // errorCode 401 (HTTP 400): waitIndex is older than the member's event history
+  Silent,   // nothing within watch_timeout
+};
+
+// Waits for the next change at or after wait_index. After any outcome the caller lists again.
+asio::awaitable<common::Result<WatchOutcome, Failure>> watch(StatePtr s, std::uint64_t wait_index) {
   auto response =
-      co_await get(s,
+      co_await get(s, endpoint_in_use(s),
                    "/v2/keys" + s->config.url.dir +
                        "?wait=true&recursive=true&waitIndex=" + std::to_string(wait_index),
                    s->config.watch_timeout);
   if (!response) {
-    // A watch that stayed silent for watch_timeout is normal: list and watch again.
-    if (response.error() == beast::error::timeout) co_return common::Result<void>{};
-    co_return response.error();
+    if (response.error() == beast::error::timeout) co_return WatchOutcome::Silent;
+    co_return "watch: " + response.error().message();
   }
-  if (response->status == 200 || response->status == 400) co_return common::Result<void>{};
-  co_return error(boost::system::errc::protocol_error);
+  if (response->status == 200) co_return WatchOutcome::Event;
+  if (response->status == 400) co_return WatchOutcome::Cleared;
+  co_return "watch: " + describe(*response);
 }
 
-asio::awaitable<void> sleep(StatePtr s) {
-  s->timer.expires_after(s->config.retry_interval);
+asio::awaitable<void> sleep(StatePtr s, std::chrono::milliseconds delay) {
+  s->timer.expires_after(delay);
   co_await s->timer.async_wait(kAwait);
+}
+
+// Moves to the next endpoint after a failed request, logs the switch during the streak's first
+// round, and waits when a whole round failed.
+asio::awaitable<void> on_failure(StatePtr s, const Failure& failure) {
+  const EndpointRotation::Step step = s->rotation.on_failure();
+  const auto& endpoints = s->config.url.endpoints;
+  const std::string& dir = s->config.url.dir;
+  if (step.first_round && endpoints.size() > 1) {
+    spdlog::warn("backends: discovery {}{} failed: {}; switching to {}", endpoints[step.from].url(),
+                 dir, failure, endpoints[step.to].url());
+  } else if (step.first_round) {
+    spdlog::warn("backends: discovery {}{} failed: {}", endpoints[step.from].url(), dir, failure);
+  }
+  if (step.delay.count() > 0 && step.first_round && endpoints.size() > 1) {
+    spdlog::warn(
+        "backends: all {} discovery endpoints failed; retrying from {} with backoff up to {} ms",
+        endpoints.size(), endpoints[step.to].url(), s->config.retry_interval_max.count());
+  }
+  // The status page names the endpoint in use: refresh it now rather than at the next period.
+  if (step.from != step.to) s->cluster_timer.cancel();
+  if (step.delay.count() > 0) co_await sleep(s, step.delay);
+}
+
+void deliver(const StatePtr& s, std::optional<std::vector<BackendSpec>>& delivered,
+             std::vector<BackendSpec> backends) {
+  if (delivered == backends) return;
+  delivered = backends;
+  s->callback(std::move(backends));
 }
 
 asio::awaitable<void> discovery_loop(StatePtr s) {
   std::optional<std::vector<BackendSpec>> delivered;
-  bool failing = false;
+  // The watch's next waitIndex: the last X-Etcd-Index seen plus one; 0 until a listing worked
+  // and again after any watch outcome, so that the next step lists.
+  std::uint64_t wait_index = 0;
+  // A listing right after the member reported an event is served locally: that member is
+  // demonstrably connected and at least as new as the event. Every other listing (the first, after
+  // a failure, a cleared index or a silent watch) uses quorum=true, which is how a member that
+  // lost its leader or sits in a minority is found out. The TTL refreshes of every registered
+  // node (3 events per node every 5 s) thus cost no raft round each.
+  bool after_event = false;
   while (!s->stopped) {
-    auto listing = co_await list(s);
-    common::Result<void> watched;
-    if (listing && !s->stopped) {
-      if (failing) spdlog::info("backends: discovery {} reachable again", s->config.url.dir);
-      failing = false;
-      if (delivered != listing->backends) {
-        delivered = listing->backends;
-        s->callback(listing->backends);
+    common::Result<void, Failure> outcome;
+    if (wait_index == 0) {
+      auto listing = co_await list(s, !after_event);
+      if (listing && !s->stopped) {
+        deliver(s, delivered, std::move(listing->backends));
+        wait_index = listing->etcd_index + 1;
+      } else if (!listing) {
+        outcome = listing.error();
+        after_event = false;
       }
-      watched = co_await watch(s, listing->etcd_index + 1);
-      if (watched) continue;
+    } else {
+      auto watched = co_await watch(s, wait_index);
+      if (watched) {
+        wait_index = 0;
+        after_event = *watched == WatchOutcome::Event;
+      } else {
+        outcome = watched.error();
+      }
     }
     if (s->stopped) break;
-    if (!failing) {
-      spdlog::warn("backends: discovery http://{}:{}{} failed: {}", s->config.url.host,
-                   s->config.url.port, s->config.url.dir,
-                   listing ? watched.error().message() : listing.error().message());
+    if (outcome) {
+      if (s->rotation.on_success()) {
+        spdlog::info("backends: discovery reachable again at {}", endpoint_in_use(s).url());
+      }
+      continue;
     }
-    failing = true;
-    co_await sleep(s);
+    co_await on_failure(s, outcome.error());
   }
 }
 
@@ -283,8 +350,8 @@ struct Fetched {
   std::string error;
 };
 
-asio::awaitable<Fetched> cluster_get(StatePtr s, std::string target) {
-  auto response = co_await get(s, target, s->config.request_timeout,
+asio::awaitable<Fetched> cluster_get(StatePtr s, DiscoveryEndpoint endpoint, std::string target) {
+  auto response = co_await get(s, std::move(endpoint), target, s->config.request_timeout,
                                &EtcdDiscoverySource::State::cluster_stream);
   if (!response) co_return Fetched{"", "GET " + target + ": " + response.error().message()};
   if (response->status != 200) {
@@ -293,10 +360,13 @@ asio::awaitable<Fetched> cluster_get(StatePtr s, std::string target) {
   co_return Fetched{std::move(response->body), ""};
 }
 
-// One refresh of `cluster` (members, then leader). A failure keeps what was known and says why.
+// One refresh of `cluster` (members, then leader) from the endpoint in use. A failure keeps what
+// was known and says why.
 asio::awaitable<void> refresh_cluster(StatePtr s, DiscoveryCluster& cluster) {
+  const DiscoveryEndpoint endpoint = endpoint_in_use(s);
+  cluster.endpoint = endpoint.url();
   cluster.error.clear();
-  const Fetched members = co_await cluster_get(s, "/v2/members");
+  const Fetched members = co_await cluster_get(s, endpoint, "/v2/members");
   if (!members.error.empty()) {
     cluster.error = members.error;
     co_return;
@@ -307,7 +377,7 @@ asio::awaitable<void> refresh_cluster(StatePtr s, DiscoveryCluster& cluster) {
     co_return;
   }
   cluster.members = std::move(*parsed);
-  const Fetched leader = co_await cluster_get(s, "/v2/members/leader");
+  const Fetched leader = co_await cluster_get(s, endpoint, "/v2/members/leader");
   // During an election etcd answers 503 here. Any failure of this second request only leaves
   // the leader unknown; the members just listed stay true.
   auto id = leader.error.empty() ? leader_id_from_json(leader.body)

@@ -11,15 +11,26 @@
 //
 // Protocol: GET <dir> (non-recursive; a 404 errorCode 100 means no member yet), deliver the set,
 // then GET <dir>?wait=true&recursive=true&waitIndex=<X-Etcd-Index + 1>; any event (set, update,
-// delete, expire; the members' 5-second TTL refreshes too) or errorCode 401 (index cleared)
-// leads to a fresh GET, so no change between two watches is missed. Errors (connection refused,
-// timeouts, bad JSON) are logged once per failure streak and retried every retry_interval; the
-// last delivered set stays in force meanwhile.
+// delete, expire; the members' 5-second TTL refreshes too), errorCode 401 (index cleared) or a
+// watch silent for watch_timeout leads to a fresh GET, so no change between two watches is
+// missed. Every listing but the one right after an event adds quorum=true, so that a member that
+// lost its leader answers with an error (etcd: 500, errorCode 300) instead of its stale keys.
 //
-// With a cluster callback, a second coroutine on the same strand also asks the endpoint about the
-// discovery cluster itself every cluster_interval (GET /v2/members, then GET /v2/members/leader,
-// each bounded by request_timeout) and reports what it learned, for the status page. It never
-// delays the member watch: the two hold separate connections.
+// Several endpoints (members of one discovery cluster, as `etcdctl --endpoints`): a failed
+// request (connect refused, timeout, bad answer, any status but 200 and, for the listing, 404)
+// moves to the next endpoint at once, keeping the watch's waitIndex, so the watch resumes there
+// from the last index seen; a listing is repeated only if the new member says the index was
+// cleared or reports an event. Only after a full round of failures does the source wait,
+// retry_interval doubling up to retry_interval_max (EndpointRotation). It stays on an endpoint
+// that answers (no failing back). Each switch is logged once during the first round of a failure
+// streak, then one line when the whole round failed, then nothing until an endpoint answers
+// again. The last delivered set stays in force meanwhile.
+//
+// With a cluster callback, a second coroutine on the same strand also asks the endpoint in use
+// about the discovery cluster itself every cluster_interval and at once after a switch (GET
+// /v2/members, then GET /v2/members/leader, each bounded by request_timeout) and reports what it
+// learned, for the status page. It never delays the member watch: the two hold separate
+// connections, and only the watch decides when to switch.
 //
 // Owner: the proxy's server. Runs as coroutines on a strand of the given executor; the backends
 // callback runs there after the first successful GET and then only when the member set changes,
@@ -36,18 +47,9 @@
 
 #include "common/result.h"
 #include "sqlproxy/backends/backend_list.h"
+#include "sqlproxy/backends/discovery_endpoints.h"
 
 namespace sqlproxy::backends {
-
-struct DiscoveryUrl {
-  std::string host;
-  std::uint16_t port = 2379;
-  std::string dir;  // key path without a trailing slash, e.g. "/pxc-cluster/percona"
-};
-
-// Parses `http://host[:port]/pxc-cluster/<cluster>` (--backends-discovery). Only plain http;
-// the path must name a directory below the root. Errors: errc::invalid_argument.
-common::Result<DiscoveryUrl> parse_discovery_url(std::string_view url);
 
 // Turns the body of `GET /v2/keys<dir>` into the member set (last key segment of each child).
 // Children whose name is not an address are skipped. Errors: errc::bad_message for a body that
@@ -68,6 +70,7 @@ struct DiscoveryMemberInfo {
 // (kept across a failed refresh); `error` says why this refresh failed, empty when it worked.
 // leader_id is empty while /v2/members/leader has no leader to name (an election: 503).
 struct DiscoveryCluster {
+  std::string endpoint;  // the URL of the endpoint in use ("http://host:port")
   std::vector<DiscoveryMemberInfo> members;
   std::string leader_id;
   std::string error;
@@ -85,11 +88,12 @@ using ClusterCallback = std::function<void(const DiscoveryCluster&)>;
 
 struct EtcdDiscoveryConfig {
   DiscoveryUrl url;
-  std::uint16_t backend_port = 3306;  // --backend-port
-  std::chrono::milliseconds retry_interval{1000};
-  std::chrono::milliseconds request_timeout{5000};   // connect + plain GET
-  std::chrono::milliseconds watch_timeout{60000};    // a silent watch is re-established
-  std::chrono::milliseconds cluster_interval{2000};  // members/leader refresh (with a callback)
+  std::uint16_t backend_port = 3306;                   // --backend-port
+  std::chrono::milliseconds retry_interval{1000};      // wait after a full round of failures
+  std::chrono::milliseconds retry_interval_max{8000};  // doubled per failed round up to this
+  std::chrono::milliseconds request_timeout{5000};     // connect + plain GET
+  std::chrono::milliseconds watch_timeout{60000};      // a silent watch is re-established
+  std::chrono::milliseconds cluster_interval{2000};    // members/leader refresh (with a callback)
 };
 
 class EtcdDiscoverySource {

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -144,7 +145,7 @@ class EtcdSourceTest : public testing::Test {
   void SetUp() override {
     etcd_.start();
     EtcdDiscoveryConfig config;
-    config.url = {"127.0.0.1", etcd_.port(), "/pxc-cluster/" + kCluster};
+    config.url = {{{"127.0.0.1", etcd_.port()}}, "/pxc-cluster/" + kCluster};
     config.backend_port = 3306;
     config.retry_interval = 100ms;
     source_ = std::make_unique<EtcdDiscoverySource>(io_.get_executor(), config,
@@ -257,6 +258,120 @@ TEST_F(EtcdSourceTest, SurvivesAnEtcdRestart) {
   EXPECT_EQ(delivery(next), (Names{"127.0.0.1:3307", "127.0.0.5:3306"}));
 }
 
+// The first endpoint refuses connections (nothing listens there): the source moves on to the
+// live one at once, follows the keys there, and the cluster refresh names the endpoint in use.
+TEST(EtcdSourceEndpoints, MovesPastADeadEndpoint) {
+  Etcd etcd;
+  etcd.start();
+  asio::io_context io;
+  EtcdDiscoveryConfig config;
+  const std::uint16_t dead = free_port();
+  config.url = {{{"127.0.0.1", dead}, {"127.0.0.1", etcd.port()}}, "/pxc-cluster/" + kCluster};
+  config.retry_interval = 100ms;
+  config.cluster_interval = 50ms;
+  std::vector<std::vector<BackendSpec>> deliveries;
+  std::vector<DiscoveryCluster> reports;
+  EtcdDiscoverySource source(
+      io.get_executor(), config,
+      [&](const std::vector<BackendSpec>& backends) { deliveries.push_back(backends); },
+      [&](const DiscoveryCluster& c) { reports.push_back(c); });
+  source.start();
+  const auto run_until = [&](auto pred) {
+    const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+    while (!pred() && std::chrono::steady_clock::now() < deadline) {
+      io.run_for(10ms);
+      io.restart();
+    }
+    return pred();
+  };
+  ASSERT_TRUE(run_until([&] { return !deliveries.empty(); }));
+  EXPECT_TRUE(deliveries[0].empty());
+  const std::string live = "http://127.0.0.1:" + std::to_string(etcd.port());
+  ASSERT_TRUE(run_until([&] { return !reports.empty() && reports.back().endpoint == live; }));
+  EXPECT_EQ(reports.back().error, "");
+  EXPECT_EQ(send(etcd.port(), http::verb::put,
+                 "/v2/keys/pxc-cluster/" + kCluster + "/10.0.0.9/ipaddr", "value=10.0.0.9")
+                .status,
+            201u);
+  ASSERT_TRUE(run_until([&] { return deliveries.size() >= 2; }));
+  ASSERT_EQ(deliveries[1].size(), 1u);
+  EXPECT_EQ(deliveries[1][0].name(), "10.0.0.9:3306");
+  source.stop();
+  io.run_for(100ms);
+}
+
+// Answers every request on its port as an etcd member without a leader answers a quorum read:
+// HTTP 500, errorCode 300. Runs on its own thread until destroyed; counts the requests.
+class LeaderlessMember {
+ public:
+  LeaderlessMember() : acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}) {
+    accept();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~LeaderlessMember() {
+    io_.stop();
+    thread_.join();
+  }
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  int requests() const { return requests_; }
+
+ private:
+  void accept() {
+    acceptor_.async_accept([this](boost::system::error_code ec, asio::ip::tcp::socket socket) {
+      if (ec) return;
+      ++requests_;
+      beast::flat_buffer buffer;
+      http::request<http::string_body> request;
+      boost::system::error_code io_error;
+      http::read(socket, buffer, request, io_error);
+      http::response<http::string_body> response{http::status::internal_server_error, 11};
+      response.set(http::field::content_type, "application/json");
+      response.body() = R"({"errorCode":300,"message":"Raft Internal Error",)"
+                        R"("cause":"etcdserver: request timed out","index":0})";
+      response.prepare_payload();
+      http::write(socket, response, io_error);
+      accept();
+    });
+  }
+
+  asio::io_context io_;
+  asio::ip::tcp::acceptor acceptor_;
+  std::thread thread_;
+  std::atomic<int> requests_{0};
+};
+
+// The first endpoint answers but has no leader: its 500 counts as a failure like a refused
+// connection, and the keys come from the next endpoint.
+TEST(EtcdSourceEndpoints, MovesPastAMemberWithoutLeader) {
+  LeaderlessMember leaderless;
+  Etcd etcd;
+  etcd.start();
+  asio::io_context io;
+  EtcdDiscoveryConfig config;
+  config.url = {{{"127.0.0.1", leaderless.port()}, {"127.0.0.1", etcd.port()}},
+                "/pxc-cluster/" + kCluster};
+  config.retry_interval = 100ms;
+  std::vector<std::vector<BackendSpec>> deliveries;
+  EtcdDiscoverySource source(io.get_executor(), config,
+                             [&](const std::vector<BackendSpec>& b) { deliveries.push_back(b); });
+  EXPECT_EQ(send(etcd.port(), http::verb::put,
+                 "/v2/keys/pxc-cluster/" + kCluster + "/10.0.0.7/ipaddr", "value=10.0.0.7")
+                .status,
+            201u);
+  source.start();
+  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  while (deliveries.empty() && std::chrono::steady_clock::now() < deadline) {
+    io.run_for(10ms);
+    io.restart();
+  }
+  ASSERT_EQ(deliveries.size(), 1u);
+  ASSERT_EQ(deliveries[0].size(), 1u);
+  EXPECT_EQ(deliveries[0][0].name(), "10.0.0.7:3306");
+  EXPECT_EQ(leaderless.requests(), 1);  // asked once, then never again while etcd answers
+  source.stop();
+  io.run_for(100ms);
+}
+
 // The cluster refresh against etcd's real /v2/members and /v2/members/leader answers: one
 // member, which leads; after etcd stops the refresh says why and keeps the members it knew.
 TEST(EtcdSourceCluster, ReportsMembersLeaderAndFailures) {
@@ -264,7 +379,7 @@ TEST(EtcdSourceCluster, ReportsMembersLeaderAndFailures) {
   etcd.start();
   asio::io_context io;
   EtcdDiscoveryConfig config;
-  config.url = {"127.0.0.1", etcd.port(), "/pxc-cluster/" + kCluster};
+  config.url = {{{"127.0.0.1", etcd.port()}}, "/pxc-cluster/" + kCluster};
   config.retry_interval = 100ms;
   config.cluster_interval = 50ms;
   std::vector<DiscoveryCluster> reports;

@@ -28,7 +28,8 @@ constexpr FlagSpec kFlags[] = {
     {"backends", FlagType::StringList, "", "Static backends: host:port,..."},
     {"backends-dns", FlagType::String, "", "Backends from DNS: name:port (re-resolved)."},
     {"backends-discovery", FlagType::String, "",
-     "Backends from the discovery service: http://host:2379/pxc-cluster/<cluster>."},
+     "Backends from the discovery service: http://host:2379/pxc-cluster/<cluster>, or several "
+     "members of it: http://a:2379,http://b:2379,http://c:2379/pxc-cluster/<cluster>."},
     {"backend-port", FlagType::Uint, "3306",
      "MySQL port of discovered backends whose name has none."},
     {"monitor-user", FlagType::String, "", "MySQL user of the health probes."},
@@ -82,7 +83,9 @@ common::Result<void, ConfigError> read_addresses(const common::flags::FlagValues
   }
   c.backends_discovery = v.get_string("backends-discovery");
   if (!c.backends_discovery.empty() && !c.backends_discovery.starts_with("http://")) {
-    return bad("invalid -backends-discovery: want http://host:port/pxc-cluster/<cluster>");
+    return bad(
+        "invalid -backends-discovery: want "
+        "http://host:port[,http://host:port...]/pxc-cluster/<cluster>");
   }
   const int sources = (c.backends.empty() ? 0 : 1) + (c.backends_dns ? 1 : 0) +
                       (c.backends_discovery.empty() ? 0 : 1);

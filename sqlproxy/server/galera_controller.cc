@@ -280,8 +280,8 @@ session::PickResult GaleraController::pick_reader() const {
 
 void GaleraController::on_discovery_cluster(const backends::DiscoveryCluster& cluster) {
   auto status = std::make_shared<admin::DiscoveryStatus>();
-  const auto& url = options_.discovery->url;
-  status->endpoint = "http://" + url.host + ":" + std::to_string(url.port);
+  status->endpoint = cluster.endpoint;
+  for (const auto& e : options_.discovery->url.endpoints) status->endpoints.push_back(e.url());
   for (const auto& m : cluster.members) {
     status->members.push_back({m.id, m.name, m.client_urls, m.peer_urls});
   }
