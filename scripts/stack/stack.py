@@ -372,7 +372,10 @@ class Stack:
     def sqlproxy_proc(self):
         argv = [self.sqlproxy_bin, "--listen", f"127.0.0.1:{self.ports['sqlproxy']}",
                 "--admin-listen", f"127.0.0.1:{self.ports['sqlproxy_admin']}",
-                "--backends-discovery", f"{self.discovery_url(0)}/pxc-cluster/{CLUSTER_NAME}",
+                # Every member: sqlproxy moves to the next when the one it watches fails.
+                "--backends-discovery",
+                ",".join(self.discovery_url(i) for i in range(len(self.ports["discovery"])))
+                + f"/pxc-cluster/{CLUSTER_NAME}",
                 "--monitor-user", galera.MONITOR_USER,
                 "--monitor-password-file", self.monitor_password_file]
         return Proc("sqlproxy", argv, self.log_path("sqlproxy"))
