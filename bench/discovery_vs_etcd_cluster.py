@@ -169,9 +169,10 @@ def pick(cluster, where):
 
 def run_rows(base, opts, clusters, results):
     """Each round: both clusters fresh, every row on both (order swapped every round)."""
-    rows = row_specs(base, opts)
+    rows = [r for r in row_specs(base, opts)
+            if not opts.only or any(word in r[0] for word in opts.only)]
     for rnd in range(1, opts.rounds + 1):
-        order = clusters if rnd % 2 else list(reversed(clusters))
+        order = clusters[rnd % len(clusters):] + clusters[:rnd % len(clusters)]
         for cluster in clusters:
             cluster.wipe()
             cluster.start()
@@ -236,16 +237,20 @@ def summary_lines(results):
         etcd, disc = sides["etcd"], sides["discovery"]
         if name.startswith("watch"):
             lines.append((f"{name} p50 ms", [v["p50_us"] / 1000 for v in etcd],
-                          [v["p50_us"] / 1000 for v in disc], None, None, "{:.3f}"))
+                          [v["p50_us"] / 1000 for v in disc], None, None, "{:.3f}",
+                          [v["p50_us"] / 1000 for v in sides.get("baseline", [])]))
             lines.append((f"{name} p99 ms", [v["p99_us"] / 1000 for v in etcd],
-                          [v["p99_us"] / 1000 for v in disc], "ratio<=", 0.5, "{:.3f}"))
+                          [v["p99_us"] / 1000 for v in disc], "ratio<=", 0.5, "{:.3f}",
+                          [v["p99_us"] / 1000 for v in sides.get("baseline", [])]))
             continue
         floor = 2.0 if name.startswith("PUT") or "quorum" in name else None
         lines.append((f"{name} req/s", [v["rps"] for v in etcd], [v["rps"] for v in disc],
-                      "ratio>=" if floor else None, floor, "{:.0f}"))
+                      "ratio>=" if floor else None, floor, "{:.0f}",
+                      [v["rps"] for v in sides.get("baseline", [])]))
         lines.append((f"{name} p99 ms", [v["p99_us"] / 1000 for v in etcd],
                       [v["p99_us"] / 1000 for v in disc],
-                      "ratio<=" if name.startswith("PUT") else None, 0.5, "{:.2f}"))
+                      "ratio<=" if name.startswith("PUT") else None, 0.5, "{:.2f}",
+                      [v["p99_us"] / 1000 for v in sides.get("baseline", [])]))
     rss = results["rss"]
     if len(rss) == 2 and len(rss["etcd"]) == len(rss["discovery"]):
         keys = rss["etcd"][0]["keys"]
@@ -253,13 +258,14 @@ def summary_lines(results):
             lines.append((f"RSS {keys // 1000}k keys {role} MiB",
                           [v[f"{role}_kib"] / 1024 for v in rss["etcd"]],
                           [v[f"{role}_kib"] / 1024 for v in rss["discovery"]],
-                          "ratio<=", 0.3, "{:.1f}"))
+                          "ratio<=", 0.3, "{:.1f}",
+                          [v[f"{role}_kib"] / 1024 for v in rss.get("baseline", [])]))
     return lines
 
 
 def summarize(base, results):
     summary = []
-    for metric, etcd, disc, kind, value, fmt in summary_lines(results):
+    for metric, etcd, disc, kind, value, fmt, baseline in summary_lines(results):
         text, check = base.target_check(kind, value)
         etcd_median, disc_median = statistics.median(etcd), statistics.median(disc)
         round_ratios = [d / e for e, d in zip(etcd, disc) if e]
@@ -269,13 +275,14 @@ def summarize(base, results):
             "round_ratio_min": min(round_ratios, default=None),
             "round_ratio_max": max(round_ratios, default=None),
             "target": text, "met": None if check is None else check(etcd_median, disc_median),
-            "format": fmt})
+            "format": fmt, "baseline": statistics.median(baseline) if baseline else None})
     return summary
 
 
 def print_table(results, out=sys.stdout):
+    with_base = any(row["baseline"] is not None for row in results["summary"])
     header = (f"{'metric':36} {'etcd':>9} {'discovery':>9} {'ratio':>6} {'rounds':>11}  "
-              f"{'target':9} met")
+              f"{'target':9} met" + ("  baseline new/base" if with_base else ""))
     print(header, file=out)
     print("-" * len(header), file=out)
     for row in results["summary"]:
@@ -287,7 +294,9 @@ def print_table(results, out=sys.stdout):
         met = {None: "", True: "yes", False: "NO"}[row["met"]]
         print(f"{row['metric']:36} {fmt.format(row['etcd']):>9} "
               f"{fmt.format(row['discovery']):>9} {ratio:>6} {spread:>11}  "
-              f"{row['target']:9} {met}", file=out)
+              f"{row['target']:9} {met:3}" + (
+                  f"  {fmt.format(row['baseline']):>8} {row['discovery'] / row['baseline']:8.2f}"
+                  if row["baseline"] else ""), file=out)
     for name, sides in results["rows"].items():
         for label, runs in sides.items():
             errors = sum(v for run in runs for k, v in run.items() if k.startswith("err_"))
@@ -311,6 +320,12 @@ def main(base, opts, etcd_bin, disc_bin):
     workdir = base.tempfile.mkdtemp(prefix="bench-discovery-vs-etcd-3-", dir=opts.workdir)
     clusters = [Cluster(base, "etcd", etcd_bin, workdir),
                 Cluster(base, "discovery", disc_bin, workdir)]
+    baseline_bin = os.environ.get("DISCOVERY_BASELINE_BIN")
+    if baseline_bin:
+        # An earlier build measured in the same run, interleaved: a change's effect on a shared
+        # machine shows as new/base, which the neighbours' load moves less than either figure.
+        baseline_bin = base.resolve_binary(baseline_bin, False)
+        clusters.append(Cluster(base, "baseline", baseline_bin, workdir))
     results = {"config": dict(vars(opts)),
                "binaries": {"etcd": {"path": etcd_bin, "version": base.version_of(etcd_bin)},
                             "discovery": {"path": disc_bin,
