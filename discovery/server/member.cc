@@ -207,7 +207,8 @@ void Member::handle_ready() {
     Flight& flight =
         flight_.emplace(Flight{.ready = node_->ready(), .sync = false, .write_start = {}});
     raft::Ready& ready = flight.ready;
-    if (ready.may_send_before_persisting) send(ready.messages);
+    const bool sent_early = ready.may_send_before_persisting && !ready.messages.empty();
+    if (sent_early) send(ready.messages);
     CHECK(!ready.snapshot.has_value(), "snapshots are not handled yet");
     rocksdb::WriteBatch batch;
     persist(ready, batch, flight.sync);
@@ -228,7 +229,7 @@ void Member::handle_ready() {
     // batch: a write waits for one sync, not two.
     answer(answers);
     serve_reads(ready);
-    if (flight.sync && !write_inline()) {
+    if (flight.sync && !write_inline(sent_early)) {
       // finish_ready() runs once the sync thread is done; until then requests keep being parsed
       // and proposed, and join the next Ready.
       sync_thread_->submit(std::move(batch));
@@ -239,9 +240,13 @@ void Member::handle_ready() {
   }
 }
 
-bool Member::write_inline() const {
+bool Member::write_inline(bool sent_early) const {
   // A lone client connection waits for its answer before it sends again, so nothing would be
   // parsed during the sync: the hand-off to the sync thread and back would only add latency.
+  // Unless the leader has just handed messages to the transport: they leave through this io
+  // thread, and an inline sync would hold them until it is done, so the followers' syncs would
+  // follow the leader's instead of overlapping it.
+  if (sent_early) return !sync_thread_;
   return !sync_thread_ || (client_connections_ && client_connections_() <= 1);
 }
 

@@ -163,7 +163,7 @@ class Member {
   void bootstrap_log();
   void schedule_ready();
   void handle_ready();
-  bool write_inline() const;
+  bool write_inline(bool sent_early) const;
   void finish_ready();
   void serve_reads(const raft::Ready& ready);
   void persist(const raft::Ready& ready, rocksdb::WriteBatch& batch, bool& sync) const;
