@@ -86,11 +86,9 @@ common::Result<void, std::string> Member::start() {
     // an election timeout.
     CHECK(node_->campaign().has_value(), "a lone member cannot campaign");
   }
-  sync_thread_ = std::make_unique<SyncThread>(*storage_, [this] {
-    asio::post(io_, [this] {
-      finish_ready();
-      schedule_ready();
-    });
+  sync_thread_ = std::make_unique<SyncThread>(*storage_, io_.get_executor(), [this] {
+    finish_ready();
+    schedule_ready();
   });
   after_apply();
   schedule_ready();
