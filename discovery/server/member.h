@@ -17,7 +17,9 @@
 // recomputed after a crash, and applied changes are recovered by replaying the synced log after
 // "m:applied"). A synced batch is written on the SyncThread while the io thread goes on parsing
 // requests and proposing (those proposals join the next Ready); with at most one client
-// connection it is written inline, as a thread hand-off would only add latency. The writers whose
+// connection it is written inline, as a thread hand-off would only add latency, unless the leader
+// has just handed messages to the transport (they leave through the io thread, which must not be
+// blocked on the sync meanwhile). The writers whose
 // commands were applied are answered at once (their entries are committed, so already on a
 // quorum's disks); once the batch is written, messages go out (before it when the leader may send
 // early) and the node advances.
