@@ -148,20 +148,40 @@ asio::awaitable<store::StoreResult<store::Event>> Member::write(store::pb::Comma
 }
 
 asio::awaitable<bool> Member::read_barrier() {
+  bool ok = false;
+  co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
+      [this, &ok](auto handler) {
+        read_queue_.push_back(Reader{.ok = &ok, .waiter = std::move(handler)});
+        issue_reads();
+      },
+      asio::use_awaitable);
+  co_return ok;
+}
+
+void Member::issue_reads() {
+  // Readers share ReadIndex requests, as etcd's linearizable reads do: each request costs the
+  // leader a heartbeat round, so one per reader would cost a round per GET. A request issued
+  // after a reader came gives a read point at least as late as that reader needs, so everyone
+  // queued now may share the next one; those who come while it is unanswered wait for the one
+  // after it.
+  if (read_queue_.empty() || !unanswered_read_.empty()) return;
   // Unique cluster-wide, as Node::read_index asks: this member's id, then a per-run counter
   // started from the request id prefix (which holds the start time).
   std::string context;
   append_u64(context, setup_.self_id);
   append_u64(context, request_prefix_ + ++read_counter_);
-  if (!node_->read_index(context)) co_return false;
+  std::vector<Reader> readers;
+  readers.swap(read_queue_);
+  if (!node_->read_index(context)) {
+    for (Reader& reader : readers) {
+      *reader.ok = false;
+      asio::post(io_, std::move(reader.waiter));
+    }
+    return;
+  }
+  unanswered_read_ = context;
+  reads_.emplace(std::move(context), Read{.readers = std::move(readers)});
   schedule_ready();
-  bool ok = false;
-  co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
-      [this, &context, &ok](auto handler) {
-        reads_.emplace(context, Read{.ok = &ok, .waiter = std::move(handler)});
-      },
-      asio::use_awaitable);
-  co_return ok;
 }
 
 void Member::release_reads(bool expire) {
@@ -172,10 +192,14 @@ void Member::release_reads(bool expire) {
       ++it;
       continue;
     }
-    *read.ok = done;
-    asio::post(io_, std::move(read.waiter));
+    for (Reader& reader : read.readers) {
+      *reader.ok = done;
+      asio::post(io_, std::move(reader.waiter));
+    }
+    if (it->first == unanswered_read_) unanswered_read_.clear();
     it = reads_.erase(it);
   }
+  issue_reads();
 }
 
 void Member::expire_writes() {
@@ -266,8 +290,10 @@ void Member::serve_reads(const raft::Ready& ready) {
   for (const raft::ReadState& state : ready.read_states) {
     auto it = reads_.find(state.context);
     if (it != reads_.end()) it->second.index = std::max<std::uint64_t>(state.index, 1);
+    if (state.context == unanswered_read_) unanswered_read_.clear();
   }
   if (!reads_.empty()) release_reads(false);
+  issue_reads();
 }
 
 void Member::persist(const raft::Ready& ready, rocksdb::WriteBatch& batch, bool& sync) const {

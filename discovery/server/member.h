@@ -145,9 +145,13 @@ class Member {
     Waiter waiter;
     int ticks = 0;
   };
-  struct Read {
+  struct Reader {
     bool* ok;
     Waiter waiter;
+  };
+  // One ReadIndex request and the readers that share it.
+  struct Read {
+    std::vector<Reader> readers;
     std::uint64_t index = 0;  // 0 until the ReadState came
     int ticks = 0;
   };
@@ -175,6 +179,7 @@ class Member {
   void answer(std::vector<Answer>& answers);
   void send(std::vector<raft::pb::Message>& messages);
   void after_apply();
+  void issue_reads();
   void release_reads(bool expire);
   void expire_writes();
   void propose_record(const store::pb::ClusterRecord& record);
@@ -194,6 +199,9 @@ class Member {
   std::uint64_t request_counter_ = 0;
   std::map<std::uint64_t, Pending> pending_;  // by request id
   std::map<std::string, Read> reads_;         // by ReadIndex context
+  // Readers that came while a ReadIndex request was unanswered: they share the next one.
+  std::vector<Reader> read_queue_;
+  std::string unanswered_read_;  // context of the request whose index is unknown; empty: none
   std::uint64_t read_counter_ = 0;
   bool ready_scheduled_ = false;
   bool published_ = false;
