@@ -19,10 +19,12 @@
 // requests and proposing (those proposals join the next Ready); with at most one client
 // connection it is written inline, as a thread hand-off would only add latency, unless the leader
 // has just handed messages to the transport (they leave through the io thread, which must not be
-// blocked on the sync meanwhile). The writers whose
-// commands were applied are answered at once (their entries are committed, so already on a
-// quorum's disks); once the batch is written, messages go out (before it when the leader may send
-// early) and the node advances.
+// blocked on the sync meanwhile). The writers whose commands were applied are answered at once
+// (their entries are committed, so already on a quorum's disks); once the batch is written,
+// messages go out (before it when the leader may send early) and the node advances.
+//
+// Quorum reads: one ReadIndex request at a time is awaiting its index; the readers that come
+// meanwhile share the next request.
 //
 // Expiry: the leader proposes etcd's periodic sync command every 500 ms when a node is due.
 //
