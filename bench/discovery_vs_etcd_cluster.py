@@ -252,7 +252,7 @@ def summary_lines(results):
                       "ratio<=" if name.startswith("PUT") else None, 0.5, "{:.2f}",
                       [v["p99_us"] / 1000 for v in sides.get("baseline", [])]))
     rss = results["rss"]
-    if len(rss) == 2 and len(rss["etcd"]) == len(rss["discovery"]):
+    if "etcd" in rss and "discovery" in rss and len(rss["etcd"]) == len(rss["discovery"]):
         keys = rss["etcd"][0]["keys"]
         for role in ("leader", "follower"):
             lines.append((f"RSS {keys // 1000}k keys {role} MiB",
