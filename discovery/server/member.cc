@@ -104,11 +104,9 @@ common::Result<void, std::string> Member::start() {
     // an election timeout.
     CHECK(node_->campaign().has_value(), "a lone member cannot campaign");
   }
-  sync_thread_ = std::make_unique<SyncThread>(*storage_, [this] {
-    asio::post(io_, [this] {
-      finish_ready();
-      schedule_ready();
-    });
+  sync_thread_ = std::make_unique<SyncThread>(*storage_, io_.get_executor(), [this] {
+    finish_ready();
+    schedule_ready();
   });
   after_apply();
   schedule_ready();
@@ -170,20 +168,40 @@ asio::awaitable<store::StoreResult<store::Event>> Member::write(store::pb::Comma
 }
 
 asio::awaitable<bool> Member::read_barrier() {
+  bool ok = false;
+  co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
+      [this, &ok](auto handler) {
+        read_queue_.push_back(Reader{.ok = &ok, .waiter = std::move(handler)});
+        issue_reads();
+      },
+      asio::use_awaitable);
+  co_return ok;
+}
+
+void Member::issue_reads() {
+  // Readers share ReadIndex requests, as etcd's linearizable reads do: each request costs the
+  // leader a heartbeat round, so one per reader would cost a round per GET. A request issued
+  // after a reader came gives a read point at least as late as that reader needs, so everyone
+  // queued now may share the next one; those who come while it is unanswered wait for the one
+  // after it.
+  if (read_queue_.empty() || !unanswered_read_.empty()) return;
   // Unique cluster-wide, as Node::read_index asks: this member's id, then a per-run counter
   // started from the request id prefix (which holds the start time).
   std::string context;
   append_u64(context, setup_.self_id);
   append_u64(context, request_prefix_ + ++read_counter_);
-  if (!node_->read_index(context)) co_return false;
+  std::vector<Reader> readers;
+  readers.swap(read_queue_);
+  if (!node_->read_index(context)) {
+    for (Reader& reader : readers) {
+      *reader.ok = false;
+      asio::post(io_, std::move(reader.waiter));
+    }
+    return;
+  }
+  unanswered_read_ = context;
+  reads_.emplace(std::move(context), Read{.readers = std::move(readers)});
   schedule_ready();
-  bool ok = false;
-  co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
-      [this, &context, &ok](auto handler) {
-        reads_.emplace(context, Read{.ok = &ok, .waiter = std::move(handler)});
-      },
-      asio::use_awaitable);
-  co_return ok;
 }
 
 void Member::release_reads(bool expire) {
@@ -194,10 +212,14 @@ void Member::release_reads(bool expire) {
       ++it;
       continue;
     }
-    *read.ok = done;
-    asio::post(io_, std::move(read.waiter));
+    for (Reader& reader : read.readers) {
+      *reader.ok = done;
+      asio::post(io_, std::move(reader.waiter));
+    }
+    if (it->first == unanswered_read_) unanswered_read_.clear();
     it = reads_.erase(it);
   }
+  issue_reads();
 }
 
 void Member::expire_writes() {
@@ -236,7 +258,8 @@ void Member::handle_ready() {
     Flight& flight =
         flight_.emplace(Flight{.ready = node_->ready(), .sync = false, .write_start = {}});
     raft::Ready& ready = flight.ready;
-    if (ready.may_send_before_persisting) send(ready.messages);
+    const bool sent_early = ready.may_send_before_persisting && !ready.messages.empty();
+    if (sent_early) send(ready.messages);
     if (ready.snapshot) {
       // Persisted (with the Ready's hard state and entries) by swapping in a whole database;
       // such a Ready carries no committed entries (raft applies the snapshot first).
@@ -262,7 +285,7 @@ void Member::handle_ready() {
     // batch: a write waits for one sync, not two.
     answer(answers);
     serve_reads(ready);
-    if (flight.sync && !write_inline()) {
+    if (flight.sync && !write_inline(sent_early)) {
       // finish_ready() runs once the sync thread is done; until then requests keep being parsed
       // and proposed, and join the next Ready.
       sync_thread_->submit(std::move(batch));
@@ -273,9 +296,13 @@ void Member::handle_ready() {
   }
 }
 
-bool Member::write_inline() const {
+bool Member::write_inline(bool sent_early) const {
   // A lone client connection waits for its answer before it sends again, so nothing would be
   // parsed during the sync: the hand-off to the sync thread and back would only add latency.
+  // Unless the leader has just handed messages to the transport: they leave through this io
+  // thread, and an inline sync would hold them until it is done, so the followers' syncs would
+  // follow the leader's instead of overlapping it.
+  if (sent_early) return !sync_thread_;
   return !sync_thread_ || (client_connections_ && client_connections_() <= 1);
 }
 
@@ -375,8 +402,10 @@ void Member::serve_reads(const raft::Ready& ready) {
   for (const raft::ReadState& state : ready.read_states) {
     auto it = reads_.find(state.context);
     if (it != reads_.end()) it->second.index = std::max<std::uint64_t>(state.index, 1);
+    if (state.context == unanswered_read_) unanswered_read_.clear();
   }
   if (!reads_.empty()) release_reads(false);
+  issue_reads();
 }
 
 void Member::persist(const raft::Ready& ready, rocksdb::WriteBatch& batch, bool& sync) const {

@@ -17,10 +17,14 @@
 // recomputed after a crash, and applied changes are recovered by replaying the synced log after
 // "m:applied"). A synced batch is written on the SyncThread while the io thread goes on parsing
 // requests and proposing (those proposals join the next Ready); with at most one client
-// connection it is written inline, as a thread hand-off would only add latency. The writers whose
-// commands were applied are answered at once (their entries are committed, so already on a
-// quorum's disks); once the batch is written, messages go out (before it when the leader may send
-// early) and the node advances.
+// connection it is written inline, as a thread hand-off would only add latency, unless the leader
+// has just handed messages to the transport (they leave through the io thread, which must not be
+// blocked on the sync meanwhile). The writers whose commands were applied are answered at once
+// (their entries are committed, so already on a quorum's disks); once the batch is written,
+// messages go out (before it when the leader may send early) and the node advances.
+//
+// Quorum reads: one ReadIndex request at a time is awaiting its index; the readers that come
+// meanwhile share the next request.
 //
 // Expiry: the leader proposes etcd's periodic sync command every 500 ms when a node is due.
 //
@@ -214,9 +218,13 @@ class Member {
     Waiter waiter;
     int ticks = 0;
   };
-  struct Read {
+  struct Reader {
     bool* ok;
     Waiter waiter;
+  };
+  // One ReadIndex request and the readers that share it.
+  struct Read {
+    std::vector<Reader> readers;
     std::uint64_t index = 0;  // 0 until the ReadState came
     int ticks = 0;
   };
@@ -239,7 +247,7 @@ class Member {
   void bootstrap_log();
   void schedule_ready();
   void handle_ready();
-  bool write_inline() const;
+  bool write_inline(bool sent_early) const;
   void finish_ready();
   void serve_reads(const raft::Ready& ready);
   void persist(const raft::Ready& ready, rocksdb::WriteBatch& batch, bool& sync) const;
@@ -256,6 +264,7 @@ class Member {
   void install_snapshot(const raft::Ready& ready);
   void maybe_snapshot();
   void after_apply();
+  void issue_reads();
   void release_reads(bool expire);
   void expire_writes();
   void propose_record(const store::pb::ClusterRecord& record);
@@ -285,6 +294,9 @@ class Member {
   std::map<std::uint64_t, Pending> pending_;        // by request id
   std::map<std::string, Read> reads_;               // by ReadIndex context
   std::map<std::uint64_t, PendingChange> changes_;  // by request id
+  // Readers that came while a ReadIndex request was unanswered: they share the next one.
+  std::vector<Reader> read_queue_;
+  std::string unanswered_read_;  // context of the request whose index is unknown; empty: none
   MembershipObserver membership_observer_;
   bool removed_ = false;
   std::uint64_t read_counter_ = 0;

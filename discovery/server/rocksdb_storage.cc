@@ -77,7 +77,7 @@ common::Result<std::unique_ptr<rocksdb::DB>, std::string> open_db(const std::fil
   // background threads, a small memtable (it is memory the store already holds once), no block
   // cache.
   options.max_background_jobs = 2;
-  options.write_buffer_size = 4 << 20;
+  options.write_buffer_size = 1 << 20;
   options.max_write_buffer_number = 2;
   rocksdb::BlockBasedTableOptions table;
   table.no_block_cache = true;

@@ -3,14 +3,19 @@
 // thread keeps accepting, parsing and proposing while the disk works (the proposals that arrive
 // meanwhile join the next Ready: a group commit).
 //
-// Owned by Member. submit() and the destructor are called on the io thread; `on_done` runs on the
-// sync thread and must only post work elsewhere. At most one batch is in flight (the raft Ready
-// contract has one Ready outstanding): the owner submits the next only after on_done for the
-// previous.
+// Owned by Member. The constructor, submit() and the destructor are called on the io thread, and
+// `on_done` runs there once the batch is written. The sync thread tells it through an eventfd that
+// the io thread's reactor watches, not by posting to the io_context: a post takes the scheduler's
+// mutex, and a sync thread preempted while holding it (a loaded machine) stalls the io thread for
+// a whole scheduling slice. At most one batch is in flight (the raft Ready contract has one Ready
+// outstanding): the owner submits the next only after on_done for the previous.
 
 #include <rocksdb/write_batch.h>
 
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -23,8 +28,8 @@ namespace discovery::server {
 class SyncThread {
  public:
   using OnDone = std::function<void()>;
-  SyncThread(RocksdbStorage& storage, OnDone on_done);
-  ~SyncThread();  // finishes the batch in flight, then joins
+  SyncThread(RocksdbStorage& storage, const boost::asio::any_io_executor& io, OnDone on_done);
+  ~SyncThread();  // finishes the batch in flight, then joins; on_done is not called for it
   SyncThread(const SyncThread&) = delete;
   SyncThread& operator=(const SyncThread&) = delete;
 
@@ -36,6 +41,9 @@ class SyncThread {
 
   RocksdbStorage& storage_;
   OnDone on_done_;
+  // An eventfd: the sync thread adds 1 per batch written; the io thread reads it.
+  boost::asio::posix::stream_descriptor done_;
+  std::uint64_t done_count_ = 0;  // the io thread's read buffer
   std::mutex mutex_;
   std::condition_variable wake_;
   std::optional<rocksdb::WriteBatch> job_;
