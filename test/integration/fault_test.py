@@ -12,11 +12,15 @@ PUT, CAS (prevValue) and quorum GET on K register keys plus PUTs of distinct key
 random member with a short timeout, recording every operation (invoke, return, result; unknown on
 timeout or a broken connection). Meanwhile the nemesis injects faults. After healing, each member
 quorum-reads every register key (recorded too), every acknowledged distinct-key PUT must be
-present on every member, and each key's history must be linearizable (support/linearizability.py).
---inject stale-read makes member m0 answer some reads with a value it had half a second earlier
-(a fake stale member) to show the checker catches it; --inject lost-write deletes one acknowledged
-distinct key behind the clients' back, which the lost-write check must report; --replay checks a saved history; --corrupt
-turns one read of the (live or replayed) history into a stale read before checking.
+present on every member, all members must hold the same distinct keys, each key's history must be
+linearizable (support/linearizability.py), no member may exit unless the nemesis killed it, and the
+healed cluster must elect a leader in time.
+--save-history DIR keeps each run's history as DIR/runN.json and a failed run's member logs in
+DIR/runN-logs/. --inject stale-read makes member m0 answer some reads with a value it had half a
+second earlier (a fake stale member) to show the checker catches it; --inject lost-write deletes
+one acknowledged distinct key behind the clients' back, which the lost-write check must report;
+--replay checks a saved history; --corrupt turns one read of the (live or replayed) history into a
+stale read before checking.
 Last line: "N passed, M failed".
 """
 
@@ -25,6 +29,7 @@ import http.client
 import json
 import os
 import random
+import shutil
 import signal
 import sys
 import threading
@@ -192,7 +197,7 @@ class Worker(threading.Thread):
 
 def final_reads(cluster, keys, timeout):
     """After the heal: every member quorum-reads every register key (recorded, client -1) and
-    lists the distinct keys. Returns (ops, {member name: {key: value}} or None on failure)."""
+    lists the distinct keys. Returns (ops, {member name: list_acked() of that member})."""
     ops, listings = [], {}
     for member in cluster.members:
         client = Member(member.host, member.client_port, timeout)
@@ -205,15 +210,46 @@ def final_reads(cluster, keys, timeout):
             op.ret = time.monotonic()
             Worker.classify(op, status, body)
             ops.append(op)
-        try:
-            status, body = client.call("GET", f"{PREFIX}/acked?recursive=true&quorum=true")
-            nodes = body.get("node", {}).get("nodes", []) if status == 200 else None
-            listings[member.name] = (None if nodes is None else
-                                     {n["key"]: n.get("value") for n in nodes})
-        except Exception:
-            listings[member.name] = None
+        listings[member.name] = list_acked(client)
         client.close()
     return ops, listings
+
+
+def list_acked(client):
+    """{key: (value, modifiedIndex)} under the distinct keys' dir (quorum read), None on error."""
+    try:
+        status, body = client.call("GET", f"{PREFIX}/acked?recursive=true&quorum=true")
+    except Exception:
+        return None
+    if status != 200:
+        return None
+    return {n["key"]: (n.get("value"), n.get("modifiedIndex"))
+            for n in body.get("node", {}).get("nodes", [])}
+
+
+def diverged(cluster, listings, timeout, attempts=5):
+    """Members must hold the same distinct keys with the same modifiedIndex. A write that timed
+    out may still commit between two members' listings, so a difference is listed again (after
+    a second) before it counts. Returns a description of the difference, or None."""
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(1.0)   # let a late commit reach every member before listing again
+            for member in cluster.members:
+                client = Member(member.host, member.client_port, timeout)
+                listings[member.name] = list_acked(client)
+                client.close()
+        found = list(listings.values())
+        if None not in found and all(f == found[0] for f in found):
+            return None
+    names = list(listings)
+    first = listings[names[0]] or {}
+    for name in names[1:]:
+        other = listings[name] or {}
+        differ = sorted(k for k in first.keys() | other.keys() if first.get(k) != other.get(k))
+        if differ:
+            return (f"{names[0]} and {name} differ on {len(differ)} keys, e.g. " +
+                    ", ".join(f"{k}: {first.get(k)} vs {other.get(k)}" for k in differ[:3]))
+    return "a listing failed: " + ", ".join(n for n in names if listings[n] is None)
 
 
 def lost_writes(acked, listings):
@@ -224,7 +260,7 @@ def lost_writes(acked, listings):
             lost.append(f"{name}: listing failed")
             continue
         lost += [f"{name}: {key}" for key, value in acked.items()
-                 if found.get("/jepsen/acked/" + key.rsplit("/", 1)[1]) != value]
+                 if found.get("/jepsen/acked/" + key.rsplit("/", 1)[1], (None,))[0] != value]
     return lost
 
 
@@ -259,9 +295,21 @@ def one_run(run, args, binary, rng, totals):
         acked = {k: v for worker in workers for k, v in worker.acked.items()}
         failures += check_run(run, history, acked, listings, fault, cluster, args, totals,
                               time.monotonic() - started)
+        if failures:
+            print("\n".join(fault.log))
     finally:
+        if args.save_history and (failures or sys.exc_info()[0] is not None):
+            keep_logs(cluster, os.path.join(args.save_history, f"run{run}-logs"))
         cluster.cleanup()
     return failures
+
+
+def keep_logs(cluster, directory):
+    """Copies every member's log out of the cluster's temp dir before cleanup removes it."""
+    os.makedirs(directory, exist_ok=True)
+    for member in cluster.members:
+        if os.path.exists(member.log_path):
+            shutil.copy(member.log_path, directory)
 
 
 def check_run(run, history, acked, listings, fault, cluster, args, totals, elapsed):
@@ -271,6 +319,10 @@ def check_run(run, history, acked, listings, fault, cluster, args, totals, elaps
         save_history(os.path.join(args.save_history, f"run{run}.json"), history)
     if args.corrupt:
         print(f"run {run}: corrupted " + corrupt(history))
+    failures += [f"run {run}: crash: {text}" for text in cluster.crashes]
+    divergence = diverged(cluster, listings, 10)
+    if divergence:
+        failures.append(f"run {run}: members diverged: {divergence}")
     lost = lost_writes(acked, listings)
     if lost:
         failures.append(f"run {run}: {len(lost)} times an acknowledged distinct-key write was "
