@@ -111,6 +111,8 @@ asio::awaitable<bool> ApiHandler::handle(beast::tcp_stream& stream, Request requ
       } else {
         response = co_await keys(*parsed, meta);
       }
+    } else if (routed.endpoint == api::Endpoint::Health) {
+      response = co_await health(meta);
     } else {
       response = serve(routed, request, meta);
     }
@@ -160,6 +162,14 @@ asio::awaitable<api::Response> ApiHandler::keys(const api::KeysRequest& keys,
   co_await member_.wait_durable();
   if (!result) co_return api::keys_error_response(result.error(), cluster_id_, meta);
   co_return api::keys_event_response(*result, false, cluster_id_, raft_position(), meta);
+}
+
+asio::awaitable<api::Response> ApiHandler::health(const api::ResponseMeta& meta) {
+  // etcd 3.4 answers 503 {"health":"false"} when it knows no leader or its quorum read (a QGET
+  // through raft, one second at most) fails: a member cut off from the majority, or a cluster
+  // that elects no leader, must not look healthy to probes and to the fault test.
+  const bool healthy = member_.node().leader() != raft::kNone && co_await member_.read_barrier();
+  co_return api::health_response(healthy, meta);
 }
 
 asio::awaitable<bool> ApiHandler::watch(beast::tcp_stream& stream, const api::KeysRequest& keys,
@@ -239,8 +249,6 @@ api::Response ApiHandler::serve(const api::Routed& routed, const Request& reques
       return api::stats_store_response(member_.store().stats(), meta);
     case api::Endpoint::Version:
       return api::version_response(kServerVersion, kClusterVersion, meta);
-    case api::Endpoint::Health:
-      return api::health_response(true, meta);
     case api::Endpoint::Metrics:
       return api::metrics_response(metrics_.render(), meta);
     case api::Endpoint::V3Gateway:

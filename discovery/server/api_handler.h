@@ -37,6 +37,8 @@ class ApiHandler final : public RequestHandler {
                                              const api::ResponseMeta& meta);
   boost::asio::awaitable<bool> watch(boost::beast::tcp_stream& stream, const api::KeysRequest& keys,
                                      const api::ResponseMeta& meta);
+  // etcd 3.4's /health: healthy only with a known leader and a quorum read that completes.
+  boost::asio::awaitable<api::Response> health(const api::ResponseMeta& meta);
   api::Response serve(const api::Routed& routed, const Request& request,
                       const api::ResponseMeta& meta);
   api::Response change_members(const api::Routed& routed, const Request& request,
