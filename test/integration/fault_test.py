@@ -4,6 +4,7 @@ nemesis kills, pauses and partitions its members.
 
 Usage: fault_test.py [--server BIN | --reference] [--runs N] [--duration S] [--seed N]
                      [--clients C] [--keys K] [--members 3|5] [--no-netns]
+                     [--faults kill,pause,partition[,kill-majority]]
                      [--inject stale-read] [--save-history DIR] [--replay FILE [--corrupt]]
   --server BIN   the server (default $DISCOVERY_BIN, else build/bin/discovery); --reference uses
                  $REFERENCE_BIN (etcd) to check the test itself.
@@ -282,7 +283,7 @@ def one_run(run, args, binary, rng, totals):
                    for c in range(args.clients)]
         for worker in workers:
             worker.start()
-        fault = nemesis.Nemesis(cluster, random.Random(rng.random()))
+        fault = nemesis.Nemesis(cluster, random.Random(rng.random()), args.faults)
         fault.run(time.monotonic() + args.duration)
         cluster.heal_all()
         cluster.wait_healthy()
@@ -400,11 +401,18 @@ def parse_args():
     parser.add_argument("--members", type=int, default=3)
     parser.add_argument("--op-timeout", type=float, default=1.0)
     parser.add_argument("--no-netns", dest="netns", action="store_false")
+    parser.add_argument("--faults", type=lambda text: text.split(","),
+                        default=list(nemesis.Nemesis.FAULTS),
+                        help="comma-separated, from " + ",".join(nemesis.Nemesis.ALL_FAULTS))
     parser.add_argument("--inject", choices=["stale-read", "lost-write"])
     parser.add_argument("--save-history")
     parser.add_argument("--replay")
     parser.add_argument("--corrupt", action="store_true")
-    return parser.parse_args()
+    args = parser.parse_args()
+    unknown = set(args.faults) - set(nemesis.Nemesis.ALL_FAULTS)
+    if unknown:
+        parser.error(f"unknown faults {sorted(unknown)}")
+    return args
 
 
 def summary(totals, failures):

@@ -373,13 +373,18 @@ class Nemesis:
       pause      SIGSTOP the current leader (any member if none is known), then SIGCONT
       partition  cut a random minority (1 of 3; 1 or 2 of 5; half the time with the leader in
                  it) off the others; without namespaces the minority is SIGSTOPped instead
+    and, only when asked for (not in FAULTS):
+      kill-majority  SIGKILL a majority (the leader among them), restart them all together: the
+                 cluster has no quorum meanwhile and recovers everything from the data dirs
     `log` collects one line per fault for the summary."""
 
     FAULTS = ("kill", "pause", "partition")
+    ALL_FAULTS = FAULTS + ("kill-majority",)
 
-    def __init__(self, cluster, rng):
+    def __init__(self, cluster, rng, faults=FAULTS):
         self.cluster = cluster
         self.rng = rng
+        self.faults = tuple(faults)
         self.log = []
         self.counts = {}
 
@@ -393,6 +398,17 @@ class Nemesis:
             self._hold(hold_seconds)
             victim.start()
             detail = victim.name
+        elif fault == "kill-majority":
+            leader = self.cluster.leader()
+            others = [m for m in members if m is not leader]
+            victims = ([leader] if leader else []) + self.rng.sample(
+                others, len(members) // 2 + 1 - (1 if leader else 0))
+            for victim in victims:
+                victim.kill9()
+            self._hold(hold_seconds)
+            for victim in victims:
+                victim.start()
+            detail = ",".join(v.name for v in victims)
         elif fault == "pause":
             victim = self.cluster.leader() or self.rng.choice(members)
             victim.signal(signal.SIGSTOP)
@@ -435,4 +451,4 @@ class Nemesis:
         while time.monotonic() < until and not (stop_event and stop_event.is_set()):
             time.sleep(self.rng.uniform(0.3, 1.0))
             hold = min(self.rng.uniform(0.8, 3.0), max(0.1, until - time.monotonic()))
-            self.inject(self.rng.choice(self.FAULTS), hold)
+            self.inject(self.rng.choice(self.faults), hold)
