@@ -48,6 +48,12 @@ from linearizability import FAIL, INF, OK, UNKNOWN, Op  # noqa: E402
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 PREFIX = "/v2/keys/jepsen"
 SETTLE_SECONDS = 1.0       # clients keep going this long after the heal, to observe recovery
+# Error causes (errorCode 300) with which discovery refuses a write it never proposed: no leader
+# known or a leadership transfer under way, or too much uncommitted (raft::to_string of
+# ProposalDropped and UncommittedTooLarge). Such a write is left out of the history, as one
+# that never left the client, so a refused write that took effect anyway shows up as an anomaly
+# instead of hiding among the unknown outcomes. etcd never sends these causes.
+REFUSED_CAUSES = ("raft proposal dropped", "too many uncommitted entries")
 
 
 class Dropped(Exception):
@@ -117,6 +123,7 @@ class Worker(threading.Thread):
         self.acked = {}              # distinct key -> value, acknowledged PUTs
         self.known = {}              # register key -> last value this client saw
         self.num = 0
+        self.refused = 0             # writes refused before proposing (REFUSED_CAUSES)
         self.lose_one = args.inject == "lost-write" and cid == 0
 
     def run(self):
@@ -154,6 +161,9 @@ class Worker(threading.Thread):
         except Exception:
             status, body = None, {}
         op.ret = time.monotonic()
+        if op.kind != "read" and refused(status, body):
+            self.refused += 1
+            return
         self.classify(op, status, body)
         if op.kind == "read" and op.result == OK and self.stale is not None:
             op.value = self.stale.filter(index, key, op.value, op.ret, self.rng)
@@ -194,6 +204,12 @@ class Worker(threading.Thread):
                     member.call("DELETE", key)
                 except Exception:
                     self.lose_one = True
+
+
+def refused(status, body):
+    """True for discovery's answer to a write it refused without proposing (REFUSED_CAUSES)."""
+    return (status == 500 and isinstance(body, dict) and body.get("errorCode") == 300 and
+            body.get("cause") in REFUSED_CAUSES)
 
 
 def final_reads(cluster, keys, timeout):
@@ -294,6 +310,7 @@ def one_run(run, args, binary, rng, totals):
         final_ops, listings = final_reads(cluster, keys, 10)
         history = [op for worker in workers for op in worker.ops] + final_ops
         acked = {k: v for worker in workers for k, v in worker.acked.items()}
+        totals["refused"] += sum(worker.refused for worker in workers)
         failures += check_run(run, history, acked, listings, fault, cluster, args, totals,
                               time.monotonic() - started)
         if failures:
@@ -419,8 +436,8 @@ def summary(totals, failures):
     for failure in failures:
         print("FAIL " + failure)
     print(f"summary: {totals['runs']} runs, {totals['ops']} ops (ok {totals[OK]}, fail "
-          f"{totals[FAIL]}, unknown {totals[UNKNOWN]}), {totals['acked_distinct']} distinct "
-          f"acknowledged writes, faults {totals['faults']}, {totals['anomalies']} "
+          f"{totals[FAIL]}, unknown {totals[UNKNOWN]}; refused unproposed {totals['refused']}), "
+          f"{totals['acked_distinct']} distinct acknowledged writes, faults {totals['faults']}, {totals['anomalies']} "
           f"linearizability anomalies, {totals['lost']} lost writes")
     passed = totals["runs"] - len({f.split(":")[0] for f in failures})
     print(f"{passed} passed, {totals['runs'] - passed} failed")
@@ -431,8 +448,8 @@ def main():
     # SIGTERM (ctest stopping us) unwinds like an exception, so every cleanup still runs.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args = parse_args()
-    totals = {"runs": 0, "ops": 0, OK: 0, FAIL: 0, UNKNOWN: 0, "anomalies": 0, "lost": 0,
-              "acked_distinct": 0, "faults": {}}
+    totals = {"runs": 0, "ops": 0, OK: 0, FAIL: 0, UNKNOWN: 0, "refused": 0, "anomalies": 0,
+              "lost": 0, "acked_distinct": 0, "faults": {}}
     if args.replay:
         history = load_history(args.replay)
         if args.corrupt:
