@@ -13,7 +13,9 @@ Steps (each one asserts; the first failure stops the run with its message):
   python-etcd python-etcd against the cluster (also reads /v2/members first);
   crash       a follower SIGKILLed: the two others keep serving writes; restarted, it catches up;
   leader      the leader SIGKILLed: the others elect a new one and serve writes; restarted, it
-              catches up.
+              catches up;
+  health      two members SIGKILLed: the survivor's /health answers 503 {"health":"false"} (as
+              etcd 3.4, which wants a leader and a quorum read); restarted, 200 again.
 Last line: "N passed, M failed".
 """
 
@@ -147,6 +149,34 @@ def step_leader(cluster):
     wait_value(leader, "/lead/a", "after")
 
 
+def wait_health(member, status, body):
+    """Polls /health on `member` until it answers `status` with `body`; asserts at the deadline."""
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = request(member, "GET", "/health", timeout=10)
+            if last == (status, body):
+                return
+        except OSError as err:
+            last = err
+        time.sleep(0.1)
+    raise AssertionError(f"{member.name}: /health not {status} {body} within "
+                         f"{DEADLINE_SECONDS}s: {last}")
+
+
+def step_health(cluster):
+    survivor, others = cluster.members[0], cluster.members[1:]
+    wait_health(survivor, 200, {"health": "true"})
+    for member in others:
+        member.kill9()
+    wait_health(survivor, 503, {"health": "false"})
+    for member in others:
+        member.start()
+    for member in cluster.members:
+        wait_health(member, 200, {"health": "true"})
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--server")
@@ -155,7 +185,8 @@ def main():
     binary = servers.discovery_bin(args.server)
     steps = [("bootstrap", step_bootstrap), ("replication", step_replication),
              ("etcdctl", lambda c: step_etcdctl(c, args.etcdctl)),
-             ("python-etcd", step_python_etcd), ("crash", step_crash), ("leader", step_leader)]
+             ("python-etcd", step_python_etcd), ("crash", step_crash), ("leader", step_leader),
+             ("health", step_health)]
     passed = failed = 0
     with servers.Cluster(binary, size=3) as cluster:
         for name, step in steps:

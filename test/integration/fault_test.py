@@ -4,6 +4,7 @@ nemesis kills, pauses and partitions its members.
 
 Usage: fault_test.py [--server BIN | --reference] [--runs N] [--duration S] [--seed N]
                      [--clients C] [--keys K] [--members 3|5] [--no-netns]
+                     [--faults kill,pause,partition[,kill-majority]]
                      [--inject stale-read] [--save-history DIR] [--replay FILE [--corrupt]]
   --server BIN   the server (default $DISCOVERY_BIN, else build/bin/discovery); --reference uses
                  $REFERENCE_BIN (etcd) to check the test itself.
@@ -12,11 +13,15 @@ PUT, CAS (prevValue) and quorum GET on K register keys plus PUTs of distinct key
 random member with a short timeout, recording every operation (invoke, return, result; unknown on
 timeout or a broken connection). Meanwhile the nemesis injects faults. After healing, each member
 quorum-reads every register key (recorded too), every acknowledged distinct-key PUT must be
-present on every member, and each key's history must be linearizable (support/linearizability.py).
---inject stale-read makes member m0 answer some reads with a value it had half a second earlier
-(a fake stale member) to show the checker catches it; --inject lost-write deletes one acknowledged
-distinct key behind the clients' back, which the lost-write check must report; --replay checks a saved history; --corrupt
-turns one read of the (live or replayed) history into a stale read before checking.
+present on every member, all members must hold the same distinct keys, each key's history must be
+linearizable (support/linearizability.py), no member may exit unless the nemesis killed it, and the
+healed cluster must elect a leader in time.
+--save-history DIR keeps each run's history as DIR/runN.json and a failed run's member logs in
+DIR/runN-logs/. --inject stale-read makes member m0 answer some reads with a value it had half a
+second earlier (a fake stale member) to show the checker catches it; --inject lost-write deletes
+one acknowledged distinct key behind the clients' back, which the lost-write check must report;
+--replay checks a saved history; --corrupt turns one read of the (live or replayed) history into a
+stale read before checking.
 Last line: "N passed, M failed".
 """
 
@@ -25,6 +30,7 @@ import http.client
 import json
 import os
 import random
+import shutil
 import signal
 import sys
 import threading
@@ -42,6 +48,12 @@ from linearizability import FAIL, INF, OK, UNKNOWN, Op  # noqa: E402
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 PREFIX = "/v2/keys/jepsen"
 SETTLE_SECONDS = 1.0       # clients keep going this long after the heal, to observe recovery
+# Error causes (errorCode 300) with which discovery refuses a write it never proposed: no leader
+# known or a leadership transfer under way, or too much uncommitted (raft::to_string of
+# ProposalDropped and UncommittedTooLarge). Such a write is left out of the history, as one
+# that never left the client, so a refused write that took effect anyway shows up as an anomaly
+# instead of hiding among the unknown outcomes. etcd never sends these causes.
+REFUSED_CAUSES = ("raft proposal dropped", "too many uncommitted entries")
 
 
 class Dropped(Exception):
@@ -111,6 +123,7 @@ class Worker(threading.Thread):
         self.acked = {}              # distinct key -> value, acknowledged PUTs
         self.known = {}              # register key -> last value this client saw
         self.num = 0
+        self.refused = 0             # writes refused before proposing (REFUSED_CAUSES)
         self.lose_one = args.inject == "lost-write" and cid == 0
 
     def run(self):
@@ -148,6 +161,9 @@ class Worker(threading.Thread):
         except Exception:
             status, body = None, {}
         op.ret = time.monotonic()
+        if op.kind != "read" and refused(status, body):
+            self.refused += 1
+            return
         self.classify(op, status, body)
         if op.kind == "read" and op.result == OK and self.stale is not None:
             op.value = self.stale.filter(index, key, op.value, op.ret, self.rng)
@@ -190,9 +206,15 @@ class Worker(threading.Thread):
                     self.lose_one = True
 
 
+def refused(status, body):
+    """True for discovery's answer to a write it refused without proposing (REFUSED_CAUSES)."""
+    return (status == 500 and isinstance(body, dict) and body.get("errorCode") == 300 and
+            body.get("cause") in REFUSED_CAUSES)
+
+
 def final_reads(cluster, keys, timeout):
     """After the heal: every member quorum-reads every register key (recorded, client -1) and
-    lists the distinct keys. Returns (ops, {member name: {key: value}} or None on failure)."""
+    lists the distinct keys. Returns (ops, {member name: list_acked() of that member})."""
     ops, listings = [], {}
     for member in cluster.members:
         client = Member(member.host, member.client_port, timeout)
@@ -205,15 +227,46 @@ def final_reads(cluster, keys, timeout):
             op.ret = time.monotonic()
             Worker.classify(op, status, body)
             ops.append(op)
-        try:
-            status, body = client.call("GET", f"{PREFIX}/acked?recursive=true&quorum=true")
-            nodes = body.get("node", {}).get("nodes", []) if status == 200 else None
-            listings[member.name] = (None if nodes is None else
-                                     {n["key"]: n.get("value") for n in nodes})
-        except Exception:
-            listings[member.name] = None
+        listings[member.name] = list_acked(client)
         client.close()
     return ops, listings
+
+
+def list_acked(client):
+    """{key: (value, modifiedIndex)} under the distinct keys' dir (quorum read), None on error."""
+    try:
+        status, body = client.call("GET", f"{PREFIX}/acked?recursive=true&quorum=true")
+    except Exception:
+        return None
+    if status != 200:
+        return None
+    return {n["key"]: (n.get("value"), n.get("modifiedIndex"))
+            for n in body.get("node", {}).get("nodes", [])}
+
+
+def diverged(cluster, listings, timeout, attempts=5):
+    """Members must hold the same distinct keys with the same modifiedIndex. A write that timed
+    out may still commit between two members' listings, so a difference is listed again (after
+    a second) before it counts. Returns a description of the difference, or None."""
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(1.0)   # let a late commit reach every member before listing again
+            for member in cluster.members:
+                client = Member(member.host, member.client_port, timeout)
+                listings[member.name] = list_acked(client)
+                client.close()
+        found = list(listings.values())
+        if None not in found and all(f == found[0] for f in found):
+            return None
+    names = list(listings)
+    first = listings[names[0]] or {}
+    for name in names[1:]:
+        other = listings[name] or {}
+        differ = sorted(k for k in first.keys() | other.keys() if first.get(k) != other.get(k))
+        if differ:
+            return (f"{names[0]} and {name} differ on {len(differ)} keys, e.g. " +
+                    ", ".join(f"{k}: {first.get(k)} vs {other.get(k)}" for k in differ[:3]))
+    return "a listing failed: " + ", ".join(n for n in names if listings[n] is None)
 
 
 def lost_writes(acked, listings):
@@ -224,7 +277,7 @@ def lost_writes(acked, listings):
             lost.append(f"{name}: listing failed")
             continue
         lost += [f"{name}: {key}" for key, value in acked.items()
-                 if found.get("/jepsen/acked/" + key.rsplit("/", 1)[1]) != value]
+                 if found.get("/jepsen/acked/" + key.rsplit("/", 1)[1], (None,))[0] != value]
     return lost
 
 
@@ -246,7 +299,7 @@ def one_run(run, args, binary, rng, totals):
                    for c in range(args.clients)]
         for worker in workers:
             worker.start()
-        fault = nemesis.Nemesis(cluster, random.Random(rng.random()))
+        fault = nemesis.Nemesis(cluster, random.Random(rng.random()), args.faults)
         fault.run(time.monotonic() + args.duration)
         cluster.heal_all()
         cluster.wait_healthy()
@@ -257,11 +310,24 @@ def one_run(run, args, binary, rng, totals):
         final_ops, listings = final_reads(cluster, keys, 10)
         history = [op for worker in workers for op in worker.ops] + final_ops
         acked = {k: v for worker in workers for k, v in worker.acked.items()}
+        totals["refused"] += sum(worker.refused for worker in workers)
         failures += check_run(run, history, acked, listings, fault, cluster, args, totals,
                               time.monotonic() - started)
+        if failures:
+            print("\n".join(fault.log))
     finally:
+        if args.save_history and (failures or sys.exc_info()[0] is not None):
+            keep_logs(cluster, os.path.join(args.save_history, f"run{run}-logs"))
         cluster.cleanup()
     return failures
+
+
+def keep_logs(cluster, directory):
+    """Copies every member's log out of the cluster's temp dir before cleanup removes it."""
+    os.makedirs(directory, exist_ok=True)
+    for member in cluster.members:
+        if os.path.exists(member.log_path):
+            shutil.copy(member.log_path, directory)
 
 
 def check_run(run, history, acked, listings, fault, cluster, args, totals, elapsed):
@@ -271,6 +337,10 @@ def check_run(run, history, acked, listings, fault, cluster, args, totals, elaps
         save_history(os.path.join(args.save_history, f"run{run}.json"), history)
     if args.corrupt:
         print(f"run {run}: corrupted " + corrupt(history))
+    failures += [f"run {run}: crash: {text}" for text in cluster.crashes]
+    divergence = diverged(cluster, listings, 10)
+    if divergence:
+        failures.append(f"run {run}: members diverged: {divergence}")
     lost = lost_writes(acked, listings)
     if lost:
         failures.append(f"run {run}: {len(lost)} times an acknowledged distinct-key write was "
@@ -348,19 +418,26 @@ def parse_args():
     parser.add_argument("--members", type=int, default=3)
     parser.add_argument("--op-timeout", type=float, default=1.0)
     parser.add_argument("--no-netns", dest="netns", action="store_false")
+    parser.add_argument("--faults", type=lambda text: text.split(","),
+                        default=list(nemesis.Nemesis.FAULTS),
+                        help="comma-separated, from " + ",".join(nemesis.Nemesis.ALL_FAULTS))
     parser.add_argument("--inject", choices=["stale-read", "lost-write"])
     parser.add_argument("--save-history")
     parser.add_argument("--replay")
     parser.add_argument("--corrupt", action="store_true")
-    return parser.parse_args()
+    args = parser.parse_args()
+    unknown = set(args.faults) - set(nemesis.Nemesis.ALL_FAULTS)
+    if unknown:
+        parser.error(f"unknown faults {sorted(unknown)}")
+    return args
 
 
 def summary(totals, failures):
     for failure in failures:
         print("FAIL " + failure)
     print(f"summary: {totals['runs']} runs, {totals['ops']} ops (ok {totals[OK]}, fail "
-          f"{totals[FAIL]}, unknown {totals[UNKNOWN]}), {totals['acked_distinct']} distinct "
-          f"acknowledged writes, faults {totals['faults']}, {totals['anomalies']} "
+          f"{totals[FAIL]}, unknown {totals[UNKNOWN]}; refused unproposed {totals['refused']}), "
+          f"{totals['acked_distinct']} distinct acknowledged writes, faults {totals['faults']}, {totals['anomalies']} "
           f"linearizability anomalies, {totals['lost']} lost writes")
     passed = totals["runs"] - len({f.split(":")[0] for f in failures})
     print(f"{passed} passed, {totals['runs'] - passed} failed")
@@ -371,8 +448,8 @@ def main():
     # SIGTERM (ctest stopping us) unwinds like an exception, so every cleanup still runs.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args = parse_args()
-    totals = {"runs": 0, "ops": 0, OK: 0, FAIL: 0, UNKNOWN: 0, "anomalies": 0, "lost": 0,
-              "acked_distinct": 0, "faults": {}}
+    totals = {"runs": 0, "ops": 0, OK: 0, FAIL: 0, UNKNOWN: 0, "refused": 0, "anomalies": 0,
+              "lost": 0, "acked_distinct": 0, "faults": {}}
     if args.replay:
         history = load_history(args.replay)
         if args.corrupt:

@@ -23,6 +23,16 @@ The search succeeds once every op with a known outcome is linearized (unknown op
 placed after the end, where they change nothing observable). Configurations already seen are not
 searched again, which keeps the search polynomial for the small concurrency of a test.
 
+Two reductions keep histories with hundreds of unknown writes (a cut-off member failing every
+request during a partition) tractable; both keep the verdict exact:
+- A value that no read returned and no cas compared is indistinguishable from any other such value
+  (the model only tests the state for equality with read values and cas prevs), so the search
+  stores one placeholder for all such values of unknown ops, and configurations that differ only
+  there coincide.
+- Unknown ops with the same effect (kind, value after the above, prev) are interchangeable: if a
+  linearization places one now and a twin later (or never), swapping them is also a linearization,
+  as both stay candidates from their invoke on. So the search branches on the earliest only.
+
 Not thread-safe; pure functions over plain data.
 """
 
@@ -61,18 +71,23 @@ class Op:
                 f"invoke {self.invoke:.4f} return {ret}")
 
 
-def step(state, op):
+UNOBSERVED = "<a value no read returned and no cas compared>"
+
+
+def step(state, op, value=None):
     """The register model: returns (legal, next_state) for op applied to state. Unknown ops take
-    the path of the op succeeding (not happening at all is covered by never linearizing it)."""
+    the path of the op succeeding (not happening at all is covered by never linearizing it).
+    value: what a write or cas stores instead of op.value (the search's UNOBSERVED placeholder)."""
     kind, result = op.kind, op.result
+    stored = op.value if value is None else value
     if kind == "write":
-        return True, op.value
+        return True, stored
     if kind == "read":
         return state == op.value, state
     if kind == "cas":
         if result == FAIL:
             return state != op.prev, state
-        return state == op.prev, op.value
+        return state == op.prev, stored
     if kind == "delete":
         if result == FAIL:
             return state is None, state
@@ -124,6 +139,15 @@ class _Search:
             self.all_known |= 1 << i
         self.best = (-1, 0, initial)      # (known ops linearized, mask, state) deepest reached
         self.explored = 0
+        observed = {initial} | {op.value for op in ops if op.kind == "read"}
+        observed |= {op.prev for op in ops if op.kind == "cas"}
+        # Known ops keep their values so that an explanation names the register's real content.
+        self.stored = [op.value if op.ret != INF or op.value in observed else UNOBSERVED
+                       for op in ops]
+        # Unknown ops with the same effect share a class; candidates() offers the earliest only.
+        classes = {}
+        self.unknown_class = {i: classes.setdefault((ops[i].kind, self.stored[i], ops[i].prev),
+                                                    len(classes)) for i in self.unknown}
 
     def candidates(self, mask):
         """Indices that may be linearized next from `mask`: invoked no later than the earliest
@@ -144,10 +168,12 @@ class _Search:
             out.append(i)
             if op.ret < min_ret:
                 min_ret = op.ret
+        offered = set()
         for i in self.unknown:
             if ops[i].invoke > min_ret:
                 break
-            if not mask >> i & 1:
+            if not mask >> i & 1 and self.unknown_class[i] not in offered:
+                offered.add(self.unknown_class[i])
                 out.append(i)
         return out
 
@@ -187,12 +213,12 @@ class _Search:
             for i in candidates:
                 op = self.ops[i]
                 if op.kind == "read" or op.result == FAIL:
-                    if step(state, op)[0]:
+                    if step(state, op, self.stored[i])[0]:
                         candidates = [i]
                         break
             # Push in reverse so the earliest-invoked candidates are tried first.
             for i in reversed(candidates):
-                legal, nxt = step(state, self.ops[i])
+                legal, nxt = step(state, self.ops[i], self.stored[i])
                 if legal:
                     stack.append((mask | 1 << i, nxt))
         return False

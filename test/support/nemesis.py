@@ -178,6 +178,7 @@ class Member:
         self.log_path = os.path.join(cluster.root, f"{self.name}.log")
         self.proc = None
         self.paused = False
+        self.expected_exit = False   # set when we kill or stop it; any other exit is a crash
 
     @property
     def client_url(self):
@@ -205,8 +206,17 @@ class Member:
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def note_crash(self):
+        """Records in cluster.crashes an exit we did not cause (at most once per process)."""
+        if self.proc is None or self.running() or self.expected_exit:
+            return
+        self.expected_exit = True
+        self.cluster.crashes.append(f"{self.name} exited on its own ({self.proc.returncode}):\n"
+                                    f"{self.log_tail()}")
+
     def start(self):
         assert not self.running(), f"{self.name} already running"
+        self.note_crash()
         net = self.cluster.network
         with open(self.log_path, "ab") as log:
             command = net.wrap(self.index, self.command()) if net else self.command()
@@ -217,6 +227,7 @@ class Member:
                                          preexec_fn=lambda: _LIBC.prctl(PR_SET_PDEATHSIG,
                                                                         signal.SIGKILL))
         self.paused = False
+        self.expected_exit = False
 
     def signal(self, sig):
         if self.running():
@@ -227,13 +238,17 @@ class Member:
                 self.paused = False
 
     def kill9(self):
+        self.note_crash()
         if self.running():
+            self.expected_exit = True
             os.kill(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
         self.paused = False
 
     def stop(self):
+        self.note_crash()
         if self.running():
+            self.expected_exit = True
             os.kill(self.proc.pid, signal.SIGCONT)
             os.kill(self.proc.pid, signal.SIGTERM)
             try:
@@ -283,6 +298,7 @@ class Cluster:
         self.network = Network(size) if use_netns else None
         hosts = self.network.ips if self.network else ["127.0.0.1"] * size
         self.members = [Member(self, i, hosts[i]) for i in range(size)]
+        self.crashes = []    # one text per member exit nobody asked for (with its log tail)
         _LIVE.append(self)
 
     @property
@@ -306,6 +322,7 @@ class Cluster:
         while time.monotonic() < deadline:
             for member in self.members:
                 if not member.running():
+                    member.note_crash()
                     raise RuntimeError(f"{member.name} exited ({member.proc.returncode}):\n"
                                        f"{member.log_tail()}")
             if all(member.healthy() for member in self.members):
@@ -356,13 +373,18 @@ class Nemesis:
       pause      SIGSTOP the current leader (any member if none is known), then SIGCONT
       partition  cut a random minority (1 of 3; 1 or 2 of 5; half the time with the leader in
                  it) off the others; without namespaces the minority is SIGSTOPped instead
+    and, only when asked for (not in FAULTS):
+      kill-majority  SIGKILL a majority (the leader among them), restart them all together: the
+                 cluster has no quorum meanwhile and recovers everything from the data dirs
     `log` collects one line per fault for the summary."""
 
     FAULTS = ("kill", "pause", "partition")
+    ALL_FAULTS = FAULTS + ("kill-majority",)
 
-    def __init__(self, cluster, rng):
+    def __init__(self, cluster, rng, faults=FAULTS):
         self.cluster = cluster
         self.rng = rng
+        self.faults = tuple(faults)
         self.log = []
         self.counts = {}
 
@@ -376,6 +398,17 @@ class Nemesis:
             self._hold(hold_seconds)
             victim.start()
             detail = victim.name
+        elif fault == "kill-majority":
+            leader = self.cluster.leader()
+            others = [m for m in members if m is not leader]
+            victims = ([leader] if leader else []) + self.rng.sample(
+                others, len(members) // 2 + 1 - (1 if leader else 0))
+            for victim in victims:
+                victim.kill9()
+            self._hold(hold_seconds)
+            for victim in victims:
+                victim.start()
+            detail = ",".join(v.name for v in victims)
         elif fault == "pause":
             victim = self.cluster.leader() or self.rng.choice(members)
             victim.signal(signal.SIGSTOP)
@@ -418,4 +451,4 @@ class Nemesis:
         while time.monotonic() < until and not (stop_event and stop_event.is_set()):
             time.sleep(self.rng.uniform(0.3, 1.0))
             hold = min(self.rng.uniform(0.8, 3.0), max(0.1, until - time.monotonic()))
-            self.inject(self.rng.choice(self.FAULTS), hold)
+            self.inject(self.rng.choice(self.faults), hold)
