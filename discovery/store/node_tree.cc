@@ -9,6 +9,12 @@
 
 namespace discovery::store {
 
+std::string_view NodeName::operator()(const Node& node) const { return node.name(); }
+
+Node::~Node() {
+  children.clear_and_dispose([](Node* child) { delete child; });
+}
+
 std::string_view Node::name() const {
   std::string_view view{key};
   return view.substr(view.rfind('/') + 1);
@@ -77,7 +83,7 @@ common::Result<Node*, Error> NodeTree::find(std::string_view key) const {
       return Error{
           .code = ErrorCode::KeyNotFound, .cause = std::string{key.substr(0, end)}, .index = 0};
     }
-    current = child->second.get();
+    current = &*child;
     begin = end + 1;
   }
   return current;
@@ -93,10 +99,8 @@ common::Result<NodeTree::DirWalk, Error> NodeTree::walk_dirs(std::string_view di
     if (child == current->children.end()) {
       return DirWalk{.deepest = current, .missing_from = begin - 1};
     }
-    if (!child->second->dir) {
-      return Error{.code = ErrorCode::NotDir, .cause = child->second->key, .index = 0};
-    }
-    current = child->second.get();
+    if (!child->dir) return Error{.code = ErrorCode::NotDir, .cause = child->key, .index = 0};
+    current = &*child;
     begin = end + 1;
   }
   return DirWalk{.deepest = current, .missing_from = dir_key.size()};
@@ -128,9 +132,9 @@ Node* NodeTree::add(Node* parent, std::string key, bool dir, std::string value, 
   node->created_index = index;
   node->modified_index = index;
   node->expiration_ns = expiration_ns;
-  Node* raw = node.get();
-  auto [slot, inserted] = parent->children.try_emplace(raw->name(), std::move(node));
-  CHECK(inserted, "add {}: name taken", raw->key);
+  auto [slot, inserted] = parent->children.insert(*node);
+  CHECK(inserted, "add {}: name taken", node->key);
+  Node* raw = node.release();  // owned by the parent's children from here on
   ++node_count_;
   if (!raw->permanent()) index_expiration(raw);
   return raw;
@@ -138,17 +142,17 @@ Node* NodeTree::add(Node* parent, std::string key, bool dir, std::string value, 
 
 void NodeTree::clear() {
   expiring_.clear();
-  root_->children.clear();
+  root_->children.clear_and_dispose([](Node* child) { delete child; });
   node_count_ = 0;
 }
 
 void NodeTree::attach_last(Node* parent, std::unique_ptr<Node> node) {
   CHECK(parent->dir, "attach {} under file {}", node->key, parent->key);
-  Node* raw = node.get();
-  raw->parent = parent;
-  CHECK(parent->children.empty() || parent->children.rbegin()->first < raw->name(),
-        "attach {} out of order", raw->key);
-  parent->children.emplace_hint(parent->children.end(), raw->name(), std::move(node));
+  node->parent = parent;
+  CHECK(parent->children.empty() || parent->children.rbegin()->name() < node->name(),
+        "attach {} out of order", node->key);
+  Node* raw = node.release();  // owned by the parent's children from here on
+  parent->children.push_back(*raw);
   ++node_count_;
   if (!raw->permanent()) index_expiration(raw);
 }
@@ -173,7 +177,7 @@ void NodeTree::remove(Node* node, const std::function<void(const Node&)>& on_rem
   // Post-order: etcd removes (and reports) a dir's children before the dir itself. Depth is
   // bounded by the key length the API accepts.
   std::function<void(Node*)> visit = [&](Node* current) {
-    for (auto& [name, child] : current->children) visit(child.get());
+    for (Node& child : current->children) visit(&child);
     if (on_removed) on_removed(*current);
     if (!current->permanent()) unindex_expiration(current);
     --node_count_;
@@ -181,9 +185,8 @@ void NodeTree::remove(Node* node, const std::function<void(const Node&)>& on_rem
   visit(node);
   Node* parent = node->parent;
   auto slot = parent->children.find(node->name());
-  CHECK(slot != parent->children.end() && slot->second.get() == node, "{} not in its parent",
-        node->key);
-  parent->children.erase(slot);
+  CHECK(slot != parent->children.end() && &*slot == node, "{} not in its parent", node->key);
+  parent->children.erase_and_dispose(slot, [](Node* removed) { delete removed; });
 }
 
 Node* NodeTree::earliest_expiring() const {
@@ -202,8 +205,8 @@ NodeView NodeTree::view(const Node& node, bool recursive, std::int64_t now_ns) c
   out.modified_index = node.modified_index;
   out.created_index = node.created_index;
   if (node.dir && recursive) {
-    for (const auto& [name, child] : node.children) {
-      if (!child->hidden()) out.nodes.push_back(view(*child, true, now_ns));
+    for (const Node& child : node.children) {
+      if (!child.hidden()) out.nodes.push_back(view(child, true, now_ns));
     }
   }
   return out;
@@ -215,7 +218,7 @@ void NodeTree::for_each(const std::function<void(const Node&)>& visit) const {
     const Node* current = stack.back();
     stack.pop_back();
     if (current != root_.get()) visit(*current);
-    for (const auto& [name, child] : current->children) stack.push_back(child.get());
+    for (const Node& child : current->children) stack.push_back(&child);
   }
 }
 
@@ -236,12 +239,14 @@ void NodeTree::check_invariants(std::uint64_t max_index) const {
       ++expiring;
       CHECK(expiring_.contains(const_cast<Node*>(current)), "{} not indexed", current->key);
     }
-    for (const auto& [name, child] : current->children) {
-      CHECK(child->parent == current && child->name() == name &&
-                parent_key(child->key) == current->key,
-            "{} misplaced under {}", child->key, current->key);
+    const Node* previous = nullptr;
+    for (const Node& child : current->children) {
+      CHECK(child.parent == current && parent_key(child.key) == current->key &&
+                (previous == nullptr || previous->name() < child.name()),
+            "{} misplaced under {}", child.key, current->key);
+      previous = &child;
       ++count;
-      stack.push_back(child.get());
+      stack.push_back(&child);
     }
   }
   CHECK(count == node_count_, "{} nodes counted, {} recorded", count, node_count_);

@@ -3,10 +3,10 @@
 // Store builds its operations from these primitives; NodeTree knows no etcd actions, events or
 // watchers.
 
+#include <boost/intrusive/set.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -19,8 +19,30 @@
 
 namespace discovery::store {
 
-// One file or directory. Keys are clean absolute paths ("/" is the root).
-struct Node {
+struct Node;
+
+// The hook that links a node into its parent's children: a red-black tree node inside the Node
+// itself (three words), so a key costs no separate map entry allocation.
+using ChildHook = boost::intrusive::set_base_hook<boost::intrusive::optimize_size<true>>;
+
+// Orders children by name.
+struct NodeName {
+  using type = std::string_view;
+  std::string_view operator()(const Node& node) const;
+};
+
+// One file or directory. Keys are clean absolute paths ("/" is the root). A node owns its
+// children: destroying it destroys its subtree.
+struct Node : ChildHook {
+  using Children = boost::intrusive::set<Node, boost::intrusive::base_hook<ChildHook>,
+                                         boost::intrusive::key_of_value<NodeName>,
+                                         boost::intrusive::constant_time_size<false>>;
+
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  ~Node();
+
   std::string key;
   Node* parent = nullptr;  // null only for the root
   bool dir = false;
@@ -28,9 +50,9 @@ struct Node {
   std::uint64_t created_index = 0;
   std::uint64_t modified_index = 0;
   std::int64_t expiration_ns = 0;  // Unix nanoseconds; 0 = permanent
-  // Children by name. The names are views into each child's own key, which never changes while
-  // the child is in the map.
-  std::map<std::string_view, std::unique_ptr<Node>, std::less<>> children;
+  // Children by name, owned (each was allocated with new; see NodeTree::add). A child's key
+  // never changes while it is linked.
+  Children children;
 
   std::string_view name() const;
   // etcd hides a node whose own name starts with '_' from listings.

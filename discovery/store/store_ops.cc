@@ -192,7 +192,7 @@ StoreResult<Event> Store::Impl::create_node(const std::string& requested_key, bo
   if (walk->missing_from == dir_key.size()) {
     auto existing = walk->deepest->children.find(std::string_view{key}.substr(key.rfind('/') + 1));
     if (existing != walk->deepest->children.end()) {
-      Node* old = existing->second.get();
+      Node* old = &*existing;
       if (!replace) return error(ErrorCode::NodeExist, key);
       if (old->dir) return error(ErrorCode::NotFile, key);
       event.prev_node = tree.view(*old, false, now_ns);
