@@ -3,11 +3,25 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cstring>
 #include <utility>
 
 #include "common/check.h"
 
 namespace discovery::store {
+
+NodeValue& NodeValue::operator=(std::string_view bytes) {
+  if (bytes.empty()) {
+    data_.reset();
+  } else {
+    // for_overwrite: the bytes are copied in at once, no need to zero them first.
+    auto block = std::make_unique_for_overwrite<char[]>(bytes.size());
+    std::memcpy(block.get(), bytes.data(), bytes.size());
+    data_ = std::move(block);
+  }
+  size_ = bytes.size();
+  return *this;
+}
 
 std::string_view NodeName::operator()(const Node& node) const { return node.name(); }
 
@@ -128,7 +142,7 @@ Node* NodeTree::add(Node* parent, std::string key, bool dir, std::string value, 
   node->key = std::move(key);
   node->parent = parent;
   node->dir = dir;
-  node->value = std::move(value);
+  node->value = value;
   node->created_index = index;
   node->modified_index = index;
   node->expiration_ns = expiration_ns;
@@ -197,7 +211,7 @@ NodeView NodeTree::view(const Node& node, bool recursive, std::int64_t now_ns) c
   NodeView out;
   out.key = node.key;
   out.dir = node.dir;
-  if (!node.dir) out.value = node.value;
+  if (!node.dir) out.value = node.value.str();
   if (!node.permanent()) {
     out.expiration = wall_time_from_ns(node.expiration_ns);
     out.ttl = ttl_seconds(node.expiration_ns, now_ns);

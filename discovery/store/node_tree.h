@@ -21,6 +21,27 @@ namespace discovery::store {
 
 struct Node;
 
+// A file's value: one heap block of exactly its size and the size (16 bytes). std::string would
+// take 32 bytes in every node for an inline buffer that values (typically JSON or a URL) rarely
+// fit, and a node exists per key, so the 16 bytes add up.
+//
+// Ownership: owns its block. Not thread-safe. Invariant: data_ is null iff size_ is 0.
+class NodeValue {
+ public:
+  NodeValue() = default;
+  NodeValue(const NodeValue&) = delete;
+  NodeValue& operator=(const NodeValue&) = delete;
+  NodeValue& operator=(std::string_view bytes);
+
+  std::string_view view() const { return {data_.get(), size_}; }
+  std::string str() const { return std::string{view()}; }
+  bool empty() const { return size_ == 0; }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  std::size_t size_ = 0;
+};
+
 // The hook that links a node into its parent's children: a red-black tree node inside the Node
 // itself (three words), so a key costs no separate map entry allocation.
 using ChildHook = boost::intrusive::set_base_hook<boost::intrusive::optimize_size<true>>;
@@ -46,7 +67,7 @@ struct Node : ChildHook {
   std::string key;
   Node* parent = nullptr;  // null only for the root
   bool dir = false;
-  std::string value;  // files only
+  NodeValue value;  // files only
   std::uint64_t created_index = 0;
   std::uint64_t modified_index = 0;
   std::int64_t expiration_ns = 0;  // Unix nanoseconds; 0 = permanent
