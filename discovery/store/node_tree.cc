@@ -134,8 +134,8 @@ Node* NodeTree::make_dirs(const DirWalk& walk, std::string_view dir_key, std::ui
   return current;
 }
 
-Node* NodeTree::add(Node* parent, std::string key, bool dir, std::string value, std::uint64_t index,
-                    std::int64_t expiration_ns) {
+Node* NodeTree::add(Node* parent, std::string key, bool dir, std::string_view value,
+                    std::uint64_t index, std::int64_t expiration_ns) {
   CHECK(parent->dir, "add {} under file {}", key, parent->key);
   CHECK(parent_key(key) == parent->key, "add {} under {}", key, parent->key);
   auto node = std::make_unique<Node>();

@@ -129,7 +129,7 @@ class NodeTree {
                   const std::function<void(const Node&)>& on_created);
 
   // Adds a new node under `parent` (which must be a dir without a child of that name).
-  Node* add(Node* parent, std::string key, bool dir, std::string value, std::uint64_t index,
+  Node* add(Node* parent, std::string key, bool dir, std::string_view value, std::uint64_t index,
             std::int64_t expiration_ns);
 
   // Changes a node's expiration and keeps the expiration index in step.

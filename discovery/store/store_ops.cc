@@ -203,7 +203,7 @@ StoreResult<Event> Store::Impl::create_node(const std::string& requested_key, bo
   Node* parent =
       tree.make_dirs(*walk, dir_key, next, [this](const Node& made) { record_put(made); });
   if (dir) value.clear();
-  Node* node = tree.add(parent, key, dir, std::move(value), next, expiration_ns);
+  Node* node = tree.add(parent, key, dir, value, next, expiration_ns);
   record_put(*node);
   event.node = tree.view(*node, false, now_ns);
   index = next;
