@@ -25,8 +25,26 @@ NodeValue& NodeValue::operator=(std::string_view bytes) {
 
 std::string_view NodeName::operator()(const Node& node) const { return node.name(); }
 
-Node::~Node() {
-  children.clear_and_dispose([](Node* child) { delete child; });
+ChildSet::~ChildSet() { clear(); }
+
+const Node* ChildSet::last() const { return empty() ? nullptr : &*tree_->crbegin(); }
+
+bool ChildSet::insert(Node& child) {
+  if (!tree_) tree_ = std::make_unique<Tree>();
+  return tree_->insert(child).second;
+}
+
+void ChildSet::push_back(Node& child) {
+  if (!tree_) tree_ = std::make_unique<Tree>();
+  tree_->push_back(child);
+}
+
+void ChildSet::erase(const const_iterator& at) {
+  tree_->erase_and_dispose(at, [](Node* removed) { delete removed; });
+}
+
+void ChildSet::clear() {
+  if (tree_) tree_->clear_and_dispose([](Node* child) { delete child; });
 }
 
 std::string_view Node::name() const {
@@ -146,7 +164,7 @@ Node* NodeTree::add(Node* parent, std::string key, bool dir, std::string_view va
   node->created_index = index;
   node->modified_index = index;
   node->expiration_ns = expiration_ns;
-  auto [slot, inserted] = parent->children.insert(*node);
+  const bool inserted = parent->children.insert(*node);
   CHECK(inserted, "add {}: name taken", node->key);
   Node* raw = node.release();  // owned by the parent's children from here on
   ++node_count_;
@@ -156,14 +174,14 @@ Node* NodeTree::add(Node* parent, std::string key, bool dir, std::string_view va
 
 void NodeTree::clear() {
   expiring_.clear();
-  root_->children.clear_and_dispose([](Node* child) { delete child; });
+  root_->children.clear();
   node_count_ = 0;
 }
 
 void NodeTree::attach_last(Node* parent, std::unique_ptr<Node> node) {
   CHECK(parent->dir, "attach {} under file {}", node->key, parent->key);
   node->parent = parent;
-  CHECK(parent->children.empty() || parent->children.rbegin()->name() < node->name(),
+  CHECK(parent->children.empty() || parent->children.last()->name() < node->name(),
         "attach {} out of order", node->key);
   Node* raw = node.release();  // owned by the parent's children from here on
   parent->children.push_back(*raw);
@@ -200,7 +218,7 @@ void NodeTree::remove(Node* node, const std::function<void(const Node&)>& on_rem
   Node* parent = node->parent;
   auto slot = parent->children.find(node->name());
   CHECK(slot != parent->children.end() && &*slot == node, "{} not in its parent", node->key);
-  parent->children.erase_and_dispose(slot, [](Node* removed) { delete removed; });
+  parent->children.erase(slot);
 }
 
 Node* NodeTree::earliest_expiring() const {

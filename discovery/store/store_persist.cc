@@ -91,7 +91,7 @@ common::Result<void, std::string> build_tree(NodeTree& tree, Records& records,
       parent = found->second;
     }
     const std::string_view name = std::string_view{key}.substr(key.rfind('/') + 1);
-    if (!parent->children.empty() && !(parent->children.rbegin()->name() < name)) {
+    if (!parent->children.empty() && !(parent->children.last()->name() < name)) {
       return fmt::format("{}: duplicate key", key);
     }
     std::unique_ptr<Node> node = make_node(std::move(key), stored);
