@@ -3,11 +3,49 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cstring>
 #include <utility>
 
 #include "common/check.h"
 
 namespace discovery::store {
+
+NodeValue& NodeValue::operator=(std::string_view bytes) {
+  if (bytes.empty()) {
+    data_.reset();
+  } else {
+    // for_overwrite: the bytes are copied in at once, no need to zero them first.
+    auto block = std::make_unique_for_overwrite<char[]>(bytes.size());
+    std::memcpy(block.get(), bytes.data(), bytes.size());
+    data_ = std::move(block);
+  }
+  size_ = bytes.size();
+  return *this;
+}
+
+std::string_view NodeName::operator()(const Node& node) const { return node.name(); }
+
+ChildSet::~ChildSet() { clear(); }
+
+const Node* ChildSet::last() const { return empty() ? nullptr : &*tree_->crbegin(); }
+
+bool ChildSet::insert(Node& child) {
+  if (!tree_) tree_ = std::make_unique<Tree>();
+  return tree_->insert(child).second;
+}
+
+void ChildSet::push_back(Node& child) {
+  if (!tree_) tree_ = std::make_unique<Tree>();
+  tree_->push_back(child);
+}
+
+void ChildSet::erase(const const_iterator& at) {
+  tree_->erase_and_dispose(at, [](Node* removed) { delete removed; });
+}
+
+void ChildSet::clear() {
+  if (tree_) tree_->clear_and_dispose([](Node* child) { delete child; });
+}
 
 std::string_view Node::name() const {
   std::string_view view{key};
@@ -77,7 +115,7 @@ common::Result<Node*, Error> NodeTree::find(std::string_view key) const {
       return Error{
           .code = ErrorCode::KeyNotFound, .cause = std::string{key.substr(0, end)}, .index = 0};
     }
-    current = child->second.get();
+    current = &*child;
     begin = end + 1;
   }
   return current;
@@ -93,10 +131,8 @@ common::Result<NodeTree::DirWalk, Error> NodeTree::walk_dirs(std::string_view di
     if (child == current->children.end()) {
       return DirWalk{.deepest = current, .missing_from = begin - 1};
     }
-    if (!child->second->dir) {
-      return Error{.code = ErrorCode::NotDir, .cause = child->second->key, .index = 0};
-    }
-    current = child->second.get();
+    if (!child->dir) return Error{.code = ErrorCode::NotDir, .cause = child->key, .index = 0};
+    current = &*child;
     begin = end + 1;
   }
   return DirWalk{.deepest = current, .missing_from = dir_key.size()};
@@ -116,21 +152,21 @@ Node* NodeTree::make_dirs(const DirWalk& walk, std::string_view dir_key, std::ui
   return current;
 }
 
-Node* NodeTree::add(Node* parent, std::string key, bool dir, std::string value, std::uint64_t index,
-                    std::int64_t expiration_ns) {
+Node* NodeTree::add(Node* parent, std::string key, bool dir, std::string_view value,
+                    std::uint64_t index, std::int64_t expiration_ns) {
   CHECK(parent->dir, "add {} under file {}", key, parent->key);
   CHECK(parent_key(key) == parent->key, "add {} under {}", key, parent->key);
   auto node = std::make_unique<Node>();
   node->key = std::move(key);
   node->parent = parent;
   node->dir = dir;
-  node->value = std::move(value);
+  node->value = value;
   node->created_index = index;
   node->modified_index = index;
   node->expiration_ns = expiration_ns;
-  Node* raw = node.get();
-  auto [slot, inserted] = parent->children.try_emplace(raw->name(), std::move(node));
-  CHECK(inserted, "add {}: name taken", raw->key);
+  const bool inserted = parent->children.insert(*node);
+  CHECK(inserted, "add {}: name taken", node->key);
+  Node* raw = node.release();  // owned by the parent's children from here on
   ++node_count_;
   if (!raw->permanent()) index_expiration(raw);
   return raw;
@@ -144,11 +180,11 @@ void NodeTree::clear() {
 
 void NodeTree::attach_last(Node* parent, std::unique_ptr<Node> node) {
   CHECK(parent->dir, "attach {} under file {}", node->key, parent->key);
-  Node* raw = node.get();
-  raw->parent = parent;
-  CHECK(parent->children.empty() || parent->children.rbegin()->first < raw->name(),
-        "attach {} out of order", raw->key);
-  parent->children.emplace_hint(parent->children.end(), raw->name(), std::move(node));
+  node->parent = parent;
+  CHECK(parent->children.empty() || parent->children.last()->name() < node->name(),
+        "attach {} out of order", node->key);
+  Node* raw = node.release();  // owned by the parent's children from here on
+  parent->children.push_back(*raw);
   ++node_count_;
   if (!raw->permanent()) index_expiration(raw);
 }
@@ -173,7 +209,7 @@ void NodeTree::remove(Node* node, const std::function<void(const Node&)>& on_rem
   // Post-order: etcd removes (and reports) a dir's children before the dir itself. Depth is
   // bounded by the key length the API accepts.
   std::function<void(Node*)> visit = [&](Node* current) {
-    for (auto& [name, child] : current->children) visit(child.get());
+    for (Node& child : current->children) visit(&child);
     if (on_removed) on_removed(*current);
     if (!current->permanent()) unindex_expiration(current);
     --node_count_;
@@ -181,8 +217,7 @@ void NodeTree::remove(Node* node, const std::function<void(const Node&)>& on_rem
   visit(node);
   Node* parent = node->parent;
   auto slot = parent->children.find(node->name());
-  CHECK(slot != parent->children.end() && slot->second.get() == node, "{} not in its parent",
-        node->key);
+  CHECK(slot != parent->children.end() && &*slot == node, "{} not in its parent", node->key);
   parent->children.erase(slot);
 }
 
@@ -194,7 +229,7 @@ NodeView NodeTree::view(const Node& node, bool recursive, std::int64_t now_ns) c
   NodeView out;
   out.key = node.key;
   out.dir = node.dir;
-  if (!node.dir) out.value = node.value;
+  if (!node.dir) out.value = node.value.str();
   if (!node.permanent()) {
     out.expiration = wall_time_from_ns(node.expiration_ns);
     out.ttl = ttl_seconds(node.expiration_ns, now_ns);
@@ -202,8 +237,8 @@ NodeView NodeTree::view(const Node& node, bool recursive, std::int64_t now_ns) c
   out.modified_index = node.modified_index;
   out.created_index = node.created_index;
   if (node.dir && recursive) {
-    for (const auto& [name, child] : node.children) {
-      if (!child->hidden()) out.nodes.push_back(view(*child, true, now_ns));
+    for (const Node& child : node.children) {
+      if (!child.hidden()) out.nodes.push_back(view(child, true, now_ns));
     }
   }
   return out;
@@ -215,7 +250,7 @@ void NodeTree::for_each(const std::function<void(const Node&)>& visit) const {
     const Node* current = stack.back();
     stack.pop_back();
     if (current != root_.get()) visit(*current);
-    for (const auto& [name, child] : current->children) stack.push_back(child.get());
+    for (const Node& child : current->children) stack.push_back(&child);
   }
 }
 
@@ -236,12 +271,14 @@ void NodeTree::check_invariants(std::uint64_t max_index) const {
       ++expiring;
       CHECK(expiring_.contains(const_cast<Node*>(current)), "{} not indexed", current->key);
     }
-    for (const auto& [name, child] : current->children) {
-      CHECK(child->parent == current && child->name() == name &&
-                parent_key(child->key) == current->key,
-            "{} misplaced under {}", child->key, current->key);
+    const Node* previous = nullptr;
+    for (const Node& child : current->children) {
+      CHECK(child.parent == current && parent_key(child.key) == current->key &&
+                (previous == nullptr || previous->name() < child.name()),
+            "{} misplaced under {}", child.key, current->key);
+      previous = &child;
       ++count;
-      stack.push_back(child.get());
+      stack.push_back(&child);
     }
   }
   CHECK(count == node_count_, "{} nodes counted, {} recorded", count, node_count_);

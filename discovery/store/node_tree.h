@@ -3,10 +3,10 @@
 // Store builds its operations from these primitives; NodeTree knows no etcd actions, events or
 // watchers.
 
+#include <boost/intrusive/set.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -19,18 +19,96 @@
 
 namespace discovery::store {
 
-// One file or directory. Keys are clean absolute paths ("/" is the root).
-struct Node {
+struct Node;
+
+// A file's value: one heap block of exactly its size and the size (16 bytes). std::string would
+// take 32 bytes in every node for an inline buffer that values (typically JSON or a URL) rarely
+// fit, and a node exists per key, so the 16 bytes add up.
+//
+// Ownership: owns its block. Not thread-safe. Invariant: data_ is null iff size_ is 0.
+class NodeValue {
+ public:
+  NodeValue() = default;
+  NodeValue(const NodeValue&) = delete;
+  NodeValue& operator=(const NodeValue&) = delete;
+  NodeValue& operator=(std::string_view bytes);
+
+  std::string_view view() const { return {data_.get(), size_}; }
+  std::string str() const { return std::string{view()}; }
+  bool empty() const { return size_ == 0; }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  std::size_t size_ = 0;
+};
+
+// The hook that links a node into its parent's children: a red-black tree node inside the Node
+// itself (three words), so a key costs no separate map entry allocation.
+using ChildHook = boost::intrusive::set_base_hook<boost::intrusive::optimize_size<true>>;
+
+// Orders children by name.
+struct NodeName {
+  using type = std::string_view;
+  std::string_view operator()(const Node& node) const;
+};
+
+// A dir's children, owned, by name: an intrusive red-black tree linked through each child's
+// ChildHook. The tree's head is allocated on the first insert, so a file (most nodes) spends one
+// pointer on it instead of three.
+//
+// Ownership: deletes its children (allocated with new) when they are erased and on destruction.
+// Not thread-safe. Invariant: every linked child's key stays unchanged while linked.
+class ChildSet {
+ public:
+  using Tree = boost::intrusive::set<Node, boost::intrusive::base_hook<ChildHook>,
+                                     boost::intrusive::key_of_value<NodeName>,
+                                     boost::intrusive::constant_time_size<false>>;
+  using iterator = Tree::iterator;
+  using const_iterator = Tree::const_iterator;
+
+  ChildSet() = default;
+  ChildSet(const ChildSet&) = delete;
+  ChildSet& operator=(const ChildSet&) = delete;
+  ~ChildSet();
+
+  // Without a tree, begin() == end() == a default iterator, which compare equal.
+  iterator begin() { return tree_ ? tree_->begin() : iterator{}; }
+  iterator end() { return tree_ ? tree_->end() : iterator{}; }
+  const_iterator begin() const { return tree_ ? tree_->cbegin() : const_iterator{}; }
+  const_iterator end() const { return tree_ ? tree_->cend() : const_iterator{}; }
+  bool empty() const { return !tree_ || tree_->empty(); }
+  iterator find(std::string_view name) { return tree_ ? tree_->find(name) : iterator{}; }
+  // The child with the greatest name, or null.
+  const Node* last() const;
+  // Links `child` (taking ownership) unless a child of that name exists; false then (the caller
+  // keeps ownership).
+  bool insert(Node& child);
+  // Links `child` (taking ownership); its name must sort after every linked child's.
+  void push_back(Node& child);
+  // Unlinks and deletes the child at `at` (and so its subtree).
+  void erase(const const_iterator& at);
+  void clear();
+
+ private:
+  std::unique_ptr<Tree> tree_;
+};
+
+// One file or directory. Keys are clean absolute paths ("/" is the root). A node owns its
+// children: destroying it destroys its subtree.
+struct Node : ChildHook {
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  ~Node() = default;
+
   std::string key;
   Node* parent = nullptr;  // null only for the root
   bool dir = false;
-  std::string value;  // files only
+  NodeValue value;  // files only
   std::uint64_t created_index = 0;
   std::uint64_t modified_index = 0;
   std::int64_t expiration_ns = 0;  // Unix nanoseconds; 0 = permanent
-  // Children by name. The names are views into each child's own key, which never changes while
-  // the child is in the map.
-  std::map<std::string_view, std::unique_ptr<Node>, std::less<>> children;
+  ChildSet children;               // dirs only
 
   std::string_view name() const;
   // etcd hides a node whose own name starts with '_' from listings.
@@ -86,7 +164,7 @@ class NodeTree {
                   const std::function<void(const Node&)>& on_created);
 
   // Adds a new node under `parent` (which must be a dir without a child of that name).
-  Node* add(Node* parent, std::string key, bool dir, std::string value, std::uint64_t index,
+  Node* add(Node* parent, std::string key, bool dir, std::string_view value, std::uint64_t index,
             std::int64_t expiration_ns);
 
   // Changes a node's expiration and keeps the expiration index in step.

@@ -71,5 +71,27 @@ TEST(NodeTree, AddRemoveKeepIndexesInStep) {
   tree.check_invariants(1);
 }
 
+TEST(NodeValue, HoldsExactlyTheAssignedBytes) {
+  NodeValue value;
+  EXPECT_TRUE(value.empty());
+  EXPECT_EQ(value.view(), "");
+  value = std::string(100, 'v');
+  EXPECT_EQ(value.str(), std::string(100, 'v'));
+  value = std::string_view{"a\0b", 3};  // embedded NUL kept
+  EXPECT_EQ(value.view(), (std::string_view{"a\0b", 3}));
+  value = "";
+  EXPECT_TRUE(value.empty());
+  EXPECT_EQ(value.str(), "");
+}
+
+TEST(NodeTree, ReplacedValueIsReadBack) {
+  NodeTree tree;
+  Node* file = tree.add(&tree.root(), "/f", false, "first", 1, 0);
+  file->value = "second, longer than the first";
+  EXPECT_EQ(tree.view(*file, false, 0).value, "second, longer than the first");
+  tree.remove(file, nullptr);
+  EXPECT_TRUE(tree.empty());
+}
+
 }  // namespace
 }  // namespace discovery::store

@@ -72,8 +72,8 @@ StoreResult<Event> Store::get(std::string_view key, bool recursive, bool sorted,
               .etcd_index = s.index};
   if (node.dir) {
     // A get lists a dir's visible children; they carry their own children only when recursive.
-    for (const auto& [name, child] : node.children) {
-      if (!child->hidden()) event.node.nodes.push_back(s.tree.view(*child, recursive, now_ns));
+    for (const Node& child : node.children) {
+      if (!child.hidden()) event.node.nodes.push_back(s.tree.view(child, recursive, now_ns));
     }
   }
   // The root is shown without key (and its indexes are 0), behaviour item 4.

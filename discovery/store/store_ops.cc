@@ -67,12 +67,12 @@ void count(Stats& stats, Op op, const StoreResult<Event>& result) {
 // value part, the index part, or both.
 std::optional<std::string> compare_failure(const Node& node, const pb::Write& write) {
   const bool index_match = write.prev_index() == 0 || node.modified_index == write.prev_index();
-  const bool value_match = write.prev_value().empty() || node.value == write.prev_value();
+  const bool value_match = write.prev_value().empty() || node.value.view() == write.prev_value();
   if (index_match && value_match) return std::nullopt;
-  if (index_match) return fmt::format("[{} != {}]", write.prev_value(), node.value);
+  if (index_match) return fmt::format("[{} != {}]", write.prev_value(), node.value.view());
   if (value_match) return fmt::format("[{} != {}]", write.prev_index(), node.modified_index);
-  return fmt::format("[{} != {}] [{} != {}]", write.prev_value(), node.value, write.prev_index(),
-                     node.modified_index);
+  return fmt::format("[{} != {}] [{} != {}]", write.prev_value(), node.value.view(),
+                     write.prev_index(), node.modified_index);
 }
 
 // The `node` of a delete, compareAndDelete or expire event: key, dir and indexes, no value.
@@ -99,7 +99,7 @@ Error Store::Impl::with_index(Error error) const {
 void Store::Impl::record_put(const Node& node) {
   Change change{.kind = Change::Kind::Put, .key = node.key, .node = {}};
   change.node.set_dir(node.dir);
-  change.node.set_value(node.value);
+  change.node.set_value(node.value.str());
   change.node.set_created_index(node.created_index);
   change.node.set_modified_index(node.modified_index);
   change.node.set_expiration_unix_ns(node.expiration_ns);
@@ -192,7 +192,7 @@ StoreResult<Event> Store::Impl::create_node(const std::string& requested_key, bo
   if (walk->missing_from == dir_key.size()) {
     auto existing = walk->deepest->children.find(std::string_view{key}.substr(key.rfind('/') + 1));
     if (existing != walk->deepest->children.end()) {
-      Node* old = existing->second.get();
+      Node* old = &*existing;
       if (!replace) return error(ErrorCode::NodeExist, key);
       if (old->dir) return error(ErrorCode::NotFile, key);
       event.prev_node = tree.view(*old, false, now_ns);
@@ -203,7 +203,7 @@ StoreResult<Event> Store::Impl::create_node(const std::string& requested_key, bo
   Node* parent =
       tree.make_dirs(*walk, dir_key, next, [this](const Node& made) { record_put(made); });
   if (dir) value.clear();
-  Node* node = tree.add(parent, key, dir, std::move(value), next, expiration_ns);
+  Node* node = tree.add(parent, key, dir, value, next, expiration_ns);
   record_put(*node);
   event.node = tree.view(*node, false, now_ns);
   index = next;
@@ -215,7 +215,7 @@ StoreResult<Event> Store::Impl::set(const pb::Write& write, std::int64_t now_ns)
   if (!found && found.error().code != ErrorCode::KeyNotFound) return with_index(found.error());
   // A refreshing set keeps the value but still makes a new node (new createdIndex).
   if (write.refresh() && !found) return with_index(found.error());
-  std::string value = write.refresh() ? (*found)->value : write.value();
+  std::string value = write.refresh() ? (*found)->value.str() : write.value();
   auto event = create_node(write.key(), write.dir(), std::move(value), false, true,
                            write.expiration_unix_ns(), Action::Set, now_ns);
   if (!event) return event;

@@ -65,7 +65,7 @@ std::unique_ptr<Node> make_node(std::string key, pb::StoredNode& stored) {
   auto node = std::make_unique<Node>();
   node->key = std::move(key);
   node->dir = stored.dir();
-  node->value = std::move(*stored.mutable_value());
+  node->value = stored.value();
   node->created_index = stored.created_index();
   node->modified_index = stored.modified_index();
   node->expiration_ns = stored.expiration_unix_ns();
@@ -91,7 +91,7 @@ common::Result<void, std::string> build_tree(NodeTree& tree, Records& records,
       parent = found->second;
     }
     const std::string_view name = std::string_view{key}.substr(key.rfind('/') + 1);
-    if (!parent->children.empty() && !(parent->children.rbegin()->first < name)) {
+    if (!parent->children.empty() && !(parent->children.last()->name() < name)) {
       return fmt::format("{}: duplicate key", key);
     }
     std::unique_ptr<Node> node = make_node(std::move(key), stored);
@@ -187,7 +187,7 @@ std::string Store::snapshot() const {
   }
   for (const Node* node : nodes) {
     stored.set_dir(node->dir);
-    stored.set_value(node->value);
+    stored.set_value(node->value.str());
     stored.set_created_index(node->created_index);
     stored.set_modified_index(node->modified_index);
     stored.set_expiration_unix_ns(node->expiration_ns);
