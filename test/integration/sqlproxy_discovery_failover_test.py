@@ -43,14 +43,7 @@ MONITOR_USER, MONITOR_PASSWORD = "monitor", "monitor-secret"
 
 
 def poll(predicate, what, deadline=DEADLINE):
-    end = time.monotonic() + deadline
-    last = None
-    while time.monotonic() < end:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+    return servers.poll(predicate, what, deadline)
 
 
 def request(base, method, path, **form):

@@ -44,14 +44,7 @@ CLUSTERCHECK_PERIOD = 5.0  # clustercheckcron's `sleep 5`
 
 
 def poll(predicate, what, deadline=DEADLINE):
-    end = time.monotonic() + deadline
-    last = None
-    while time.monotonic() < end:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+    return servers.poll(predicate, what, deadline)
 
 
 class PxcRegistrations(threading.Thread):

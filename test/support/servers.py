@@ -29,6 +29,19 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def poll(predicate, what, deadline, interval=0.2):
+    """Calls predicate() until it returns a true value (returned); asserts at the deadline
+    (seconds), naming `what` and the last value seen."""
+    end = time.monotonic() + deadline
+    last = None
+    while time.monotonic() < end:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
 def resolve_binary(path):
     """Returns an absolute path for `path`, searching PATH when it has no slash."""
     if os.sep in path:
