@@ -75,6 +75,35 @@ class Cluster:
             member.start()
         for member in self.members:
             member.wait_ready()
+        self.check_one_cluster()
+
+    def check_one_cluster(self):
+        """Fails unless every member lists all three in /v2/members and names the same leader:
+        a binary that ignores --initial-cluster (an old single-member build) would otherwise run
+        three separate one-member clusters and measure as if it were one."""
+        want = sorted(m.client_url for m in self.members)
+        deadline = time.monotonic() + LEADER_DEADLINE_S
+        while True:
+            seen = []
+            for member in self.members:
+                try:
+                    status, _, body = self.base.http_request(member.client_port, "GET",
+                                                             "/v2/members", timeout=2.0)
+                    listed = json.loads(body).get("members", []) if status == 200 else []
+                    urls = sorted(u for m in listed for u in m.get("clientURLs", []))
+                    status, _, body = self.base.http_request(member.client_port, "GET",
+                                                             "/v2/members/leader", timeout=2.0)
+                    leader = json.loads(body).get("id") if status == 200 else None
+                except (OSError, ValueError):
+                    urls, leader = [], None
+                seen.append((urls, leader))
+            if all(urls == want for urls, _ in seen) and len({l for _, l in seen}) == 1 \
+                    and seen[0][1]:
+                return
+            if time.monotonic() > deadline:
+                raise self.base.BenchError(f"{self.label}: the members do not form one cluster "
+                                           f"(members and leader per member: {seen})")
+            time.sleep(0.05)
 
     def stop(self):
         for member in self.members:
