@@ -146,6 +146,8 @@ common::Result<std::unique_ptr<PeerTransport>, std::string> open_transport(
   transport.cluster_id = identity.cluster_id;
   transport.snapshot_dir = std::filesystem::path(config.data_dir) / "member" / "snap-staging";
   transport.seed = identity.member_id;
+  // main() runs the io_context on this one thread, and the raft loop sends from it.
+  transport.inline_writes = true;
   for (const Url& url : config.listen_peer_urls) {
     auto endpoints = endpoints_of(io, url);
     if (!endpoints) return endpoints.error();
@@ -200,9 +202,10 @@ common::Result<std::unique_ptr<PeerTransport>, std::string> open_transport(
     }
     const auto started = std::chrono::steady_clock::now();
     const auto count = static_cast<std::int64_t>(std::max<std::size_t>(messages.size(), 1));
-    raw->send(std::move(messages));
+    const bool sent_out = raw->send(std::move(messages));
     const auto each = (std::chrono::steady_clock::now() - started) / count;
     for (const PeerStats::Append& append : appends) peer_stats.on_send_append(append, each);
+    return sent_out;
   });
   member.set_snapshot_sender([raw](raft::pb::Message message, std::filesystem::path checkpoint) {
     raw->send_snapshot(std::move(message), std::move(checkpoint));

@@ -259,7 +259,7 @@ void Member::handle_ready() {
         flight_.emplace(Flight{.ready = node_->ready(), .sync = false, .write_start = {}});
     raft::Ready& ready = flight.ready;
     const bool sent_early = ready.may_send_before_persisting && !ready.messages.empty();
-    if (sent_early) send(ready.messages);
+    const bool sent_out = sent_early && send(ready.messages);
     if (ready.snapshot) {
       // Persisted (with the Ready's hard state and entries) by swapping in a whole database;
       // such a Ready carries no committed entries (raft applies the snapshot first).
@@ -285,7 +285,7 @@ void Member::handle_ready() {
     // batch: a write waits for one sync, not two.
     answer(answers);
     serve_reads(ready);
-    if (flight.sync && !write_inline(sent_early)) {
+    if (flight.sync && !write_inline(sent_early, sent_out)) {
       // finish_ready() runs once the sync thread is done; until then requests keep being parsed
       // and proposed, and join the next Ready.
       sync_thread_->submit(std::move(batch));
@@ -296,13 +296,13 @@ void Member::handle_ready() {
   }
 }
 
-bool Member::write_inline(bool sent_early) const {
+bool Member::write_inline(bool sent_early, bool sent_out) const {
   // A lone client connection waits for its answer before it sends again, so nothing would be
-  // parsed during the sync: the hand-off to the sync thread and back would only add latency.
-  // Unless the leader has just handed messages to the transport: they leave through this io
-  // thread, and an inline sync would hold them until it is done, so the followers' syncs would
-  // follow the leader's instead of overlapping it.
-  if (sent_early) return !sync_thread_;
+  // parsed during the sync: the hand-off to the sync thread and back (two thread wake-ups) would
+  // only add latency. Unless the leader has just handed messages to the transport that are still
+  // queued: they leave through this io thread, and an inline sync would hold them until it is
+  // done, so the followers' syncs would follow the leader's instead of overlapping it.
+  if (sent_early && !sent_out) return !sync_thread_;
   return !sync_thread_ || (client_connections_ && client_connections_() <= 1);
 }
 
@@ -574,16 +574,19 @@ void Member::answer(std::vector<Answer>& answers) {
   }
 }
 
-void Member::send(std::vector<raft::pb::Message>& messages) {
-  if (messages.empty()) return;
+bool Member::send(std::vector<raft::pb::Message>& messages) {
+  if (messages.empty()) return true;
   // A MsgSnap travels with its checkpoint over a connection of its own.
   const auto snaps = std::stable_partition(messages.begin(), messages.end(), [](const auto& m) {
     return m.type() != raft::pb::MsgSnap;
   });
+  const bool snapshots = snaps != messages.end();
   for (auto it = snaps; it != messages.end(); ++it) send_snapshot(std::move(*it));
   messages.erase(snaps, messages.end());
-  if (sender_ && !messages.empty()) sender_(std::move(messages));
+  bool sent_out = !snapshots;
+  if (sender_ && !messages.empty()) sent_out = sender_(std::move(messages)) && sent_out;
   messages.clear();
+  return sent_out;
 }
 
 void Member::send_snapshot(raft::pb::Message message) {

@@ -18,10 +18,11 @@
 // "m:applied"). A synced batch is written on the SyncThread while the io thread goes on parsing
 // requests and proposing (those proposals join the next Ready); with at most one client
 // connection it is written inline, as a thread hand-off would only add latency, unless the leader
-// has just handed messages to the transport (they leave through the io thread, which must not be
-// blocked on the sync meanwhile). The writers whose commands were applied are answered at once
-// (their entries are committed, so already on a quorum's disks); once the batch is written,
-// messages go out (before it when the leader may send early) and the node advances.
+// has just handed messages to the transport that it could not write at once (they would leave
+// through the io thread, which must not be blocked on the sync meanwhile). The writers whose
+// commands were applied are answered at once (their entries are committed, so already on a quorum's
+// disks); once the batch is written, messages go out (before it when the leader may send early) and
+// the node advances.
 //
 // Quorum reads: one ReadIndex request at a time is awaiting its index; the readers that come
 // meanwhile share the next request.
@@ -127,8 +128,10 @@ class Member {
   common::Result<void, std::string> start();
 
   // Where raft messages go (the peer transport); without one, messages are dropped (a lone
-  // member sends none). MsgSnap is handed to the same function.
-  using Sender = std::function<void(std::vector<raft::pb::Message>)>;
+  // member sends none). It returns true when the messages already left (written to their
+  // connections), false when they were only queued: a leader then writes its own batch inline
+  // only after the former (see write_inline()).
+  using Sender = std::function<bool(std::vector<raft::pb::Message>)>;
   void set_sender(Sender sender) { sender_ = std::move(sender); }
   // Where a MsgSnap goes, with the checkpoint directory to stream before it (the peer transport's
   // send_snapshot). The directory stays until snapshot_sent() for that peer. Without one, a
@@ -247,7 +250,7 @@ class Member {
   void bootstrap_log();
   void schedule_ready();
   void handle_ready();
-  bool write_inline(bool sent_early) const;
+  bool write_inline(bool sent_early, bool sent_out) const;
   void finish_ready();
   void serve_reads(const raft::Ready& ready);
   void persist(const raft::Ready& ready, rocksdb::WriteBatch& batch, bool& sync) const;
@@ -259,7 +262,7 @@ class Member {
   boost::asio::awaitable<bool> hand_over_before_removal(std::uint64_t id);
   void answer(std::vector<Answer>& answers);
   void note_leader(const raft::Ready& ready);
-  void send(std::vector<raft::pb::Message>& messages);
+  bool send(std::vector<raft::pb::Message>& messages);
   void send_snapshot(raft::pb::Message message);
   void install_snapshot(const raft::Ready& ready);
   void maybe_snapshot();

@@ -98,6 +98,7 @@ class MemberSnapshotTest : public ::testing::Test {
             it->second->step(message);
         }
       });
+      return false;  // delivered by a later handler
     });
     member->set_snapshot_sender([this](raft::pb::Message message, fs::path checkpoint) {
       asio::post(io_, [this, message = std::move(message), checkpoint] {

@@ -202,12 +202,37 @@ void PeerTransport::update_peer(std::uint64_t id, PeerAddress address) {
   });
 }
 
-void PeerTransport::send(std::vector<raft::pb::Message> messages) {
+bool PeerTransport::send(std::vector<raft::pb::Message> messages) {
   for (const raft::pb::Message& message : messages) {
     CHECK(message.type() != raft::pb::MsgSnap, "MsgSnap to {} must go through send_snapshot",
           message.to());
   }
-  asio::post(strand_, [this, messages = std::move(messages)]() mutable { do_send(messages); });
+  std::set<std::uint64_t> touched;
+  for (const raft::pb::Message& message : messages) touched.insert(message.to());
+  // Inline only when nothing sent earlier still waits in a posted handler, and every peer is
+  // known here: add_peer() posts too, and messages must not overtake either.
+  bool inline_now = config_.inline_writes && posted_sends_ == 0;
+  for (const std::uint64_t id : touched) inline_now = inline_now && peers_.contains(id);
+  if (!inline_now) {
+    ++posted_sends_;
+    asio::post(strand_, [this, messages = std::move(messages)]() mutable {
+      --posted_sends_;
+      do_send(messages);
+    });
+    return false;
+  }
+  // The caller runs on the only thread of the io_context, so the strand's state is ours here. A
+  // leader that writes its own batch inline right after this call thus has its appends on the
+  // wire first, without waiting for handlers that the sync would hold up.
+  do_send(messages);
+  bool all_written = true;
+  for (const std::uint64_t id : touched) {
+    const auto it = peers_.find(id);
+    if (it == peers_.end()) continue;
+    write_now(*it->second);
+    all_written = all_written && it->second->queue.empty();
+  }
+  return all_written;
 }
 
 void PeerTransport::do_send(std::vector<raft::pb::Message>& messages) {
@@ -221,21 +246,64 @@ void PeerTransport::do_send(std::vector<raft::pb::Message>& messages) {
     *envelope.mutable_message() = std::move(message);
     std::string frame;
     append_frame(frame, envelope);
-    enqueue(*it->second, std::move(frame));
+    // Only an idle connected writer waits for messages; a writer in back-off keeps its delay.
+    // With inline writes the writer is woken only for what send() could not write.
+    Peer& peer = *it->second;
+    if (enqueue(peer, std::move(frame)) && peer.stream && !config_.inline_writes) {
+      peer.wake->cancel();
+    }
   }
 }
 
-void PeerTransport::enqueue(Peer& peer, std::string frame) {
+bool PeerTransport::enqueue(Peer& peer, std::string frame) {
   if (peer.queue.size() >= config_.queue_messages_max ||
       peer.queue_bytes + frame.size() > config_.queue_bytes_max ||
       frame.size() > config_.frame_bytes_max + kFrameHeaderBytes) {
     metrics_.dropped_messages.inc();
-    return;
+    return false;
   }
   peer.queue_bytes += frame.size();
   peer.queue.push_back(std::move(frame));
-  // Only an idle connected writer waits for messages; a writer in back-off keeps its delay.
-  if (peer.stream) peer.wake->cancel();
+  return true;
+}
+
+void PeerTransport::write_now(Peer& peer) {
+  if (peer.queue.empty()) return;
+  if (peer.stream && !peer.writing) {
+    std::vector<asio::const_buffer> buffers;
+    std::size_t bytes = 0;
+    for (const std::string& frame : peer.queue) {
+      if (!buffers.empty() && bytes + frame.size() > config_.write_batch_bytes_max) break;
+      buffers.emplace_back(asio::buffer(frame));
+      bytes += frame.size();
+    }
+    tcp::socket& socket = peer.stream->socket();
+    boost::system::error_code ec;
+    // Set once per connection (each setting is a system call); the writer's own async writes
+    // do not depend on it.
+    if (!socket.non_blocking()) socket.non_blocking(true, ec);
+    // Errors (would_block included) leave the queue whole: the writer retries, and a broken
+    // connection is noticed and handled there.
+    std::size_t written = ec ? 0 : socket.write_some(buffers, ec);
+    std::uint64_t count = 0;
+    while (written > 0) {
+      std::string& front = peer.queue.front();
+      const std::size_t taken = std::min(written, front.size());
+      written -= taken;
+      peer.queue_bytes -= taken;
+      if (taken < front.size()) {
+        front.erase(0, taken);  // the rest of a frame cut short goes first next time
+        break;
+      }
+      peer.queue.pop_front();
+      ++count;
+    }
+    if (count > 0) {
+      metrics_.sent_messages.inc(count);
+      peer.failures = 0;
+    }
+  }
+  if (!peer.queue.empty() && peer.stream) peer.wake->cancel();
 }
 
 void PeerTransport::drop_queue(Peer& peer) {
@@ -425,7 +493,9 @@ asio::awaitable<void> PeerTransport::write_queued(Peer& peer) {
   const std::uint64_t count = frames.size();
   const StreamPtr stream = peer.stream;
   stream->expires_after(config_.write_timeout);
+  peer.writing = true;
   auto [ec, n] = co_await asio::async_write(*stream, buffers, kAwait);
+  peer.writing = false;
   if (ec) {
     metrics_.dropped_messages.inc(count);
     if (peer.stream == stream) {

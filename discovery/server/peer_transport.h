@@ -26,6 +26,7 @@
 // transport must outlive the io_context's run: call stop(), let the io_context finish (or stop
 // it), then destroy the transport.
 
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -76,6 +77,9 @@ struct PeerTransportConfig {
   std::chrono::milliseconds backoff_initial{50};
   std::chrono::milliseconds backoff_max{2000};
   std::uint64_t seed = 1;  // the back-off jitter's PRNG
+  // The io_context runs on one thread, and send() is only called from it: send() may then write
+  // to an idle connection at once instead of through the strand (see send()).
+  bool inline_writes = false;
 };
 
 // Where a peer listens: a host name (resolved again at every dial, so a member that comes back
@@ -152,8 +156,11 @@ class PeerTransport {
   void update_peer(std::uint64_t id, PeerAddress address);
 
   // Queues each message for its `to` peer (unknown peers: dropped and counted). Never blocks.
-  // MsgSnap must go through send_snapshot() instead (CHECKed).
-  void send(std::vector<raft::pb::Message> messages);
+  // MsgSnap must go through send_snapshot() instead (CHECKed). With config.inline_writes, the
+  // frames for a connected peer whose writer is idle are written here, without blocking, as far
+  // as the socket takes them; the rest leaves through the writer as usual. Returns true when
+  // every message was written here (so none waits for a later handler), false otherwise.
+  bool send(std::vector<raft::pb::Message> messages);
   // Streams the checkpoint in `checkpoint_dir` and then `message` (a MsgSnap) to message.to();
   // reports the outcome through on_snapshot_sent. The directory must stay until then. A second
   // snapshot to a peer with one in flight fails at once.
@@ -176,11 +183,13 @@ class PeerTransport {
     bool mismatch_logged = false;
     bool removed = false;
     bool snapshot_in_flight = false;
+    bool writing = false;  // the writer's gathered write is under way: no inline write meanwhile
   };
   using PeerPtr = std::shared_ptr<Peer>;
 
   void do_send(std::vector<raft::pb::Message>& messages);
-  void enqueue(Peer& peer, std::string frame);
+  bool enqueue(Peer& peer, std::string frame);
+  void write_now(Peer& peer);
   void drop_queue(Peer& peer);
   void close_stream(Peer& peer);
   void release(const StreamPtr& stream);  // closes and forgets a stream
@@ -227,6 +236,9 @@ class PeerTransport {
   std::set<StreamPtr> streams_;              // every open connection, so stop() can close them all
   std::set<std::uint64_t> mismatch_logged_;  // dialers refused (and logged) once
   std::uint64_t snapshot_serial_ = 0;
+  // send() calls posted to the strand and not yet run (with inline_writes, read by send() on the
+  // same thread; otherwise only counted).
+  std::atomic<std::uint64_t> posted_sends_ = 0;
   std::mt19937_64 rng_;
   bool stopped_ = false;
 };
