@@ -134,6 +134,24 @@ common::Result<Opened, std::string> open_member(asio::io_context& io, const Conf
   return opened;
 }
 
+// Hands the raft loop's messages to the transport and records the leader's appends for
+// /v2/stats/leader, whose latency is the time to hand a message to the transport, as etcd's is the
+// time to hand it to its peer stream; one batch's time is shared by its messages.
+Member::Sender peer_sender(PeerTransport& transport, PeerStats& peer_stats) {
+  return [&transport, &peer_stats](std::vector<raft::pb::Message> messages) {
+    std::vector<PeerStats::Append> appends;
+    for (const raft::pb::Message& message : messages) {
+      if (message.type() == raft::pb::MsgApp) appends.push_back(PeerStats::append_of(message));
+    }
+    const auto started = std::chrono::steady_clock::now();
+    const auto count = static_cast<std::int64_t>(std::max<std::size_t>(messages.size(), 1));
+    const bool sent_out = transport.send(std::move(messages));
+    const auto each = (std::chrono::steady_clock::now() - started) / count;
+    for (const PeerStats::Append& append : appends) peer_stats.on_send_append(append, each);
+    return sent_out;
+  };
+}
+
 // The peer transport: listens on --listen-peer-urls and dials every other member at its first
 // peer URL. A lone member opens it only once a second member is added (several lone members
 // may share a machine with etcd's default peer URL).
@@ -192,20 +210,7 @@ common::Result<std::unique_ptr<PeerTransport>, std::string> open_transport(
                                               io.get_executor(), metrics);
   if (auto started = made->start(); !started) return started.error();
   PeerTransport* raw = made.get();
-  member.set_sender([raw, &peer_stats](std::vector<raft::pb::Message> messages) {
-    // /v2/stats/leader's latency is the time to hand a message to the transport, as etcd's is
-    // the time to hand it to its peer stream; one batch's time is shared by its messages.
-    std::vector<PeerStats::Append> appends;
-    for (const raft::pb::Message& message : messages) {
-      if (message.type() == raft::pb::MsgApp) appends.push_back(PeerStats::append_of(message));
-    }
-    const auto started = std::chrono::steady_clock::now();
-    const auto count = static_cast<std::int64_t>(std::max<std::size_t>(messages.size(), 1));
-    const bool sent_out = raw->send(std::move(messages));
-    const auto each = (std::chrono::steady_clock::now() - started) / count;
-    for (const PeerStats::Append& append : appends) peer_stats.on_send_append(append, each);
-    return sent_out;
-  });
+  member.set_sender(peer_sender(*raw, peer_stats));
   member.set_snapshot_sender([raw](raft::pb::Message message, std::filesystem::path checkpoint) {
     raw->send_snapshot(std::move(message), std::move(checkpoint));
   });
