@@ -41,6 +41,7 @@ sys.path.insert(0, os.path.join(REPO, "scripts", "stack"))
 sys.path.insert(0, os.path.join(REPO, "test", "support"))
 
 import galera  # noqa: E402
+import servers  # noqa: E402
 import stack as stackmod  # noqa: E402
 import status_page  # noqa: E402
 
@@ -59,14 +60,7 @@ WATCH_AFTER_KILL_SECONDS = 12.0  # beyond Galera's eviction of the dead node (su
 
 
 def poll(predicate, what, deadline=DEADLINE):
-    end = time.monotonic() + deadline
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {deadline:.0f}s waiting for {what}")
-        time.sleep(0.1)
+    return servers.poll(predicate, what, deadline, interval=0.1)
 
 
 class Browser:

@@ -29,6 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 
 import galera  # noqa: E402
+import servers  # noqa: E402
 from sqlproxy_galera import (GaleraProxy, Sampler, Writer, concurrent_writers,  # noqa: E402
                              connect, unhealthy_served)
 
@@ -39,13 +40,7 @@ DEADLINE = 60.0
 
 
 def poll(predicate, what, deadline=DEADLINE):
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    return servers.poll(predicate, what, deadline, interval=0.05)
 
 
 def port_of(name):

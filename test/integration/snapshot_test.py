@@ -64,18 +64,7 @@ def metric(member, name):
 
 
 def poll(what, check, deadline_seconds=DEADLINE_SECONDS):
-    """Calls check() until it returns a true value (returned); asserts at the deadline."""
-    deadline = time.monotonic() + deadline_seconds
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-            if last:
-                return last
-        except OSError as err:
-            last = err
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not within {deadline_seconds}s (last: {last})")
+    return servers.poll(check, what, deadline_seconds, interval=0.05, retry_on=(OSError,))
 
 
 def write_keys(writers, prefix, count, start=0):

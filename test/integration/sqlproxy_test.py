@@ -17,12 +17,12 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 
+import servers  # noqa: E402
 from mariadb_single import MariaDBServer, SqlProxy, free_port  # noqa: E402
 
 PROXY_BIN = "build/bin/sqlproxy"
@@ -34,13 +34,7 @@ OTHER_USER, OTHER_PASSWORD = "other", "other-secret"
 
 
 def poll(predicate, what, deadline_seconds=POLL_DEADLINE_SECONDS):
-    deadline = time.monotonic() + deadline_seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    return servers.poll(predicate, what, deadline_seconds, interval=0.05)
 
 
 class PhpClient:

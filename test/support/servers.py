@@ -29,17 +29,21 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def poll(predicate, what, deadline, interval=0.2):
+def poll(predicate, what, deadline, interval=0.2, retry_on=()):
     """Calls predicate() until it returns a true value (returned); asserts at the deadline
-    (seconds), naming `what` and the last value seen."""
+    (seconds), naming `what` and the last value seen. An exception of a type in `retry_on` (a
+    server not answering yet) counts as a false value."""
     end = time.monotonic() + deadline
     last = None
     while time.monotonic() < end:
-        last = predicate()
-        if last:
+        try:
+            last = predicate()
+        except retry_on as err:
+            last = err
+        if last and not isinstance(last, BaseException):
             return last
         time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+    raise AssertionError(f"timed out after {deadline:.0f}s waiting for {what} (last: {last!r})")
 
 
 def resolve_binary(path):
