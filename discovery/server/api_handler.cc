@@ -39,13 +39,6 @@ constexpr std::string_view kServerVersion = "3.4.23";
 
 using EventChannel = asio::experimental::channel<void(boost::system::error_code, store::Event)>;
 
-std::vector<std::string> url_texts(const std::vector<Url>& urls) {
-  std::vector<std::string> texts;
-  texts.reserve(urls.size());
-  for (const Url& url : urls) texts.push_back(url.text);
-  return texts;
-}
-
 asio::awaitable<bool> write_message(beast::tcp_stream& stream, const api::Response& response) {
   // One buffer, one write: cheaper than the serializer's buffer sequences (about a tenth of the
   // CPU of a GET).

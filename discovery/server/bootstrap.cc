@@ -31,9 +31,8 @@ std::vector<store::pb::ClusterRecord> bootstrap_records(const Config& config,
                                                         std::uint64_t member_id) {
   std::vector<store::pb::ClusterRecord> records;
   for (const InitialMember& member : config.initial_cluster) {
-    std::vector<std::string> peer_texts;
-    for (const Url& url : member.peer_urls) peer_texts.push_back(url.text);
-    const std::uint64_t id = compute_member_id(peer_texts, config.initial_cluster_token);
+    const std::uint64_t id =
+        compute_member_id(url_texts(member.peer_urls), config.initial_cluster_token);
     records.push_back(record("/members/" + format_id(id) + "/raftAttributes",
                              "{\"peerURLs\":" + json_string_list(member.peer_urls) + "}", true));
   }
@@ -56,10 +55,10 @@ MemberSetup member_setup(const Config& config, std::uint64_t member_id, StartKin
   setup.join = start == StartKind::Join;
   if (start == StartKind::Bootstrap) {
     for (std::size_t i = 0; i < members; ++i) {
-      std::vector<std::string> peer_texts;
-      for (const Url& url : config.initial_cluster[i].peer_urls) peer_texts.push_back(url.text);
       setup.initial_members.emplace_back(
-          compute_member_id(peer_texts, config.initial_cluster_token), records[i]);
+          compute_member_id(url_texts(config.initial_cluster[i].peer_urls),
+                            config.initial_cluster_token),
+          records[i]);
     }
   }
   setup.attributes = records[members];

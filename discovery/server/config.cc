@@ -461,11 +461,18 @@ Result<void, std::string> check_advertise_matches(const std::string& name,
 
 }  // namespace
 
+std::vector<std::string> url_texts(const std::vector<Url>& urls) {
+  std::vector<std::string> texts;
+  texts.reserve(urls.size());
+  for (const Url& url : urls) texts.push_back(url.text);
+  return texts;
+}
+
 std::vector<std::string> Config::local_peer_urls() const {
   std::vector<std::string> urls;
   for (const InitialMember& member : initial_cluster) {
     if (member.name != name) continue;
-    for (const Url& url : member.peer_urls) urls.push_back(url.text);
+    for (std::string& text : url_texts(member.peer_urls)) urls.push_back(std::move(text));
   }
   return urls;
 }
@@ -477,9 +484,7 @@ std::uint64_t Config::member_id() const {
 std::uint64_t Config::cluster_id() const {
   std::vector<std::uint64_t> ids;
   for (const InitialMember& member : initial_cluster) {
-    std::vector<std::string> urls;
-    for (const Url& url : member.peer_urls) urls.push_back(url.text);
-    ids.push_back(compute_member_id(urls, initial_cluster_token));
+    ids.push_back(compute_member_id(url_texts(member.peer_urls), initial_cluster_token));
   }
   return compute_cluster_id(ids);
 }

@@ -33,6 +33,9 @@ struct Url {
   friend bool operator==(const Url&, const Url&) = default;
 };
 
+// The canonical texts of `urls`, in order (what member ids are computed from).
+std::vector<std::string> url_texts(const std::vector<Url>& urls);
+
 // Parses one URL as etcd's types.NewURLs does (leading and trailing spaces trimmed). The error is
 // etcd's text, e.g. "URL scheme must be http, https, unix, or unixs: foo".
 common::Result<Url, std::string> parse_url(std::string_view text);

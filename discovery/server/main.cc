@@ -23,6 +23,7 @@
 #include "discovery/server/join_cluster.h"
 #include "discovery/server/member.h"
 #include "discovery/server/member_id.h"
+#include "discovery/server/membership.h"
 #include "discovery/server/peer_stats.h"
 #include "discovery/server/peer_transport.h"
 #include "discovery/server/rocksdb_storage.h"
@@ -66,22 +67,26 @@ common::Result<PeerAddress, std::string> peer_address(std::string_view url_text)
   return PeerAddress{.host = url->host, .port = url->port};
 }
 
-// Asks the other members of --initial-cluster who this member is (--initial-cluster-state
-// existing, empty data directory).
-common::Result<Identity, std::string> join_identity(const Config& config) {
+// Every peer URL of --initial-cluster's other members: where a joining member asks for the
+// cluster's member list.
+std::vector<PeerAddress> other_initial_peers(const Config& config) {
   const std::vector<std::string> local = config.local_peer_urls();
   std::vector<PeerAddress> peers;
   for (const InitialMember& member : config.initial_cluster) {
-    std::vector<std::string> texts;
-    for (const Url& url : member.peer_urls) texts.push_back(url.text);
-    if (texts == local) continue;
+    if (url_texts(member.peer_urls) == local) continue;
     for (const Url& url : member.peer_urls) {
       peers.push_back(PeerAddress{.host = url.host, .port = url.port});
     }
   }
-  auto cluster = fetch_cluster(peers, kJoinFetchTimeout);
+  return peers;
+}
+
+// Asks the other members of --initial-cluster who this member is (--initial-cluster-state
+// existing, empty data directory).
+common::Result<Identity, std::string> join_identity(const Config& config) {
+  auto cluster = fetch_cluster(other_initial_peers(config), kJoinFetchTimeout);
   if (!cluster) return "cannot fetch cluster info from peer urls: " + cluster.error();
-  return identity_in(*cluster, local);
+  return identity_in(*cluster, config.local_peer_urls());
 }
 
 struct Opened {
@@ -200,10 +205,7 @@ common::Result<std::unique_ptr<PeerTransport>, std::string> open_transport(
             }
             return reply;
           },
-      .is_removed =
-          [&member](std::uint64_t peer) {
-            return member.store().cluster_record("/removed_members/" + format_id(peer)).has_value();
-          },
+      .is_removed = [&member](std::uint64_t peer) { return was_removed(member.store(), peer); },
       .on_removed = std::move(on_removed),
   };
   auto made = std::make_unique<PeerTransport>(io, std::move(transport), std::move(handlers),
@@ -243,24 +245,13 @@ std::vector<std::pair<std::uint64_t, std::vector<std::string>>> known_peers(cons
     // applied (a new cluster, or a crash before they were), so --initial-cluster still tells.
     for (const InitialMember& initial : config.initial_cluster) {
       if (!urls.empty()) break;
-      std::vector<std::string> texts;
-      for (const Url& url : initial.peer_urls) texts.push_back(url.text);
+      std::vector<std::string> texts = url_texts(initial.peer_urls);
       if (compute_member_id(texts, config.initial_cluster_token) == known.id) urls = texts;
     }
     peers.emplace_back(known.id, std::move(urls));
   }
   if (!peers.empty() || config.initial_cluster_state != ClusterState::Existing) return peers;
-  std::vector<PeerAddress> addresses;
-  const std::vector<std::string> local = config.local_peer_urls();
-  for (const InitialMember& initial : config.initial_cluster) {
-    std::vector<std::string> texts;
-    for (const Url& url : initial.peer_urls) texts.push_back(url.text);
-    if (texts == local) continue;  // this member knows nobody yet
-    for (const Url& url : initial.peer_urls) {
-      addresses.push_back(PeerAddress{.host = url.host, .port = url.port});
-    }
-  }
-  if (auto cluster = fetch_cluster(addresses, std::chrono::seconds{5})) {
+  if (auto cluster = fetch_cluster(other_initial_peers(config), std::chrono::seconds{5})) {
     for (const RemoteMember& remote : cluster->members) {
       peers.emplace_back(remote.id, remote.peer_urls);
     }

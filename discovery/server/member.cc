@@ -39,6 +39,21 @@ void append_u64(std::string& out, std::uint64_t value) {
   }
 }
 
+// Answers every waiter in `waiting` (by request id) that has waited more than kWriteTimeoutTicks
+// with `timed_out`, and forgets it; the others wait one tick longer.
+template <class Waiting, class Value>
+void expire(asio::io_context& io, Waiting& waiting, const Value& timed_out) {
+  for (auto it = waiting.begin(); it != waiting.end();) {
+    if (++it->second.ticks <= kWriteTimeoutTicks) {
+      ++it;
+      continue;
+    }
+    *it->second.result = timed_out;
+    asio::post(io, std::move(it->second.waiter));
+    it = waiting.erase(it);
+  }
+}
+
 std::int64_t unix_ns(common::WallTime time) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
 }
@@ -63,7 +78,7 @@ common::Result<void, std::string> Member::start() {
   }
   applied_ = loaded.applied;
   log_ = RocksdbRaftLog::load(storage_->db());
-  if (store_.cluster_record("/removed_members/" + format_id(setup_.self_id))) {
+  if (was_removed(store_, setup_.self_id)) {
     return std::string("the member has been permanently removed from the cluster");
   }
   const bool empty = log_->last_index() == 0 && applied_ == 0 && store_.index() == 0;
@@ -223,26 +238,11 @@ void Member::release_reads(bool expire) {
 }
 
 void Member::expire_writes() {
-  for (auto it = pending_.begin(); it != pending_.end();) {
-    if (++it->second.ticks <= kWriteTimeoutTicks) {
-      ++it;
-      continue;
-    }
-    *it->second.result = store::Error{.code = store::ErrorCode::RaftInternal,
-                                      .cause = "etcdserver: request timed out",
-                                      .index = 0};
-    asio::post(io_, std::move(it->second.waiter));
-    it = pending_.erase(it);
-  }
-  for (auto it = changes_.begin(); it != changes_.end();) {
-    if (++it->second.ticks <= kWriteTimeoutTicks) {
-      ++it;
-      continue;
-    }
-    *it->second.result = MembershipError::Timeout;
-    asio::post(io_, std::move(it->second.waiter));
-    it = changes_.erase(it);
-  }
+  expire(io_, pending_,
+         store::Error{.code = store::ErrorCode::RaftInternal,
+                      .cause = "etcdserver: request timed out",
+                      .index = 0});
+  expire(io_, changes_, MembershipError::Timeout);
 }
 
 void Member::schedule_ready() {
@@ -552,7 +552,7 @@ asio::awaitable<bool> Member::hand_over_before_removal(std::uint64_t id) {
   const raft::pb::ConfState conf = node_->conf_state();
   if (conf.voters_size() != 2 || node_->leader() != id) co_return true;
   const std::uint64_t other = conf.voters(0) == id ? conf.voters(1) : conf.voters(0);
-  if (id != other && !node_->transfer_leadership(other)) co_return false;
+  if (!node_->transfer_leadership(other)) co_return false;
   schedule_ready();
   asio::steady_timer wait(io_);
   for (int ticks = 0; ticks < kWriteTimeoutTicks && !stopped_; ++ticks) {

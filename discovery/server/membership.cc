@@ -17,6 +17,7 @@ store::pb::ClusterRecord record(std::string key, std::string value) {
 }
 
 std::string member_key(std::uint64_t id) { return "/members/" + format_id(id); }
+std::string removed_member_key(std::uint64_t id) { return "/removed_members/" + format_id(id); }
 
 bool is_voter(const raft::pb::ConfState& conf, std::uint64_t id) {
   return std::find(conf.voters().begin(), conf.voters().end(), id) != conf.voters().end();
@@ -37,7 +38,7 @@ std::optional<MembershipError> validate_member_change(const store::Store& store,
                                                       raft::pb::ConfChangeType type,
                                                       std::uint64_t id,
                                                       std::span<const std::string> peer_urls) {
-  if (store.cluster_record("/removed_members/" + format_id(id))) return MembershipError::IdRemoved;
+  if (was_removed(store, id)) return MembershipError::IdRemoved;
   const std::vector<api::Member> members = cluster_members(store, conf);
   const bool exists = find_member(members, id).has_value();
   const auto urls_taken = [&] {
@@ -85,7 +86,7 @@ std::vector<store::pb::ClusterRecord> member_change_records(
     case raft::pb::ConfChangeRemoveNode:
       records.push_back(record(member_key(id), ""));
       records.back().set_erase(true);
-      records.push_back(record("/removed_members/" + format_id(id), ""));
+      records.push_back(record(removed_member_key(id), ""));
       records.back().set_create(true);
       break;
     default:
@@ -126,6 +127,10 @@ std::optional<MembershipError> check_proposal(const store::Store& store,
   }
   if (started_count < rest / 2 + 1) return MembershipError::NotEnoughStarted;
   return std::nullopt;
+}
+
+bool was_removed(const store::Store& store, std::uint64_t id) {
+  return store.cluster_record(removed_member_key(id)).has_value();
 }
 
 std::string raft_attributes_json(std::span<const std::string> peer_urls) {

@@ -51,6 +51,10 @@ std::optional<MembershipError> check_proposal(const store::Store& store,
                                               const raft::pb::ConfState& conf,
                                               raft::pb::ConfChangeType type, std::uint64_t id);
 
+// Whether `id` was removed from the cluster ("/removed_members/<id>" exists): it may never come
+// back, and its handshakes are refused.
+bool was_removed(const store::Store& store, std::uint64_t id);
+
 // {"peerURLs":[…]}: etcd's raftAttributes JSON.
 std::string raft_attributes_json(std::span<const std::string> peer_urls);
 

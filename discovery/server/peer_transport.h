@@ -103,8 +103,8 @@ struct PeerTransportHandlers {
   // The outcome of one send_snapshot(): true once the receiver acknowledged it.
   std::function<void(std::uint64_t peer, bool ok)> on_snapshot_sent;
   // The answer to a joining member's MembersQuery (called on the transport's strand, so it must
-  // only read what is safe there; main() keeps a copy updated from the raft strand). Unset: the
-  // query is refused by closing the connection.
+  // only read what is safe there; main() runs that strand on the raft loop's one thread, so it
+  // reads the member directly). Unset: the query is refused by closing the connection.
   std::function<pb::MembersReply()> on_members_query;
   // Whether `peer` was removed from the cluster (same thread rule as on_members_query): its
   // handshake is then refused with HelloReply.removed. Unset: nobody counts as removed.
