@@ -298,9 +298,10 @@ void GaleraController::on_discovery_cluster(const backends::DiscoveryCluster& cl
 std::shared_ptr<const admin::StatusSnapshot> GaleraController::status() const {
   auto snapshot = status_.load();
   auto discovery = discovery_status_.load();
-  if (snapshot->discovery == discovery) return snapshot;
+  if (!discovery) return snapshot;
   // The discovery cluster refreshes on its own period, independent of probe results: join the
-  // two here, per request, rather than republish the backends' snapshot for it.
+  // two here, per request (a copy of the snapshot, for admin requests only), rather than
+  // republish the backends' snapshot for it.
   auto joined = std::make_shared<admin::StatusSnapshot>(*snapshot);
   joined->discovery = std::move(discovery);
   return joined;

@@ -126,6 +126,8 @@ class WordPressEndToEnd(unittest.TestCase):
     def setUpClass(cls):
         cls.root = tempfile.mkdtemp(prefix="stack-e2e-")
         cls.figures = {}
+        # Registered first, so a stack that failed half-way up is still taken down.
+        cls.addClassCleanup(cls.take_down)
         started = time.monotonic()
         cls.up()
         cls.figures["up_seconds"] = time.monotonic() - started
@@ -147,7 +149,7 @@ class WordPressEndToEnd(unittest.TestCase):
         return done.stdout
 
     @classmethod
-    def tearDownClass(cls):
+    def take_down(cls):
         if os.path.exists(os.path.join(cls.root, "stack.json")):  # idempotent, stops leftovers
             subprocess.run([os.path.join(REPO, "scripts", "down"), "--state-dir", cls.root],
                            timeout=300, check=False)

@@ -273,34 +273,17 @@ def main():
     parser.add_argument("--etcdctl", default=os.environ.get("ETCDCTL_BIN", "etcdctl"))
     args = parser.parse_args()
     binary = servers.discovery_bin(args.server)
-    passed = failed = 0
     clients = {}
-    total = time.monotonic()
     with servers.Cluster(binary, size=3) as cluster:
         ctl = Ctl(args.etcdctl, cluster)
-        steps = [("etcdctl", lambda: step_etcdctl(cluster, ctl)),
-                 ("etcdctl-watch", lambda: step_etcdctl_watch(cluster, ctl)),
-                 ("membership", lambda: step_membership(cluster, ctl)),
-                 ("degraded", lambda: step_degraded(cluster, ctl)),
-                 ("python-etcd", lambda: step_python_etcd(cluster, clients)),
-                 ("py-failover", lambda: step_py_failover(cluster, clients)),
-                 ("unavailable", lambda: step_unavailable(cluster, ctl))]
-        for name, step in steps:
-            started = time.monotonic()
-            try:
-                step()
-                passed += 1
-                print(f"PASS {name} ({time.monotonic() - started:.1f}s)")
-            except Exception as err:  # noqa: BLE001 - report and stop: later steps build on it
-                failed += 1
-                print(f"FAIL {name}: {type(err).__name__}: {err}")
-                for member in cluster.members:
-                    print(f"--- {member.name} log:\n{member.log_tail(15)}")
-                break
-            sys.stdout.flush()
-    print(f"total {time.monotonic() - total:.1f}s")
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 and passed == len(steps) else 1
+        steps = [("etcdctl", lambda c: step_etcdctl(c, ctl)),
+                 ("etcdctl-watch", lambda c: step_etcdctl_watch(c, ctl)),
+                 ("membership", lambda c: step_membership(c, ctl)),
+                 ("degraded", lambda c: step_degraded(c, ctl)),
+                 ("python-etcd", lambda c: step_python_etcd(c, clients)),
+                 ("py-failover", lambda c: step_py_failover(c, clients)),
+                 ("unavailable", lambda c: step_unavailable(c, ctl))]
+        return servers.run_steps(cluster, steps)
 
 
 if __name__ == "__main__":

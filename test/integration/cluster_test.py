@@ -187,22 +187,8 @@ def main():
              ("etcdctl", lambda c: step_etcdctl(c, args.etcdctl)),
              ("python-etcd", step_python_etcd), ("crash", step_crash), ("leader", step_leader),
              ("health", step_health)]
-    passed = failed = 0
     with servers.Cluster(binary, size=3) as cluster:
-        for name, step in steps:
-            started = time.monotonic()
-            try:
-                step(cluster)
-                passed += 1
-                print(f"PASS {name} ({time.monotonic() - started:.1f}s)")
-            except Exception as err:  # noqa: BLE001 - report and stop: later steps build on it
-                failed += 1
-                print(f"FAIL {name}: {type(err).__name__}: {err}")
-                for member in cluster.members:
-                    print(f"--- {member.name} log:\n{member.log_tail(15)}")
-                break
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 and passed == len(steps) else 1
+        return servers.run_steps(cluster, steps)
 
 
 if __name__ == "__main__":

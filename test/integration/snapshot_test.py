@@ -23,7 +23,6 @@ import json
 import os
 import re
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -170,25 +169,11 @@ def main():
     args = parser.parse_args()
     binary = servers.discovery_bin(args.server)
     steps = [("tail", step_tail), ("catch-up", step_catch_up), ("crash", step_crash), ("restart", step_restart)]
-    passed = failed = 0
     cluster = servers.Cluster(binary, size=3)
     for member in cluster.members:
         member.extra_args += ["--snapshot-count", str(SNAPSHOT_COUNT)]
     with cluster:
-        for name, step in steps:
-            started = time.monotonic()
-            try:
-                step(cluster)
-                passed += 1
-                print(f"PASS {name} ({time.monotonic() - started:.1f}s)")
-            except Exception as err:  # noqa: BLE001 - report and stop: later steps build on it
-                failed += 1
-                print(f"FAIL {name}: {type(err).__name__}: {err}")
-                for member in cluster.members:
-                    print(f"--- {member.name} log:\n{member.log_tail(15)}")
-                break
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 and passed == len(steps) else 1
+        return servers.run_steps(cluster, steps)
 
 
 if __name__ == "__main__":

@@ -104,7 +104,12 @@ class PxcRegistrations(threading.Thread):
 class StatusPageTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
+        # Each part is stopped by a class cleanup registered as soon as it exists, so a failure
+        # later in this set-up still stops what did start (cleanups run last-first).
         cls.cluster = galera.temporary_cluster(prefix="statuspage-galera-")
+        if not KEEP:
+            cls.addClassCleanup(cls.cluster.remove)
+            cls.addClassCleanup(cls.cluster.down)
         try:
             cls.cluster.up()
         except galera.ClusterError as err:
@@ -112,27 +117,28 @@ class StatusPageTest(unittest.TestCase):
             print(f"cluster up failed, retrying once: {str(err)[:300]}", file=sys.stderr)
             cls.cluster.down()
             cls.cluster.up()
-        cls.discovery = servers.Cluster(DISCOVERY_BIN, size=3).start()
+        cls.discovery = servers.Cluster(DISCOVERY_BIN, size=3)
+        if not KEEP:
+            cls.addClassCleanup(cls.discovery.cleanup)
+        cls.discovery.start()
         cls.member = cls.discovery.members[0]
         cls.registrations = PxcRegistrations(cls.cluster, cls.member.client_url)
         cls.registrations.start()
+        cls.addClassCleanup(cls.registrations.stop)
         cls.proxy = GaleraProxy(
             PROXY_BIN, discovery=f"{cls.member.client_url}/pxc-cluster/{CLUSTER_NAME}",
-            read_only_port=True).start()
+            read_only_port=True)
+        if not KEEP:
+            cls.addClassCleanup(shutil.rmtree, cls.proxy.root, ignore_errors=True)
+        cls.addClassCleanup(cls.proxy.stop)
+        cls.proxy.start()
         cls.url = f"http://127.0.0.1:{cls.proxy.admin_port}/"
 
     @classmethod
     def tearDownClass(cls):
-        cls.proxy.stop()
-        cls.registrations.stop()
         if KEEP:
             print(f"kept cluster {cls.cluster.root}, discovery {cls.discovery.root}, "
                   f"proxy log {cls.proxy.log_path}")
-            return
-        cls.discovery.cleanup()
-        cls.cluster.down()
-        cls.cluster.remove()
-        shutil.rmtree(cls.proxy.root, ignore_errors=True)
 
     def page_agrees(self, extra=lambda dom, status: True):
         """The page's DOM when its writer and backend states equal /status read just before and

@@ -46,6 +46,27 @@ def poll(predicate, what, deadline, interval=0.2, retry_on=()):
     raise AssertionError(f"timed out after {deadline:.0f}s waiting for {what} (last: {last!r})")
 
 
+def run_steps(cluster, steps):
+    """Runs each (name, step) as step(cluster), printing PASS or FAIL with its time; stops at the
+    first failure (later steps build on earlier ones) after printing every member's log tail.
+    Ends with the "N passed, M failed" line; returns the exit code (0 when every step passed)."""
+    passed = failed = 0
+    for name, step in steps:
+        started = time.monotonic()
+        try:
+            step(cluster)
+            passed += 1
+            print(f"PASS {name} ({time.monotonic() - started:.1f}s)", flush=True)
+        except Exception as err:  # noqa: BLE001 - report and stop: later steps build on it
+            failed += 1
+            print(f"FAIL {name}: {type(err).__name__}: {err}")
+            for member in cluster.members:
+                print(f"--- {member.name} log:\n{member.log_tail(15)}")
+            break
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 and passed == len(steps) else 1
+
+
 def resolve_binary(path):
     """Returns an absolute path for `path`, searching PATH when it has no slash."""
     if os.sep in path:
