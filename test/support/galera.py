@@ -19,11 +19,12 @@ import os
 import re
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import tempfile
 import time
+
+from ports import free_port  # noqa: F401 (callers use <module>.free_port)
 
 MARIADBD = "/usr/sbin/mariadbd"
 MARIADB = "/usr/bin/mariadb"
@@ -50,12 +51,6 @@ STATUS_STATE_SYNCED = "4"
 class ClusterError(RuntimeError):
     pass
 
-
-def free_port():
-    """A TCP port on 127.0.0.1 that was free a moment ago (the kernel picked it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def pid_alive(pid):

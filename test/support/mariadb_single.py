@@ -12,22 +12,17 @@ import atexit
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 import urllib.error
 import urllib.request
 
+from ports import free_port  # noqa: F401 (callers use <module>.free_port)
+
 START_DEADLINE_SECONDS = 60.0
 STOP_DEADLINE_SECONDS = 20.0
 
-
-def free_port():
-    """A TCP port on 127.0.0.1 that was free a moment ago (the kernel picked it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _gone(pid):

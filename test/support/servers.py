@@ -10,23 +10,18 @@ import atexit
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 import urllib.request
+
+from ports import free_port  # noqa: F401 (callers use <module>.free_port)
 
 DEFAULT_DISCOVERY_BIN = "build/bin/discovery"
 DEFAULT_REFERENCE_BIN = "etcd"
 START_DEADLINE_SECONDS = 20.0
 STOP_DEADLINE_SECONDS = 10.0
 
-
-def free_port():
-    """Returns a TCP port on 127.0.0.1 that was free a moment ago (the kernel picked it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def poll(predicate, what, deadline, interval=0.2, retry_on=()):
