@@ -345,7 +345,7 @@ class Stack:
             return "already running"
         what = f"started node(s) {', '.join(map(str, stopped))} on their data"
         if len(stopped) == len(cluster.nodes):
-            first = bootstrap_candidate(cluster)
+            first = cluster.bootstrap_candidate()
             cluster.start(first)  # alone: bootstraps a Primary component from its data
             stopped.remove(first)
             what += f", node {first} bootstrapping"
@@ -534,26 +534,6 @@ The stack runs (state and logs in {self.root}):
 
     def state_dir_flag(self):
         return "" if self.root == default_state_dir() else f" --state-dir {self.root}"
-
-
-def bootstrap_candidate(cluster):
-    """The node to bootstrap a fully stopped cluster from: the one Galera marked safe to
-    bootstrap (the last to leave), else the one with the highest recorded seqno."""
-    best, best_key = cluster.nodes[0].index, (-1, -2)
-    for node in cluster.nodes:
-        safe, seqno = 0, -1
-        try:
-            with open(os.path.join(node.datadir, "grastate.dat")) as f:
-                for line in f:
-                    if line.startswith("safe_to_bootstrap:"):
-                        safe = int(line.split(":")[1])
-                    elif line.startswith("seqno:"):
-                        seqno = int(line.split(":")[1])
-        except (OSError, ValueError):
-            pass
-        if (safe, seqno) > best_key:
-            best, best_key = node.index, (safe, seqno)
-    return best
 
 
 def check_default_ports(ports):

@@ -117,12 +117,9 @@ def step_etcdctl_watch(cluster, ctl):
     timer = threading.Timer(DEADLINE_SECONDS, proc.kill)
     timer.start()
     try:
-        deadline = time.monotonic() + DEADLINE_SECONDS
-        watched = None
-        while watched is None and time.monotonic() < deadline:
-            watched = next((m for m in cluster.members if m.watchers() > before[m.name]), None)
-            time.sleep(0.02)
-        assert watched is not None, "etcdctl's watcher never registered on any member"
+        watched = servers.poll(
+            lambda: next((m for m in cluster.members if m.watchers() > before[m.name]), None),
+            "etcdctl's watcher to register on a member", DEADLINE_SECONDS, interval=0.02)
         writer = next(m for m in cluster.members if m is not watched)
         ctl.ok("--no-sync", "set", f"{P}/w", "seen", endpoints=writer.client_url)
         out, err = proc.communicate()

@@ -205,11 +205,8 @@ def listed_nodes(member, quorum=True):
             for n in body["node"].get("nodes", [])}
 
 
-def wait_until(predicate, what, deadline_seconds=DEADLINE_SECONDS):
-    deadline = time.monotonic() + deadline_seconds
-    while not predicate():
-        assert time.monotonic() < deadline, f"{what} within {deadline_seconds}s"
-        time.sleep(0.05)
+def wait_until(predicate, what):
+    servers.poll(predicate, what, DEADLINE_SECONDS, interval=0.05)
 
 
 def check_expiry(watchers, expected_keys, report):

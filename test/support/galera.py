@@ -24,7 +24,7 @@ import subprocess
 import tempfile
 import time
 
-from ports import free_port  # noqa: F401 (callers use <module>.free_port)
+from ports import free_port
 
 MARIADBD = "/usr/sbin/mariadbd"
 MARIADB = "/usr/bin/mariadb"
@@ -487,12 +487,35 @@ wsrep_provider_options="{';'.join(provider_options)}"
         if wait:
             self.wait_for(lambda: self.synced(index), f"node {index} Synced", nodes=[node])
 
+    def bootstrap_candidate(self):
+        """The node to bootstrap a fully stopped cluster from, as Galera's manual has it: the one
+        marked safe to bootstrap (the last to leave, shut down cleanly), else the one whose
+        recovered position is the highest. After a crash every grastate.dat says seqno -1, so
+        the positions come from `mariadbd --wsrep-recover`; bootstrapping from a node that is
+        behind would throw away what the others committed after it left."""
+        if any(n.alive() for n in self.nodes):
+            raise ClusterError("bootstrap_candidate: a node still runs")
+        for node in self.nodes:
+            if re.search(r"^safe_to_bootstrap:\s*1\s*$", self.grastate(node), re.M):
+                return node.index
+
+        def seqno(node):
+            position = self._recovered_position(node)
+            return int(position.rsplit(":", 1)[1]) if position else -1
+        return max(self.nodes, key=seqno).index
+
+    def grastate(self, node):
+        """The text of the node's grastate.dat ("" when there is none)."""
+        try:
+            with open(os.path.join(node.datadir, "grastate.dat")) as f:
+                return f.read()
+        except OSError:
+            return ""
+
     def _mark_safe_to_bootstrap(self, node):
-        path = os.path.join(node.datadir, "grastate.dat")
-        if os.path.exists(path):
-            with open(path) as f:
-                text = f.read()
-            with open(path, "w") as f:
+        text = self.grastate(node)
+        if text:
+            with open(os.path.join(node.datadir, "grastate.dat"), "w") as f:
                 f.write(re.sub(r"safe_to_bootstrap:\s*0", "safe_to_bootstrap: 1", text))
 
     def bootstrap(self, index):

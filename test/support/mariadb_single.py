@@ -18,7 +18,7 @@ import time
 import urllib.error
 import urllib.request
 
-from ports import free_port  # noqa: F401 (callers use <module>.free_port)
+from ports import free_port
 
 START_DEADLINE_SECONDS = 60.0
 STOP_DEADLINE_SECONDS = 20.0

@@ -15,7 +15,7 @@ import tempfile
 import time
 import urllib.request
 
-from ports import free_port  # noqa: F401 (callers use <module>.free_port)
+from ports import free_port
 
 DEFAULT_DISCOVERY_BIN = "build/bin/discovery"
 DEFAULT_REFERENCE_BIN = "etcd"
