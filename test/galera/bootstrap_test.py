@@ -38,7 +38,7 @@ def row_count(cluster, index):
 
 
 def run(cluster):
-    cluster.up()
+    cluster.up(attempts=2)
     cluster.sql(1, f"CREATE TABLE {TABLE} (id INT PRIMARY KEY)")
     insert(cluster, 1, 1, 10)
     cluster.kill(1)

@@ -319,7 +319,7 @@ def main():
     started = time.monotonic()
     completed = False
     try:
-        cluster.up()
+        cluster.up(attempts=2)
         print(f"cluster up in {time.monotonic() - started:.1f}s ({cluster.root})", flush=True)
         watch = Watch(os.path.abspath(args.watch), cluster)
         scenarios(cluster, watch, checks)

@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -89,13 +88,7 @@ class SqlProxyGaleraTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.cluster = galera.temporary_cluster(prefix="sqlwire-galera-")
-        try:
-            cls.cluster.up()
-        except galera.ClusterError as err:
-            # A bring-up under heavy CPU load can leave the SST donor stuck; one fresh retry.
-            print(f"cluster up failed, retrying once: {str(err)[:300]}", file=sys.stderr)
-            cls.cluster.down()
-            cls.cluster.up()
+        cls.cluster.up(attempts=2)
         cls.cluster.sql(1, "CREATE TABLE hawp.writes (id BIGINT AUTO_INCREMENT PRIMARY KEY, "
                            "client VARCHAR(16), seq BIGINT, port INT) ENGINE=InnoDB;"
                            "CREATE TABLE hawp.kv (k INT PRIMARY KEY, v VARCHAR(64)) ENGINE=InnoDB")

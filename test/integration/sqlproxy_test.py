@@ -13,7 +13,6 @@ Every relayed exchange must have been followed without a protocol error (metrics
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile

@@ -7,7 +7,8 @@ Usage: status_page_test.py --proxy build/bin/sqlproxy --discovery build/bin/disc
 Starts a 3-node MariaDB Galera cluster (test/galera/cluster) and a 3-member discovery cluster;
 each Galera node registers itself in discovery as a PXC container does (the entrypoint's
 requests, then the clustercheck loop every 5 s: refresh while Synced and Primary, delete
-otherwise; see /work/shared/reference/pxc-discovery-requests.md). sqlproxy reads its backends
+otherwise; see /work/shared/reference/pxc-discovery-requests.md), through the stack's
+scripts/stack/pxc_registrar.py. sqlproxy reads its backends
 from one discovery member. Headless Chromium (test/support/status_page.py) then opens the
 admin port's page and the test checks that it shows the writer /status names, every backend
 with its state, the writer changes and the discovery members with their leader; after the
@@ -18,13 +19,9 @@ writer is SIGKILLed, that it shows the new writer and the change. Screenshots go
 import argparse
 import os
 import shutil
+import subprocess
 import sys
-import threading
-import time
 import unittest
-import urllib.error
-import urllib.parse
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
@@ -40,65 +37,36 @@ SCREENSHOTS = "build/screenshots"
 KEEP = False
 DEADLINE = 90.0
 CLUSTER_NAME = "percona"
-CLUSTERCHECK_PERIOD = 5.0  # clustercheckcron's `sleep 5`
+REGISTRAR = os.path.join(HERE, "..", "..", "scripts", "stack", "pxc_registrar.py")
 
 
 def poll(predicate, what, deadline=DEADLINE):
     return servers.poll(predicate, what, deadline)
 
 
-class PxcRegistrations(threading.Thread):
-    """What each node's PXC entrypoint and clustercheck loop send to discovery, for the nodes
-    of `cluster`, against one member's client URL. A killed node sends nothing (its loop died
-    with it), so its keys expire with their 30 s TTL."""
+class PxcRegistrars:
+    """scripts/stack/pxc_registrar.py for each node of `cluster` (what its PXC container's
+    entrypoint and clustercheck loop send), against one discovery member's client URL; one
+    process per node, as the stack runs them. Logs go to the cluster's state directory."""
 
     def __init__(self, cluster, client_url):
-        super().__init__(daemon=True)
-        self.cluster, self.base = cluster, f"{client_url}/v2/keys/pxc-cluster"
-        self.stopping = threading.Event()
-
-    def request(self, method, path, **form):
-        data = urllib.parse.urlencode(form).encode() if form else None
-        req = urllib.request.Request(self.base + path, method=method, data=data)
-        try:
-            with urllib.request.urlopen(req, timeout=5) as resp:
-                resp.read()
-        except urllib.error.HTTPError as err:  # curl ignores the status too
-            err.read()
-        except OSError:
-            pass
-
-    def refresh(self, node):
-        name = node.address
-        self.request("PUT", f"/{CLUSTER_NAME}/{name}/ipaddr", value=name, ttl=30)
-        self.request("PUT", f"/{CLUSTER_NAME}/{name}/hostname", value=f"node{node.index}", ttl=30)
-        self.request("PUT", f"/{CLUSTER_NAME}/{name}", ttl=30, dir="true", prevExist="true")
-
-    def register(self, node):
-        self.request("POST", f"/queue/{CLUSTER_NAME}", value=node.address, ttl=60)
-        self.request("GET", f"/queue/{CLUSTER_NAME}")
-        self.refresh(node)
-        self.request("GET", f"/{CLUSTER_NAME}/?quorum=true")
-
-    def check(self, node):
-        status = self.cluster.status(node.index)
-        if (status.get("wsrep_cluster_status") == "Primary"
-                and status.get("wsrep_local_state") == galera.STATUS_STATE_SYNCED):
-            self.refresh(node)
-        else:
-            self.request("DELETE", f"/{CLUSTER_NAME}/{node.address}/?recursive=true")
-
-    def run(self):
-        for node in self.cluster.nodes:
-            self.register(node)
-        while not self.stopping.wait(CLUSTERCHECK_PERIOD):
-            for node in self.cluster.nodes:
-                if node.alive():
-                    self.check(node)
+        env = cluster.env()
+        self.procs = []
+        for node in cluster.nodes:
+            with open(os.path.join(cluster.root, f"registrar{node.index}.log"), "w") as log:
+                self.procs.append(subprocess.Popen(
+                    [sys.executable, REGISTRAR, "--discovery", client_url.split("//", 1)[1],
+                     "--cluster", CLUSTER_NAME, "--ipaddr", node.address,
+                     "--hostname", f"node{node.index}", "--port", str(node.mysql_port),
+                     "--user", env["monitor_user"],
+                     "--password-file", env["monitor_password_file"]],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT))
 
     def stop(self):
-        self.stopping.set()
-        self.join(timeout=30)
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            proc.wait(timeout=30)
 
 
 class StatusPageTest(unittest.TestCase):
@@ -110,21 +78,14 @@ class StatusPageTest(unittest.TestCase):
         if not KEEP:
             cls.addClassCleanup(cls.cluster.remove)
             cls.addClassCleanup(cls.cluster.down)
-        try:
-            cls.cluster.up()
-        except galera.ClusterError as err:
-            # A bring-up under heavy CPU load can leave the SST donor stuck; one fresh retry.
-            print(f"cluster up failed, retrying once: {str(err)[:300]}", file=sys.stderr)
-            cls.cluster.down()
-            cls.cluster.up()
+        cls.cluster.up(attempts=2)
         cls.discovery = servers.Cluster(DISCOVERY_BIN, size=3)
         if not KEEP:
             cls.addClassCleanup(cls.discovery.cleanup)
         cls.discovery.start()
         cls.member = cls.discovery.members[0]
-        cls.registrations = PxcRegistrations(cls.cluster, cls.member.client_url)
-        cls.registrations.start()
-        cls.addClassCleanup(cls.registrations.stop)
+        cls.registrars = PxcRegistrars(cls.cluster, cls.member.client_url)
+        cls.addClassCleanup(cls.registrars.stop)
         cls.proxy = GaleraProxy(
             PROXY_BIN, discovery=f"{cls.member.client_url}/pxc-cluster/{CLUSTER_NAME}",
             read_only_port=True)

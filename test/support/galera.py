@@ -21,6 +21,7 @@ import shutil
 import signal
 import stat
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -380,11 +381,24 @@ wsrep_provider_options="{';'.join(provider_options)}"
 
     # ----- commands ------------------------------------------------------------------------
 
-    def up(self, ports=None):
+    def up(self, ports=None, attempts=1):
         """Creates a fresh cluster (removing a stopped one in the same state dir), starts node 1
         with --wsrep-new-cluster, creates the users, starts the other nodes, and waits until all
         three are Synced in one Primary component of size 3. `ports`: one dict per node with
-        mysql_port, gcomm_port, ist_port and sst_port (default: free ports)."""
+        mysql_port, gcomm_port, ist_port and sst_port (default: free ports). `attempts`: fresh
+        bring-ups to try; under heavy CPU load (a CI run) an SST donor can get stuck, and the
+        next bring-up usually goes through."""
+        for attempt in range(1, attempts + 1):
+            try:
+                self._up_once(ports)
+                return
+            except ClusterError as err:
+                if attempt == attempts:
+                    raise
+                print(f"cluster up failed, trying again: {str(err)[:300]}", file=sys.stderr)
+                self.down()
+
+    def _up_once(self, ports):
         if any(n.alive() for n in self.nodes):
             raise ClusterError(f"a cluster is already running in {self.root}; run `down` first")
         if os.path.exists(self.root):
