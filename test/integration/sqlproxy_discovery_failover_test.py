@@ -19,6 +19,7 @@ monitors, not their health. Polls have deadlines; nothing asserts on timing.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -32,7 +33,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 
 import servers  # noqa: E402
-from mariadb_single import MariaDBServer, SqlProxy  # noqa: E402
+from mariadb_single import MariaDBServer  # noqa: E402
+from sqlproxy_galera import GaleraProxy  # noqa: E402
 
 PROXY_BIN = "build/bin/sqlproxy"
 DISCOVERY_BIN = "build/bin/discovery"
@@ -122,35 +124,35 @@ class Registrations(threading.Thread):
 class DiscoveryFailoverTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.discovery = servers.Cluster(DISCOVERY_BIN, size=3).start()
+        # Each part is stopped by a class cleanup registered as soon as it exists, so a failure
+        # later in this set-up still stops what did start (cleanups run last-first).
+        cls.discovery = servers.Cluster(DISCOVERY_BIN, size=3)
+        cls.addClassCleanup(cls.discovery.cleanup)
+        cls.discovery.start()
         cls.members = cls.discovery.members
         assert cls.discovery.leader_id(cls.members[0]), "discovery elected no leader"
-        cls.nodes = [MariaDBServer().start() for _ in range(2)]
-        for node in cls.nodes:
+        cls.nodes = []
+        for _ in range(2):
+            node = MariaDBServer()
+            cls.addClassCleanup(node.stop)
+            cls.nodes.append(node.start())
             node.admin_sql(f"CREATE USER '{MONITOR_USER}'@'127.0.0.1' "
                            f"IDENTIFIED BY '{MONITOR_PASSWORD}';")
         cls.names = [f"127.0.0.1:{node.port}" for node in cls.nodes]
         cls.registrations = Registrations(cls.members[0].client_url)
         cls.registrations.start()
-        cls.proxy = SqlProxy(PROXY_BIN, [], env={"SQLPROXY_MONITOR_PASSWORD": MONITOR_PASSWORD})
+        cls.addClassCleanup(cls.registrations.stop)
         endpoints = ",".join(m.client_url for m in cls.members)
         # The path once, on the last URL, as `etcdctl --endpoints` users write a list.
-        cls.proxy.args = [PROXY_BIN, "--listen", f"127.0.0.1:{cls.proxy.port}",
-                          "--admin-listen", f"127.0.0.1:{cls.proxy.admin_port}",
-                          "--backends-discovery", f"{endpoints}/pxc-cluster/{CLUSTER}",
-                          "--monitor-user", MONITOR_USER, "--probe-interval", "100ms"]
+        cls.proxy = GaleraProxy(PROXY_BIN, discovery=f"{endpoints}/pxc-cluster/{CLUSTER}",
+                                probe="100ms", monitor=(MONITOR_USER, MONITOR_PASSWORD),
+                                read_only_port=False)
+        cls.addClassCleanup(shutil.rmtree, cls.proxy.root, ignore_errors=True)
+        cls.addClassCleanup(cls.proxy.stop)
         cls.proxy.start(wait_ready=False)
 
-    @classmethod
-    def tearDownClass(cls):
-        cls.proxy.stop()
-        cls.registrations.stop()
-        for node in cls.nodes:
-            node.stop()
-        cls.discovery.cleanup()
-
     def status(self):
-        code, body = self.proxy.http("GET", "/status")
+        code, body = self.proxy.http("/status")
         return json.loads(body) if code in (200, 503) and body else {}
 
     def backends(self, status):
