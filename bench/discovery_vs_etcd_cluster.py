@@ -86,6 +86,7 @@ class Cluster:
         while True:
             seen = []
             for member in self.members:
+                member.check_alive()  # a member that exited fails the run now, with its log
                 try:
                     status, _, body = self.base.http_request(member.client_port, "GET",
                                                              "/v2/members", timeout=2.0)
