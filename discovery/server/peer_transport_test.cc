@@ -144,8 +144,11 @@ TEST_F(PeerTransportTest, DeliversInOrderBothWays) {
     a.transport->send(std::move(batch));
   }
   b.transport->send({message(2, 1, 7), message(2, 1, 8), message(2, 9, 1)});  // 9 is unknown
+  // The members take turns on this thread, so the receivers can hold everything before the
+  // sender's write completions (which count what was sent) have run.
   ASSERT_TRUE(pump_until([&] {
-    return b.received.size() == 2000 && c.received.size() == 2000 && a.received.size() == 2;
+    return b.received.size() == 2000 && c.received.size() == 2000 && a.received.size() == 2 &&
+           a.metrics().sent_messages.value() >= 4000;
   }));
   EXPECT_EQ(indexes(b.received), want);
   EXPECT_EQ(indexes(c.received), want);
