@@ -1,7 +1,8 @@
 #pragma once
 // Go's text conventions that our answers and error messages must reproduce: UTF-8 decoding as
-// utf8.DecodeRuneInString does it, and strconv.Quote (which etcd and Go's flag package use in
-// their messages). Pure functions; thread-safe.
+// utf8.DecodeRuneInString does it, strconv.Quote (which etcd and Go's flag package use in their
+// messages) and html.EscapeString (etcd's redirect bodies; our HTML pages use it too, so there is
+// one escaper). Pure functions; thread-safe.
 
 #include <cstddef>
 #include <string>
@@ -22,5 +23,10 @@ Rune decode_rune(std::string_view s, std::size_t i);
 // strconv.Quote: a double-quoted Go string literal with Go's escapes (printable runes raw,
 // invalid UTF-8 bytes as \xNN).
 std::string go_quote(std::string_view s);
+
+// html.EscapeString: & ' < > " become &amp; &#39; &lt; &gt; &#34; (Go's numeric forms, which
+// etcd's answers carry byte for byte); every other byte is kept. The result is safe in element
+// text and in quoted attribute values.
+std::string go_html_escape(std::string_view s);
 
 }  // namespace common

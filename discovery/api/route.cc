@@ -4,6 +4,7 @@
 #include <array>
 #include <initializer_list>
 
+#include "common/go_text.h"
 #include "discovery/api/form.h"
 #include "discovery/api/go_format.h"
 
@@ -79,32 +80,6 @@ std::string hex_escape_non_ascii(std::string_view s) {
   return out;
 }
 
-std::string html_escape(std::string_view s) {
-  std::string out;
-  for (const char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&#34;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 Response redirect(std::string_view clean, std::string_view raw_query, std::string_view method,
                   const ResponseMeta& meta) {
   std::string url = escape_path(clean);
@@ -116,7 +91,8 @@ Response redirect(std::string_view clean, std::string_view raw_query, std::strin
     r.headers.emplace_back("Content-Type", "text/html; charset=utf-8");
   }
   // http.Redirect writes its HTML body for GET only; Fprintln adds the second newline.
-  if (method == "GET") r.body = "<a href=\"" + html_escape(url) + "\">Moved Permanently</a>.\n\n";
+  if (method == "GET")
+    r.body = "<a href=\"" + common::go_html_escape(url) + "\">Moved Permanently</a>.\n\n";
   return finish(std::move(r), meta);
 }
 

@@ -6,10 +6,13 @@
 #include <ctime>
 #include <vector>
 
+#include "common/go_text.h"
+
 namespace sqlproxy::admin {
 
 namespace {
 
+using common::go_html_escape;
 using std::chrono::duration_cast;
 using std::chrono::seconds;
 
@@ -70,7 +73,7 @@ std::string when(common::WallTime t, common::WallTime now) {
 
 std::string name_or_none(const std::string& name) {
   return name.empty() ? "<span class=\"empty\">none</span>"
-                      : "<span class=\"name\">" + html_escape(name) + "</span>";
+                      : "<span class=\"name\">" + go_html_escape(name) + "</span>";
 }
 
 std::string header_html(const StatusSnapshot& s, const SessionCounts& sessions,
@@ -80,7 +83,7 @@ std::string header_html(const StatusSnapshot& s, const SessionCounts& sessions,
   return fmt::format(
       "<header><h1>sqlproxy</h1><span class=\"meta\">backends from <b>{}</b> &middot; {} client "
       "session{} &middot; as of {} &middot; refreshes every {} s</span></header>\n",
-      html_escape(s.backend_source), total, total == 1 ? "" : "s", format_utc(now),
+      go_html_escape(s.backend_source), total, total == 1 ? "" : "s", format_utc(now),
       kStatusPageRefresh.count());
 }
 
@@ -99,7 +102,7 @@ std::string writer_html(const StatusSnapshot& s, common::WallTime now) {
     since = fmt::format("{} {} &middot; ", s.writer.empty() ? "without a writer since" : "since",
                         when(*s.writer_since, now));
   }
-  const std::string shown = s.writer.empty() ? std::string("no writer") : html_escape(s.writer);
+  const std::string shown = s.writer.empty() ? std::string("no writer") : go_html_escape(s.writer);
   const std::string changes = s.writer_history.empty()
                                   ? std::string("no writer chosen since start")
                                   : fmt::format("{} writer change{} after the first choice",
@@ -109,15 +112,15 @@ std::string writer_html(const StatusSnapshot& s, common::WallTime now) {
       "<div class=\"value\"><span id=\"writer\" data-writer=\"{}\">{}</span></div>"
       "<div class=\"sub\">{}{}</div>"
       "<div class=\"reason\">{}</div></section>\n",
-      s.writer.empty() ? " none" : "", html_escape(s.writer), shown, since, changes,
-      html_escape(writer_reason(s)));
+      s.writer.empty() ? " none" : "", go_html_escape(s.writer), shown, since, changes,
+      go_html_escape(writer_reason(s)));
 }
 
 // "Synced · Primary · size 3" from the probe's wsrep values; a dash before a good probe.
 std::string galera_cell(const BackendStatus& b) {
   std::vector<std::string> parts;
   const auto add = [&](std::string_view prefix, const std::string& value) {
-    if (!value.empty()) parts.push_back(std::string(prefix) + html_escape(value));
+    if (!value.empty()) parts.push_back(std::string(prefix) + go_html_escape(value));
   };
   add("", detail(b, "wsrep_local_state_comment"));
   add("", detail(b, "wsrep_cluster_status"));
@@ -150,9 +153,10 @@ std::string probe_cell(const BackendStatus& b) {
 
 std::string backend_row(const BackendStatus& b, const SessionCounts& sessions) {
   const std::string_view state = backend_state_name(b.state);
-  const std::string address = b.address.empty() || b.address == b.name
-                                  ? ""
-                                  : "<div class=\"sub mono\">" + html_escape(b.address) + "</div>";
+  const std::string address =
+      b.address.empty() || b.address == b.name
+          ? ""
+          : "<div class=\"sub mono\">" + go_html_escape(b.address) + "</div>";
   return fmt::format(
       "<tr class=\"backend\" data-backend=\"{0}\" data-state=\"{1}\" data-sessions-rw=\"{6}\" "
       "data-sessions-ro=\"{7}\"><td class=\"nowrap\"><span class=\"name\">{0}</span>{2}{3}</td>"
@@ -160,8 +164,8 @@ std::string backend_row(const BackendStatus& b, const SessionCounts& sessions) {
       "<td class=\"reason\">{5}</td>"
       "<td class=\"num\">{6} / {7}</td><td class=\"nowrap\">{8}</td>"
       "<td class=\"num\">{9}</td></tr>\n",
-      html_escape(b.name), state, b.writer ? "<span class=\"tag\">WRITER</span>" : "", address,
-      state == "readable_only" ? "readable only" : state, html_escape(b.reason),
+      go_html_escape(b.name), state, b.writer ? "<span class=\"tag\">WRITER</span>" : "", address,
+      state == "readable_only" ? "readable only" : state, go_html_escape(b.reason),
       count_of(sessions, b.name), count_of(sessions, b.name + std::string(kReaderKeySuffix)),
       galera_cell(b), probe_cell(b));
 }
@@ -191,15 +195,15 @@ std::string history_html(const StatusSnapshot& s, common::WallTime now) {
     out += fmt::format(
         "<tr class=\"writer-change\" data-from=\"{}\" data-to=\"{}\"><td class=\"nowrap\">{}"
         "</td><td>{}</td><td>&rarr;</td><td>{}</td><td class=\"reason\">{}</td></tr>\n",
-        html_escape(c.from), html_escape(c.to), when(c.at, now), name_or_none(c.from),
-        name_or_none(c.to), html_escape(c.reason));
+        go_html_escape(c.from), go_html_escape(c.to), when(c.at, now), name_or_none(c.from),
+        name_or_none(c.to), go_html_escape(c.reason));
   }
   return out + "</tbody></table></section>\n";
 }
 
 std::string urls_cell(const std::vector<std::string>& urls) {
   std::string out;
-  for (const std::string& url : urls) out += (out.empty() ? "" : "<br>") + html_escape(url);
+  for (const std::string& url : urls) out += (out.empty() ? "" : "<br>") + go_html_escape(url);
   return out;
 }
 
@@ -207,16 +211,17 @@ std::string discovery_summary(const DiscoveryStatus& d, common::WallTime now) {
   std::string leader = "<span class=\"error\">no leader known</span>";
   for (const DiscoveryMember& m : d.members) {
     if (!d.leader_id.empty() && m.id == d.leader_id) {
-      leader = "leader <b class=\"mono\">" + html_escape(m.name.empty() ? m.id : m.name) + "</b>";
+      leader =
+          "leader <b class=\"mono\">" + go_html_escape(m.name.empty() ? m.id : m.name) + "</b>";
     }
   }
   std::string out = fmt::format(
       "<p class=\"sub\">asked at <span class=\"mono\" id=\"discovery-endpoint\">{}</span>",
-      html_escape(d.endpoint));
+      go_html_escape(d.endpoint));
   if (d.endpoints.size() > 1) {
     std::string others;
     for (const std::string& e : d.endpoints) {
-      if (e != d.endpoint) others += (others.empty() ? "" : ", ") + html_escape(e);
+      if (e != d.endpoint) others += (others.empty() ? "" : ", ") + go_html_escape(e);
     }
     out += fmt::format(" (of {}; on failure also <span class=\"mono\">{}</span>)",
                        d.endpoints.size(), others);
@@ -225,7 +230,7 @@ std::string discovery_summary(const DiscoveryStatus& d, common::WallTime now) {
   if (d.updated_at) out += " &middot; updated " + when(*d.updated_at, now);
   out += "</p>\n";
   if (!d.error.empty()) {
-    out += "<p class=\"error\">Last refresh failed: " + html_escape(d.error) + "</p>\n";
+    out += "<p class=\"error\">Last refresh failed: " + go_html_escape(d.error) + "</p>\n";
   }
   return out;
 }
@@ -249,7 +254,7 @@ std::string discovery_html(const DiscoveryStatus& d, common::WallTime now) {
         "<tr class=\"member\" data-name=\"{0}\" data-id=\"{1}\" data-leader=\"{2}\">"
         "<td class=\"nowrap\"><span class=\"name\">{0}</span>{3}</td><td class=\"mono\">{1}</td>"
         "<td class=\"mono\">{4}</td><td class=\"mono\">{5}</td></tr>\n",
-        html_escape(m.name), html_escape(m.id), leader ? "true" : "false",
+        go_html_escape(m.name), go_html_escape(m.id), leader ? "true" : "false",
         leader ? "<span class=\"tag\">LEADER</span>" : "", urls_cell(m.client_urls),
         urls_cell(m.peer_urls));
   }
@@ -257,33 +262,6 @@ std::string discovery_html(const DiscoveryStatus& d, common::WallTime now) {
 }
 
 }  // namespace
-
-std::string html_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 std::string format_utc(common::WallTime t) {
   const std::time_t secs = std::chrono::system_clock::to_time_t(t);
@@ -312,7 +290,8 @@ std::string render_status_page(const StatusSnapshot& snapshot, const SessionCoun
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
       "<title>sqlproxy: {}</title><style>{}</style></head>\n<body>\n",
       kStatusPageRefresh.count(),
-      snapshot.writer.empty() ? std::string("no writer") : "writer " + html_escape(snapshot.writer),
+      snapshot.writer.empty() ? std::string("no writer")
+                              : "writer " + go_html_escape(snapshot.writer),
       kStyle);
   out += header_html(snapshot, sessions, now);
   out += writer_html(snapshot, now);

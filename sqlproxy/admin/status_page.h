@@ -6,7 +6,7 @@
 //
 // Pure: the snapshot, the session counts and the current time in, the document out. Every text
 // that comes from outside (backend names, reasons, wsrep values, member names and URLs) is
-// escaped; nothing from the snapshot reaches the page unescaped.
+// escaped with common::go_html_escape; nothing from the snapshot reaches the page unescaped.
 //
 // Stable hooks for tests and scripts (test/support/status_page.py reads them):
 //   <span id="writer" data-writer="NAME">   NAME empty when there is no writer
@@ -16,7 +16,6 @@
 
 #include <chrono>
 #include <string>
-#include <string_view>
 
 #include "common/clock.h"
 #include "sqlproxy/admin/status.h"
@@ -28,9 +27,6 @@ inline constexpr std::chrono::seconds kStatusPageRefresh{2};
 
 std::string render_status_page(const StatusSnapshot& snapshot, const SessionCounts& sessions,
                                common::WallTime now);
-
-// &, <, >, " and ' as character references: safe in element text and in quoted attributes.
-std::string html_escape(std::string_view text);
 
 // "2026-11-27 12:34:56 UTC".
 std::string format_utc(common::WallTime t);
