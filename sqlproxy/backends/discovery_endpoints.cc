@@ -8,8 +8,7 @@
 namespace sqlproxy::backends {
 
 std::string DiscoveryEndpoint::url() const {
-  const bool v6 = host.find(':') != std::string::npos;
-  return "http://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  return "http://" + health::join_host_port(host, port);
 }
 
 namespace {

@@ -7,12 +7,21 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.h"
 #include "sqlproxy/health/galera_state.h"
 
 namespace sqlproxy::health {
+
+// "host:port", or "[host]:port" when host is an IPv6 literal (it has a colon), as Go's
+// net.JoinHostPort writes it. The one formatter for backend names and discovery URLs.
+inline std::string join_host_port(std::string_view host, std::uint16_t port) {
+  const std::string port_text = std::to_string(port);
+  if (host.find(':') != std::string_view::npos) return "[" + std::string(host) + "]:" + port_text;
+  return std::string(host) + ":" + port_text;
+}
 
 // A backend to monitor, as backend sources deliver it.
 struct BackendSpec {
@@ -21,11 +30,7 @@ struct BackendSpec {
   int weight = 1;  // higher is preferred as writer
 
   // "host:port", or "[v6]:port" for an IPv6 literal: the backend's identity.
-  std::string name() const {
-    const std::string port_text = std::to_string(port);
-    if (host.find(':') != std::string::npos) return "[" + host + "]:" + port_text;
-    return host + ":" + port_text;
-  }
+  std::string name() const { return join_host_port(host, port); }
   friend bool operator==(const BackendSpec&, const BackendSpec&) = default;
 };
 
