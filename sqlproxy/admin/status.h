@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "sqlproxy/backends/discovery_endpoints.h"
 
 namespace sqlproxy::admin {
 
@@ -45,13 +46,9 @@ struct WriterChange {
   std::string reason;
 };
 
-// A member of the discovery cluster sqlproxy reads its backends from (GET /v2/members).
-struct DiscoveryMember {
-  std::string id;  // hexadecimal, as etcd prints it
-  std::string name;
-  std::vector<std::string> client_urls;
-  std::vector<std::string> peer_urls;
-};
+// A member of the discovery cluster sqlproxy reads its backends from (GET /v2/members), as the
+// discovery source parsed it.
+using backends::DiscoveryMember;
 
 // What sqlproxy last learned of its discovery cluster. Members and leader are those of the last
 // successful refresh; `error` says why the latest refresh failed (empty when it succeeded).

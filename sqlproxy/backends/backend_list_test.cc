@@ -70,10 +70,10 @@ TEST(ClusterMembersFromJson, EtcdMembersAnswer) {
   auto members = cluster_members_from_json(body);
   ASSERT_TRUE(members.has_value());
   ASSERT_EQ(members->size(), 2u);
-  EXPECT_EQ((*members)[0], (DiscoveryMemberInfo{"8e9e05c52164694d",
-                                                "m1",
-                                                {"http://127.0.0.1:2379", "http://10.0.0.1:2379"},
-                                                {"http://127.0.0.1:2380"}}));
+  EXPECT_EQ((*members)[0], (DiscoveryMember{"8e9e05c52164694d",
+                                            "m1",
+                                            {"http://127.0.0.1:2379", "http://10.0.0.1:2379"},
+                                            {"http://127.0.0.1:2380"}}));
   EXPECT_EQ((*members)[1].name, "");
   EXPECT_TRUE((*members)[1].client_urls.empty());
   for (const char* bad : {"{", "[]", R"({"members":{}})", R"({"members":[{"name":"x"}]})"}) {

@@ -22,6 +22,16 @@ struct DiscoveryEndpoint {
   friend bool operator==(const DiscoveryEndpoint&, const DiscoveryEndpoint&) = default;
 };
 
+// One member of the discovery cluster, as GET /v2/members lists it. The etcd source parses it
+// and the admin status shows it (admin::DiscoveryMember is this type).
+struct DiscoveryMember {
+  std::string id;  // hexadecimal, as etcd prints it
+  std::string name;
+  std::vector<std::string> client_urls;
+  std::vector<std::string> peer_urls;
+  friend bool operator==(const DiscoveryMember&, const DiscoveryMember&) = default;
+};
+
 struct DiscoveryUrl {
   std::vector<DiscoveryEndpoint> endpoints;  // at least one, in the order given, no duplicates
   std::string dir;  // key path without a trailing slash, e.g. "/pxc-cluster/percona"

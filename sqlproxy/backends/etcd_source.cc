@@ -75,11 +75,11 @@ std::vector<std::string> strings_of(const json::object& o, std::string_view key)
   return out;
 }
 
-std::optional<DiscoveryMemberInfo> member_of(const json::value& v) {
+std::optional<DiscoveryMember> member_of(const json::value& v) {
   const json::object* o = v.if_object();
   const json::value* id = o != nullptr ? o->if_contains("id") : nullptr;
   if (id == nullptr || !id->is_string()) return std::nullopt;
-  DiscoveryMemberInfo m;
+  DiscoveryMember m;
   m.id = id->as_string();
   // A member added but not started yet has no name (etcd prints "name":"").
   if (const json::value* name = o->if_contains("name"); name != nullptr && name->is_string()) {
@@ -92,7 +92,7 @@ std::optional<DiscoveryMemberInfo> member_of(const json::value& v) {
 
 }  // namespace
 
-common::Result<std::vector<DiscoveryMemberInfo>> cluster_members_from_json(std::string_view body) {
+common::Result<std::vector<DiscoveryMember>> cluster_members_from_json(std::string_view body) {
   boost::system::error_code parse_error;
   const json::value root = json::parse(body, parse_error);
   const json::object* object = root.if_object();
@@ -100,7 +100,7 @@ common::Result<std::vector<DiscoveryMemberInfo>> cluster_members_from_json(std::
   if (parse_error || members == nullptr || !members->is_array()) {
     return error(boost::system::errc::bad_message);
   }
-  std::vector<DiscoveryMemberInfo> out;
+  std::vector<DiscoveryMember> out;
   for (const json::value& v : members->as_array()) {
     auto m = member_of(v);
     if (!m) return error(boost::system::errc::bad_message);

@@ -57,28 +57,19 @@ namespace sqlproxy::backends {
 common::Result<std::vector<BackendSpec>> members_from_listing(std::string_view body,
                                                               std::uint16_t backend_port);
 
-// One member of the discovery cluster, as GET /v2/members lists it.
-struct DiscoveryMemberInfo {
-  std::string id;
-  std::string name;
-  std::vector<std::string> client_urls;
-  std::vector<std::string> peer_urls;
-  bool operator==(const DiscoveryMemberInfo&) const = default;
-};
-
 // What one refresh learned. `members` and `leader_id` are those of the last successful answers
 // (kept across a failed refresh); `error` says why this refresh failed, empty when it worked.
 // leader_id is empty while /v2/members/leader has no leader to name (an election: 503).
 struct DiscoveryCluster {
   std::string endpoint;  // the URL of the endpoint in use ("http://host:port")
-  std::vector<DiscoveryMemberInfo> members;
+  std::vector<DiscoveryMember> members;
   std::string leader_id;
   std::string error;
 };
 
 // The body of GET /v2/members ({"members":[{"id","name","peerURLs","clientURLs"}]}); members
 // in the order given. Errors: errc::bad_message for anything else.
-common::Result<std::vector<DiscoveryMemberInfo>> cluster_members_from_json(std::string_view body);
+common::Result<std::vector<DiscoveryMember>> cluster_members_from_json(std::string_view body);
 
 // The leader's id from the body of GET /v2/members/leader (one member object).
 // Errors: errc::bad_message.

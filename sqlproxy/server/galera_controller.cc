@@ -282,9 +282,7 @@ void GaleraController::on_discovery_cluster(const backends::DiscoveryCluster& cl
   auto status = std::make_shared<admin::DiscoveryStatus>();
   status->endpoint = cluster.endpoint;
   for (const auto& e : options_.discovery->url.endpoints) status->endpoints.push_back(e.url());
-  for (const auto& m : cluster.members) {
-    status->members.push_back({m.id, m.name, m.client_urls, m.peer_urls});
-  }
+  status->members = cluster.members;
   status->leader_id = cluster.leader_id;
   status->error = cluster.error;
   if (cluster.error.empty()) {
