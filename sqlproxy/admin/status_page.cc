@@ -55,11 +55,6 @@ tr:last-child td{border-bottom:0}
 .error{color:#a12626}
 )";
 
-std::size_t count_of(const SessionCounts& sessions, const std::string& key) {
-  const auto it = sessions.find(key);
-  return it == sessions.end() ? 0 : it->second;
-}
-
 std::string detail(const BackendStatus& b, std::string_view key) {
   for (const auto& [k, v] : b.details) {
     if (k == key) return v;
@@ -166,7 +161,7 @@ std::string backend_row(const BackendStatus& b, const SessionCounts& sessions) {
       "<td class=\"num\">{9}</td></tr>\n",
       go_html_escape(b.name), state, b.writer ? "<span class=\"tag\">WRITER</span>" : "", address,
       state == "readable_only" ? "readable only" : state, go_html_escape(b.reason),
-      count_of(sessions, b.name), count_of(sessions, b.name + std::string(kReaderKeySuffix)),
+      sessions_of(sessions, b.name), sessions_of(sessions, b.name + std::string(kReaderKeySuffix)),
       galera_cell(b), probe_cell(b));
 }
 

@@ -29,12 +29,12 @@ std::string_view backend_state_name(BackendState s) {
   return "unknown";
 }
 
-namespace {
-
 std::size_t sessions_of(const SessionCounts& sessions, const std::string& name) {
-  auto it = sessions.find(name);
+  const auto it = sessions.find(name);
   return it == sessions.end() ? 0 : it->second;
 }
+
+namespace {
 
 // Label values escaped as the text format requires (backslash, double quote, newline).
 std::string label(std::string_view v) {

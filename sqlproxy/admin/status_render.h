@@ -14,6 +14,10 @@ namespace sqlproxy::admin {
 // Session counts per backend name (SessionRegistry::counts()).
 using SessionCounts = std::map<std::string, std::size_t>;
 
+// The sessions registered under `name` (a backend name, or one with kReaderKeySuffix); 0 when
+// there are none.
+std::size_t sessions_of(const SessionCounts& sessions, const std::string& name);
+
 // {"ready":..,"writer":..,"writer_reason":..,"writer_changes":..,"backend_source":..,
 //  "sessions":N,"backends":[{"name","address","state","reason","writer","sessions",
 //  "probe_latency_ms","probes","probe_failures","details":{..}}]}
