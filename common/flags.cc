@@ -163,16 +163,11 @@ std::optional<std::uint64_t> duration_element(std::string_view& s) {
   return nanos;
 }
 
+// A list flag's items; unlike strings.Split, an empty text is an empty list.
 std::vector<std::string> split_list(std::string_view text) {
   std::vector<std::string> out;
   if (text.empty()) return out;
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t comma = text.find(',', start);
-    out.emplace_back(text.substr(start, comma - start));
-    if (comma == std::string_view::npos) break;
-    start = comma + 1;
-  }
+  for (const std::string_view item : go_split(text, ',')) out.emplace_back(item);
   return out;
 }
 

@@ -142,4 +142,18 @@ std::string go_html_escape(std::string_view s) {
   return out;
 }
 
+std::vector<std::string_view> go_split(std::string_view s, char sep) {
+  std::vector<std::string_view> pieces;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t end = s.find(sep, start);
+    if (end == std::string_view::npos) {
+      pieces.push_back(s.substr(start));
+      return pieces;
+    }
+    pieces.push_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+}
+
 }  // namespace common

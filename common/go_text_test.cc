@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace common {
 namespace {
@@ -20,6 +22,17 @@ TEST(GoHtmlEscape, KeepsOtherBytes) {
   // UTF-8, invalid bytes and controls pass through unchanged, as in Go.
   const std::string bytes = "\xC3\xA9\xFF\x01\n\t";
   EXPECT_EQ(go_html_escape(bytes), bytes);
+}
+
+TEST(GoSplit, KeepsEmptyPiecesAsStringsSplit) {
+  using Pieces = std::vector<std::string_view>;
+  EXPECT_EQ(go_split("a,b,c", ','), (Pieces{"a", "b", "c"}));
+  EXPECT_EQ(go_split("a,,b", ','), (Pieces{"a", "", "b"}));
+  EXPECT_EQ(go_split(",a,", ','), (Pieces{"", "a", ""}));
+  EXPECT_EQ(go_split("abc", ','), (Pieces{"abc"}));
+  EXPECT_EQ(go_split("", ','), (Pieces{""}));
+  EXPECT_EQ(go_split(",", ','), (Pieces{"", ""}));
+  EXPECT_EQ(go_split("k=v", '='), (Pieces{"k", "v"}));
 }
 
 }  // namespace

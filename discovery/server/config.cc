@@ -155,14 +155,10 @@ Result<Url, std::string> parse_url(std::string_view text) { return parse_url_tri
 Result<std::vector<Url>, std::string> parse_url_list(std::string_view text) {
   std::vector<Url> urls;
   if (text.empty()) return urls;
-  std::size_t start = 0;
-  while (true) {
-    const auto comma = text.find(',', start);
-    auto url = parse_url(text.substr(start, comma - start));
+  for (const std::string_view item : common::go_split(text, ',')) {
+    auto url = parse_url(item);
     if (!url) return url.error();
     urls.push_back(std::move(*url));
-    if (comma == std::string_view::npos) break;
-    start = comma + 1;
   }
   std::sort(urls.begin(), urls.end(), [](const Url& a, const Url& b) { return a.text < b.text; });
   return urls;
@@ -206,18 +202,12 @@ std::vector<Url> url_flag(const FlagValues& values, std::string_view name) {
 // several URLs; an entry without '=' is a name with an empty (hence invalid) URL.
 Result<std::vector<InitialMember>, std::string> parse_initial_cluster(std::string_view text) {
   std::map<std::string, std::vector<std::string>, std::less<>> by_name;
-  std::size_t start = 0;
-  while (start <= text.size() && !text.empty()) {
-    const auto comma = text.find(',', start);
-    const std::string_view entry = text.substr(start, comma - start);
-    if (!entry.empty()) {
-      const auto eq = entry.find('=');
-      const std::string_view name = entry.substr(0, eq);
-      const std::string_view url = eq == std::string_view::npos ? "" : entry.substr(eq + 1);
-      by_name[std::string(name)].emplace_back(url);
-    }
-    if (comma == std::string_view::npos) break;
-    start = comma + 1;
+  for (const std::string_view entry : common::go_split(text, ',')) {
+    if (entry.empty()) continue;
+    const auto eq = entry.find('=');
+    const std::string_view name = entry.substr(0, eq);
+    const std::string_view url = eq == std::string_view::npos ? "" : entry.substr(eq + 1);
+    by_name[std::string(name)].emplace_back(url);
   }
   std::vector<InitialMember> members;
   for (auto& [name, texts] : by_name) {

@@ -4,6 +4,8 @@
 #include <charconv>
 #include <set>
 
+#include "common/go_text.h"
+
 namespace sqlproxy::backends {
 namespace {
 
@@ -52,17 +54,11 @@ common::Result<BackendSpec> parse_address(std::string_view text, std::uint16_t d
 common::Result<std::vector<BackendSpec>> parse_backend_list(std::string_view text) {
   std::vector<BackendSpec> backends;
   std::set<std::string> names;
-  size_t start = 0;
-  for (;;) {
-    const size_t comma = text.find(',', start);
-    const std::string_view item = text.substr(
-        start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+  for (const std::string_view item : common::go_split(text, ',')) {
     auto backend = parse_address(item);
     if (!backend) return backend.error();
     if (!names.insert(backend->name()).second) return invalid();
     backends.push_back(std::move(*backend));
-    if (comma == std::string_view::npos) break;
-    start = comma + 1;
   }
   return canonical(std::move(backends));
 }

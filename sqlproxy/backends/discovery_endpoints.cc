@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/check.h"
+#include "common/go_text.h"
 #include "sqlproxy/backends/backend_list.h"
 
 namespace sqlproxy::backends {
@@ -41,12 +42,7 @@ common::Result<ParsedItem, std::string> parse_item(std::string_view item) {
 common::Result<DiscoveryUrl, std::string> parse_discovery_url(std::string_view text) {
   DiscoveryUrl url;
   std::string dir_from;  // the first URL that named the directory, for the error message
-  size_t start = 0;
-  for (;;) {
-    const size_t comma = text.find(',', start);
-    const std::string_view item = text.substr(
-        start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
-    start = comma + 1;
+  for (const std::string_view item : common::go_split(text, ',')) {
     if (item.empty()) return std::string("empty URL in the list");
     auto parsed = parse_item(item);
     if (!parsed) return parsed.error();
@@ -65,7 +61,6 @@ common::Result<DiscoveryUrl, std::string> parse_discovery_url(std::string_view t
       }
     }
     url.endpoints.push_back(std::move(parsed->endpoint));
-    if (comma == std::string_view::npos) break;
   }
   if (url.dir.empty()) {
     return std::string(

@@ -17,8 +17,10 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 
+#include "common/go_text.h"
 #include "sqlproxy/health/health_monitor.h"
 #include "sqlproxy/routing/router.h"
 
@@ -38,16 +40,13 @@ std::optional<int> to_int(const std::string& text) {
 
 std::optional<std::vector<BackendSpec>> parse_backends(const std::string& list) {
   std::vector<BackendSpec> backends;
-  size_t start = 0;
-  while (start <= list.size()) {
-    const size_t comma = std::min(list.find(',', start), list.size());
-    const std::string item = list.substr(start, comma - start);
+  for (const std::string_view piece : common::go_split(list, ',')) {
+    const std::string item(piece);
     const size_t colon = item.rfind(':');
     if (colon == std::string::npos) return std::nullopt;
     const auto port = to_int(item.substr(colon + 1));
     if (!port || *port <= 0 || *port > 65535) return std::nullopt;
     backends.push_back({item.substr(0, colon), static_cast<std::uint16_t>(*port), 1});
-    start = comma + 1;
   }
   return backends;
 }
