@@ -65,13 +65,18 @@ struct StatusSnapshot {
   std::string writer;         // empty when there is no writable node
   std::string writer_reason;  // why this writer, or why none
   std::uint64_t writer_changes = 0;
-  // When the current writer was chosen (or the writer was lost); nullopt before any decision.
-  std::optional<common::WallTime> writer_since;
   std::vector<WriterChange> writer_history;  // newest first, bounded by the controller
   std::string backend_source;                // "static", "dns" or "discovery"
   std::vector<BackendStatus> backends;
   // Set only when backends come from discovery; shared by snapshots until it changes.
   std::shared_ptr<const DiscoveryStatus> discovery;
+
+  // When the current writer was chosen (or the writer was lost): the newest change's time, which
+  // the history's bound never drops; nullopt before any decision.
+  std::optional<common::WallTime> writer_since() const {
+    if (writer_history.empty()) return std::nullopt;
+    return writer_history.front().at;
+  }
 };
 
 // Implemented by the control plane. Thread-safe; returns the latest snapshot (never null).

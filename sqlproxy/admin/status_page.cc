@@ -93,9 +93,9 @@ std::string writer_reason(const StatusSnapshot& s) {
 
 std::string writer_html(const StatusSnapshot& s, common::WallTime now) {
   std::string since;
-  if (s.writer_since) {
+  if (const auto writer_since = s.writer_since()) {
     since = fmt::format("{} {} &middot; ", s.writer.empty() ? "without a writer since" : "since",
-                        when(*s.writer_since, now));
+                        when(*writer_since, now));
   }
   const std::string shown = s.writer.empty() ? std::string("no writer") : go_html_escape(s.writer);
   const std::string changes = s.writer_history.empty()

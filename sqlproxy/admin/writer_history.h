@@ -6,7 +6,6 @@
 // StatusSnapshot it publishes. Not thread-safe. Invariant: entries().size() <= capacity.
 
 #include <cstddef>
-#include <optional>
 #include <vector>
 
 #include "sqlproxy/admin/status.h"
@@ -26,12 +25,6 @@ class WriterHistory {
   }
 
   const std::vector<WriterChange>& entries() const { return entries_; }
-
-  // When the current writer (or the lack of one) began; nullopt before the first change.
-  std::optional<common::WallTime> since() const {
-    if (entries_.empty()) return std::nullopt;
-    return entries_.front().at;
-  }
 
  private:
   std::size_t capacity_;

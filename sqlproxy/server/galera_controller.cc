@@ -230,7 +230,6 @@ void GaleraController::publish_status(const health::ClusterView& view,
       decision.writer ? decision.reason
                       : decision.reason + "; " + none_reason(view, "writable Galera node");
   snapshot->writer_changes = writer_changes_;
-  snapshot->writer_since = writer_history_.since();
   snapshot->writer_history = writer_history_.entries();
   snapshot->backend_source = source_name_;
   for (const health::BackendStatus& b : view.backends) {

@@ -236,7 +236,6 @@ void StaticController::decide() {
   snapshot->writer = writer_;
   snapshot->writer_reason = writer_reason_;
   snapshot->writer_changes = writer_changes_;
-  snapshot->writer_since = writer_history_.since();
   snapshot->writer_history = writer_history_.entries();
   snapshot->backend_source = "static";
   for (const Node& n : nodes_) {
